@@ -1,0 +1,142 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/portico-health/portico/store"
+)
+
+// Defaults of Config.
+const (
+	DefaultMaxBodyBytes = 8 << 20 // 8 MiB
+	DefaultPageCount    = 50
+	DefaultMaxPageCount = 1000
+)
+
+// Config configures the API. Only Store and BaseURL are required.
+type Config struct {
+	Store store.Store
+
+	// BaseURL is the public FHIR base, e.g. "http://localhost:8080/fhir": fullUrl, Location
+	// and Bundle links are built from it, never from the request's Host header.
+	BaseURL string
+
+	// Logger receives one line per failed request (issue code, status and request id; never
+	// resource content). Nil discards.
+	Logger *slog.Logger
+
+	// MaxBodyBytes caps request bodies (HTTP 413 above it). Zero means DefaultMaxBodyBytes.
+	MaxBodyBytes int64
+
+	// ResourceTypes are the resource types served; any other type is HTTP 404. Nil means
+	// DefaultResourceTypes.
+	ResourceTypes []string
+
+	// DefaultCount is the page size when _count is absent (zero: DefaultPageCount); MaxCount
+	// caps _count (zero: DefaultMaxPageCount).
+	DefaultCount, MaxCount int
+
+	// Now is the clock that stamps meta.lastUpdated (nil: time.Now).
+	Now func() time.Time
+}
+
+// API serves the FHIR RESTful interactions. Create it with New; it is safe for concurrent use.
+type API struct {
+	store        store.Store
+	base         string // BaseURL without a trailing slash
+	log          *slog.Logger
+	maxBody      int64
+	types        map[string]struct{}
+	defaultCount int
+	maxCount     int
+	now          func() time.Time
+}
+
+// New checks cfg and returns the API; it reports every configuration problem at once.
+func New(cfg Config) (*API, error) {
+	var errs []error
+	if cfg.Store == nil {
+		errs = append(errs, errors.New("api: Config.Store is required"))
+	}
+	base := strings.TrimRight(cfg.BaseURL, "/")
+	if u, err := url.Parse(base); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		errs = append(errs, fmt.Errorf("api: Config.BaseURL %q must be an absolute http(s) URL without query or fragment", cfg.BaseURL))
+	}
+	if cfg.MaxBodyBytes < 0 {
+		errs = append(errs, errors.New("api: Config.MaxBodyBytes must not be negative"))
+	}
+	if cfg.DefaultCount < 0 || cfg.MaxCount < 0 {
+		errs = append(errs, errors.New("api: Config.DefaultCount and MaxCount must not be negative"))
+	}
+	a := &API{
+		store:        cfg.Store,
+		base:         base,
+		log:          cfg.Logger,
+		maxBody:      cfg.MaxBodyBytes,
+		defaultCount: cfg.DefaultCount,
+		maxCount:     cfg.MaxCount,
+		now:          cfg.Now,
+	}
+	if a.log == nil {
+		a.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if a.maxBody == 0 {
+		a.maxBody = DefaultMaxBodyBytes
+	}
+	if a.maxCount == 0 {
+		a.maxCount = DefaultMaxPageCount
+	}
+	if a.defaultCount == 0 {
+		a.defaultCount = min(DefaultPageCount, a.maxCount)
+	}
+	if a.defaultCount > a.maxCount {
+		errs = append(errs, fmt.Errorf("api: Config.DefaultCount %d exceeds MaxCount %d", a.defaultCount, a.maxCount))
+	}
+	if a.now == nil {
+		a.now = time.Now
+	}
+	types := cfg.ResourceTypes
+	if types == nil {
+		types = DefaultResourceTypes
+	}
+	a.types = make(map[string]struct{}, len(types))
+	for _, t := range types {
+		if !validType(t) {
+			errs = append(errs, fmt.Errorf("api: %q in Config.ResourceTypes is not a resource type name", t))
+		}
+		a.types[t] = struct{}{}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return a, nil
+}
+
+// Register adds the FHIR interactions to g, which is mounted at the FHIR base (/fhir).
+// Static routes registered on g by others (metadata, .well-known/...) take precedence over
+// the [type] routes here.
+func (a *API) Register(g *echo.Group) {
+	g.GET("/_history", a.historySystem)
+
+	g.POST("/:type", a.create)
+	g.PUT("/:type", a.conditionalUpdate)
+	g.DELETE("/:type", a.conditionalDelete)
+	g.GET("/:type/_history", a.historyType)
+
+	g.GET("/:type/:id", a.read)
+	g.HEAD("/:type/:id", a.read)
+	g.PUT("/:type/:id", a.update)
+	g.PATCH("/:type/:id", a.patch)
+	g.DELETE("/:type/:id", a.delete)
+	g.GET("/:type/:id/_history", a.historyInstance)
+	g.GET("/:type/:id/_history/:vid", a.vread)
+	g.HEAD("/:type/:id/_history/:vid", a.vread)
+}

@@ -1,0 +1,121 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/portico-health/portico/fhir"
+	"github.com/portico-health/portico/internal/jsonpatch"
+	"github.com/portico-health/portico/store"
+)
+
+// patch is PATCH [base]/[type]/[id] with a JSON Patch document (http.html#patch, RFC 6902;
+// Content-Type application/json-patch+json, else HTTP 415). The patch applies to the current
+// version's JSON tree, so member order and decimals survive; the result is validated again.
+//
+// A malformed patch document is HTTP 400; an operation that cannot apply (a failed test, a
+// missing path), a result that is not a valid resource, or one whose resourceType or id
+// changed, HTTP 422. If-Match is honoured; without it a lost race re-reads the new current
+// version and applies the patch to it again.
+func (a *API) patch(c echo.Context) error {
+	f, err := negotiate(c)
+	if err != nil {
+		return err
+	}
+	typ, id, err := a.instanceParams(c)
+	if err != nil {
+		return err
+	}
+	pre, err := parsePreconditions(c.Request().Header)
+	if err != nil {
+		return err
+	}
+	if err := requireContentType(c, mimeJSONPatch); err != nil {
+		return err
+	}
+	data, err := a.readBody(c)
+	if err != nil {
+		return err
+	}
+	p, err := jsonpatch.Decode(data)
+	if err != nil {
+		e := errorf(http.StatusBadRequest, "structure", "%s", err.Error())
+		e.Err = err
+		return e
+	}
+	ctx := c.Request().Context()
+	for attempt := 0; ; attempt++ {
+		if attempt > 0 {
+			if err := backoff(ctx, attempt); err != nil {
+				return err
+			}
+		}
+		cur, err := a.readCurrent(ctx, typ, id)
+		if err != nil {
+			return err
+		}
+		if !cur.live {
+			if cur.rec.Version == 0 {
+				return notFound("%s/%s is not known", typ, id)
+			}
+			cur.rec.Type, cur.rec.ID = typ, id
+			return gone(cur.rec)
+		}
+		if err := pre.check(cur.liveVersion()); err != nil {
+			return err
+		}
+		res, err := applyPatch(p, cur.rec.Body, typ, id)
+		if err != nil {
+			return err
+		}
+		w := a.versionWrite(store.OpUpdate, res, typ, id, cur.rec.Version+1, cur.rec.LastUpdated)
+		err = a.store.Write(ctx, w)
+		if err == nil {
+			return a.writeWritten(c, f, http.StatusOK, record(w), "Patched")
+		}
+		if err := raceOutcome(err, pre, attempt); err != nil {
+			return err
+		}
+	}
+}
+
+// applyPatch applies p to a stored resource and validates the result.
+func applyPatch(p jsonpatch.Patch, body []byte, typ, id string) (*fhir.Resource, error) {
+	root, err := fhir.ParseJSON(body)
+	if err != nil {
+		return nil, fmt.Errorf("api: stored %s/%s does not parse: %w", typ, id, err)
+	}
+	out, err := p.Apply(root)
+	if err != nil {
+		var ae *jsonpatch.ApplyError
+		code := "processing"
+		if errors.As(err, &ae) && errors.Is(err, jsonpatch.ErrTestFailed) {
+			code = "conflict"
+		}
+		e := errorf(http.StatusUnprocessableEntity, code, "%s", err.Error())
+		e.Err = err
+		return nil, e
+	}
+	if out.Kind != fhir.Object {
+		return nil, errorf(http.StatusUnprocessableEntity, "processing", "the patched document is not a JSON object")
+	}
+	for _, m := range [...]struct{ name, want string }{{"resourceType", typ}, {"id", id}} {
+		if v := out.Get(m.name); v == nil || v.Kind != fhir.String || v.Text != m.want {
+			e := errorf(http.StatusUnprocessableEntity, "processing", "a patch may not change or remove %s", m.name)
+			e.Issues[0].Expression = []string{m.name}
+			return nil, e
+		}
+	}
+	res, err := fhir.ResourceFromValue(out)
+	if err != nil {
+		var ve *fhir.ValidationError
+		if errors.As(err, &ve) { // readable or not, it is the result of a well-formed patch: 422
+			return nil, &Error{Status: http.StatusUnprocessableEntity, Issues: ve.Issues, Err: err}
+		}
+		return nil, err
+	}
+	return res, nil
+}

@@ -1,0 +1,110 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/portico-health/portico/fhir"
+	"github.com/portico-health/portico/store"
+)
+
+// maxAttempts bounds how often a write without If-Match is retried after losing a race
+// (store.ErrVersionConflict, or a conditional create that found a match appear): each retry
+// re-reads the current version, so concurrent unconditional updates do not fail spuriously.
+const maxAttempts = 20
+
+// current is the state of a resource before a write.
+type current struct {
+	rec  store.Record // Version 0 when the resource never existed
+	live bool         // it exists and its current version is not a tombstone
+}
+
+// liveVersion is the version that If-Match and If-None-Match compare with (0: none).
+func (cur current) liveVersion() int64 {
+	if cur.live {
+		return cur.rec.Version
+	}
+	return 0
+}
+
+// readCurrent reads the current state of a resource for a write.
+func (a *API) readCurrent(ctx context.Context, typ, id string) (current, error) {
+	rec, err := a.store.Read(ctx, typ, id)
+	switch {
+	case err == nil:
+		return current{rec: rec, live: true}, nil
+	case errors.Is(err, store.ErrGone):
+		return current{rec: rec}, nil
+	case errors.Is(err, store.ErrNotFound):
+		return current{}, nil
+	}
+	return current{}, err
+}
+
+// stamp is the lastUpdated of a new version: now at millisecond precision (what meta shows),
+// never before the previous version's, so that history order follows version order even if
+// the clock steps back.
+func (a *API) stamp(prev time.Time) time.Time {
+	t := a.now().UTC().Truncate(time.Millisecond)
+	if t.Before(prev) {
+		t = prev
+	}
+	return t
+}
+
+// versionWrite sets id and meta (versionId, lastUpdated) in res and makes the store write of
+// that version.
+func (a *API) versionWrite(op store.Op, res *fhir.Resource, typ, id string, version int64, prev time.Time) store.Write {
+	now := a.stamp(prev)
+	res.SetID(id)
+	res.SetMeta(strconv.FormatInt(version, 10), now)
+	return store.Write{
+		Op:          op,
+		Type:        typ,
+		ID:          id,
+		Version:     version,
+		LastUpdated: now,
+		Body:        res.JSON(),
+		Index:       fhir.IndexEntries(res),
+	}
+}
+
+// record is the Record a successful write created.
+func record(w store.Write) store.Record {
+	return store.Record{Type: w.Type, ID: w.ID, Version: w.Version, LastUpdated: w.LastUpdated, Op: w.Op, Body: w.Body}
+}
+
+// newID is a server-assigned logical id: a random UUID (36 characters, a valid FHIR id).
+func newID() string { return uuid.NewString() }
+
+// retryable reports whether a failed write lost a race that a fresh attempt may win.
+func retryable(err error) bool {
+	return errors.Is(err, store.ErrVersionConflict) || errors.Is(err, store.ErrExists)
+}
+
+// backoff waits a little before the next attempt, with jitter so that racing writers spread
+// out; it returns early with the context's error.
+func backoff(ctx context.Context, attempt int) error {
+	d := time.Duration(rand.Int64N(int64(time.Millisecond) << min(attempt, 5)))
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// conflictAfterRetries is the error when every attempt lost a race.
+func conflictAfterRetries(err error) error {
+	e := errorf(http.StatusConflict, "conflict", "the resource kept changing concurrently (%d attempts); try again", maxAttempts)
+	e.Err = err
+	return e
+}

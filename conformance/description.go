@@ -1,0 +1,68 @@
+package conformance
+
+import (
+	"runtime/debug"
+	"time"
+)
+
+// Description is what a server really serves, from which its CapabilityStatement is built.
+// Zero fields take the defaults documented on each, which match what the api package implements,
+// so a caller names only what it knows (the base URL and the served types).
+type Description struct {
+	BaseURL       string   // the FHIR base, CapabilityStatement.implementation.url
+	ResourceTypes []string // the served types; listed sorted so the document is stable
+
+	SoftwareName    string    // default "Portico"
+	SoftwareVersion string    // default: the main module's version from the build, else "dev"
+	Date            time.Time // default: when Handler or CapabilityStatement was called
+
+	// Interactions is what every type supports; nil means DefaultInteractions().
+	Interactions *Interactions
+
+	Formats      []string // default: json, application/fhir+json
+	PatchFormats []string // default: application/json-patch+json
+
+	// SearchParams lists the search parameters of a type, for rest.resource.searchParam. Nil
+	// lists none: a server must not advertise parameters its search cannot evaluate.
+	SearchParams func(resourceType string) []SearchParam
+}
+
+// SearchParam is one CapabilityStatement.rest.resource.searchParam.
+type SearchParam struct {
+	Name       string // the code used in URLs, e.g. "identifier"
+	Definition string // canonical URL of the SearchParameter, may be empty
+	Type       string // number | date | string | token | reference | composite | quantity | uri | special
+}
+
+// withDefaults fills the zero fields; now is the default Date.
+func (d Description) withDefaults(now time.Time) Description {
+	if d.SoftwareName == "" {
+		d.SoftwareName = "Portico"
+	}
+	if d.SoftwareVersion == "" {
+		d.SoftwareVersion = buildVersion()
+	}
+	if d.Date.IsZero() {
+		d.Date = now
+	}
+	if d.Interactions == nil {
+		in := DefaultInteractions()
+		d.Interactions = &in
+	}
+	if d.Formats == nil {
+		d.Formats = []string{"json", "application/fhir+json"}
+	}
+	if d.PatchFormats == nil {
+		d.PatchFormats = []string{"application/json-patch+json"}
+	}
+	return d
+}
+
+// buildVersion is the main module's version as the Go toolchain recorded it: a tag for
+// `go install module@version`, "(devel)" for a local build, which we report as "dev".
+func buildVersion() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "dev"
+}

@@ -1,0 +1,60 @@
+package conformance_test
+
+import (
+	"log/slog"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/portico-health/portico/conformance"
+	"github.com/portico-health/portico/server"
+)
+
+// TestPortico runs the whole black-box suite against a real Portico on the embedded store,
+// over HTTP, and fails on every failed or skipped check.
+func TestPortico(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a server and sends a 20 MB request")
+	}
+	// The base URL must be known before the server is built (Location headers and the
+	// CapabilityStatement carry it), so listen first and start serving afterwards.
+	ts := httptest.NewUnstartedServer(nil)
+	base := "http://" + ts.Listener.Addr().String() + "/fhir"
+
+	cfg := server.Defaults()
+	cfg.DataDir = t.TempDir()
+	cfg.BaseURL = base
+	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+	s, err := server.New(t.Context(), cfg, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts.Config.Handler = s.Handler()
+	ts.Start()
+	t.Cleanup(func() {
+		ts.Close()
+		if err := s.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+
+	rep := conformance.Run(t.Context(), conformance.Options{BaseURL: base, Client: ts.Client()})
+	var text strings.Builder
+	if err := rep.WriteText(&text); err != nil {
+		t.Fatal(err)
+	}
+	t.Log("\n" + text.String())
+	for _, r := range rep.Results {
+		switch r.Status {
+		case conformance.Fail:
+			t.Errorf("%s/%s failed: %s", r.Section, r.Name, r.Detail)
+		case conformance.Skip:
+			// Every check applies to Portico; a skip means its CapabilityStatement stopped
+			// claiming something, or its body limit grew past the suite's huge request.
+			t.Errorf("%s/%s skipped: %s", r.Section, r.Name, r.Detail)
+		}
+	}
+	if !rep.Passed() {
+		t.Error("the suite did not pass")
+	}
+}

@@ -1,0 +1,191 @@
+package jsonpatch
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/portico-health/portico/fhir"
+)
+
+// ErrTestFailed is the cause of the *ApplyError of a "test" operation whose value differed.
+var ErrTestFailed = errors.New("jsonpatch: test failed")
+
+// DocumentError reports a patch document that is not a valid RFC 6902 document.
+// Its message names operations by index and paths, never values (they may hold PHI).
+type DocumentError struct {
+	Index int // the operation concerned, -1 for the document as a whole
+	Msg   string
+}
+
+func (e *DocumentError) Error() string {
+	if e.Index < 0 {
+		return "invalid JSON Patch document: " + e.Msg
+	}
+	return fmt.Sprintf("invalid JSON Patch operation %d: %s", e.Index, e.Msg)
+}
+
+// ApplyError reports an operation that could not be applied to the document.
+type ApplyError struct {
+	Index int    // the operation's position in the patch
+	Op    string // its "op"
+	Path  string // its "path"
+	Msg   string
+	Err   error // ErrTestFailed for a failed test, else nil
+}
+
+func (e *ApplyError) Error() string {
+	return fmt.Sprintf("JSON Patch operation %d (%s %s): %s", e.Index, e.Op, e.Path, e.Msg)
+}
+
+func (e *ApplyError) Unwrap() error { return e.Err }
+
+// Operation is one operation of a patch document.
+type Operation struct {
+	Op    string // add, remove, replace, move, copy or test
+	Path  Pointer
+	From  Pointer    // move and copy
+	Value fhir.Value // add, replace and test
+}
+
+// Patch is a decoded JSON Patch document.
+type Patch []Operation
+
+// Decode parses a JSON Patch document: an array of operation objects. Members an operation
+// does not define are ignored, as RFC 6902 section 4 requires.
+func Decode(data []byte) (Patch, error) {
+	root, err := fhir.ParseJSON(data)
+	if err != nil {
+		return nil, &DocumentError{Index: -1, Msg: err.Error()}
+	}
+	if root.Kind != fhir.Array {
+		return nil, &DocumentError{Index: -1, Msg: "a JSON Patch document must be an array"}
+	}
+	p := make(Patch, 0, len(root.Arr))
+	for i := range root.Arr {
+		op, err := decodeOp(&root.Arr[i])
+		if err != nil {
+			var de *DocumentError
+			if errors.As(err, &de) {
+				de.Index = i
+			}
+			return nil, err
+		}
+		p = append(p, op)
+	}
+	return p, nil
+}
+
+func decodeOp(v *fhir.Value) (Operation, error) {
+	if v.Kind != fhir.Object {
+		return Operation{}, &DocumentError{Msg: "an operation must be an object"}
+	}
+	str := func(name string) (string, bool, error) {
+		m := v.Get(name)
+		if m == nil {
+			return "", false, nil
+		}
+		if m.Kind != fhir.String {
+			return "", true, &DocumentError{Msg: fmt.Sprintf("%q must be a string", name)}
+		}
+		return m.Text, true, nil
+	}
+	var op Operation
+	name, ok, err := str("op")
+	if err != nil {
+		return op, err
+	}
+	if !ok {
+		return op, &DocumentError{Msg: `missing "op"`}
+	}
+	switch name {
+	case "add", "remove", "replace", "move", "copy", "test":
+	default:
+		return op, &DocumentError{Msg: fmt.Sprintf("unknown op %q", name)}
+	}
+	op.Op = name
+	path, ok, err := str("path")
+	if err != nil {
+		return op, err
+	}
+	if !ok {
+		return op, &DocumentError{Msg: `missing "path"`}
+	}
+	if op.Path, err = ParsePointer(path); err != nil {
+		return op, err
+	}
+	switch name {
+	case "move", "copy":
+		from, ok, err := str("from")
+		if err != nil {
+			return op, err
+		}
+		if !ok {
+			return op, &DocumentError{Msg: fmt.Sprintf(`%s needs "from"`, name)}
+		}
+		if op.From, err = ParsePointer(from); err != nil {
+			return op, err
+		}
+	case "add", "replace", "test":
+		val := v.Get("value")
+		if val == nil {
+			return op, &DocumentError{Msg: fmt.Sprintf(`%s needs "value"`, name)}
+		}
+		op.Value = *val
+	}
+	return op, nil
+}
+
+// Apply applies the patch to a copy of doc and returns the result; doc is left unchanged.
+// Operations apply in order and the patch fails as a whole at the first that fails.
+func (p Patch) Apply(doc fhir.Value) (fhir.Value, error) {
+	out := Clone(doc)
+	for i, op := range p {
+		if msg, err := apply(&out, op); msg != "" {
+			return fhir.Value{}, &ApplyError{Index: i, Op: op.Op, Path: op.Path.String(), Msg: msg, Err: err}
+		}
+	}
+	return out, nil
+}
+
+// apply performs one operation; a non-empty message means it failed.
+func apply(doc *fhir.Value, op Operation) (string, error) {
+	switch op.Op {
+	case "add":
+		return add(doc, op.Path, Clone(op.Value)), nil
+	case "remove":
+		_, msg := remove(doc, op.Path)
+		return msg, nil
+	case "replace":
+		t, msg := resolve(doc, op.Path)
+		if msg != "" {
+			return msg, nil
+		}
+		*t = Clone(op.Value)
+		return "", nil
+	case "move":
+		if op.From.isPrefixOf(op.Path) {
+			return "cannot move a value into one of its own children", nil
+		}
+		v, msg := remove(doc, op.From)
+		if msg != "" {
+			return "from: " + msg, nil
+		}
+		return add(doc, op.Path, v), nil
+	case "copy":
+		v, msg := resolve(doc, op.From)
+		if msg != "" {
+			return "from: " + msg, nil
+		}
+		return add(doc, op.Path, Clone(*v)), nil
+	case "test":
+		v, msg := resolve(doc, op.Path)
+		if msg != "" {
+			return msg, nil
+		}
+		if !Equal(*v, op.Value) {
+			return "the value differs", ErrTestFailed
+		}
+		return "", nil
+	}
+	return "unknown op", nil
+}

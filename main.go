@@ -1,0 +1,29 @@
+// Command portico is a FHIR R4 server for patient portals.
+//
+//	portico [serve] [flags]          serve the FHIR API (the default)
+//	portico conformance --base-url   run the black-box conformance suite against a FHIR server
+package main
+
+import (
+	"fmt"
+	"os"
+)
+
+func main() {
+	args := os.Args[1:]
+	cmd := "serve"
+	if len(args) > 0 && args[0] != "" && args[0][0] != '-' {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "serve":
+		os.Exit(runServe(args))
+	case "conformance":
+		os.Exit(runConformance(args))
+	case "help":
+		fmt.Println("usage: portico [serve|conformance] [flags]; portico COMMAND -h for the flags")
+	default:
+		fmt.Fprintf(os.Stderr, "portico: unknown command %q (serve, conformance)\n", cmd)
+		os.Exit(2)
+	}
+}

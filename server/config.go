@@ -1,0 +1,63 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strings"
+)
+
+// Config is everything `portico serve` can be told. Each field is a flag and an environment
+// variable PORTICO_<FLAG> (see main.go).
+type Config struct {
+	Addr         string // listen address, e.g. ":8080"
+	DataDir      string // directory of the embedded store
+	BaseURL      string // public FHIR base URL, e.g. "http://localhost:8080/fhir"
+	Store        string // "" or "sqlite" (embedded, in DataDir), or "sqlite:/path/to/dir"
+	LogLevel     string // debug, info, warn, error
+	MaxBodyBytes int64  // largest accepted request body
+}
+
+// Defaults returns the configuration `go run .` uses.
+func Defaults() Config {
+	return Config{
+		Addr:         ":8080",
+		DataDir:      "./portico-data",
+		BaseURL:      "http://localhost:8080/fhir",
+		LogLevel:     "info",
+		MaxBodyBytes: 8 << 20,
+	}
+}
+
+// Validate reports every configuration problem at once.
+func (c Config) Validate() error {
+	var errs []error
+	if c.Addr == "" {
+		errs = append(errs, errors.New("addr: must not be empty"))
+	}
+	if u, err := url.Parse(c.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		errs = append(errs, fmt.Errorf("base-url: %q is not an absolute http(s) URL", c.BaseURL))
+	} else if strings.HasSuffix(c.BaseURL, "/") {
+		errs = append(errs, fmt.Errorf("base-url: %q must not end with '/'", c.BaseURL))
+	}
+	if _, err := ParseLevel(c.LogLevel); err != nil {
+		errs = append(errs, err)
+	}
+	if c.MaxBodyBytes <= 0 {
+		errs = append(errs, errors.New("max-body-bytes: must be positive"))
+	}
+	if _, _, err := storeOpener(c.Store); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// ParseLevel maps a --log-level value to a slog level.
+func ParseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		return 0, fmt.Errorf("log-level: %q is not one of debug, info, warn, error", s)
+	}
+	return l, nil
+}

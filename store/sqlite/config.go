@@ -1,0 +1,60 @@
+package sqlite
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime"
+)
+
+// Config configures Open. Only Dir is required.
+type Config struct {
+	// Dir is the data directory; it is created if missing and holds the database file (and
+	// SQLite's -wal and -shm files beside it).
+	Dir string
+
+	// Logger receives the store's few operational messages; nil discards them.
+	Logger *slog.Logger
+
+	// Sync is SQLite's synchronous setting for the writer: "full" (the default) fsyncs the WAL
+	// at every commit, so an acknowledged write survives a power loss; "normal" fsyncs only at
+	// checkpoints, which survives a crash or SIGKILL of the process but may lose the last
+	// commits on power loss, for several times the single-writer commit rate.
+	Sync string
+
+	// ReadConns is the size of the read connection pool; 0 means GOMAXPROCS. SQLite reads are
+	// CPU-bound once the pages are cached, and connections beyond the cores only add
+	// contention (measured in docs/store.md).
+	ReadConns int
+}
+
+// DatabaseFile is the name of the database file inside Config.Dir.
+const DatabaseFile = "portico.db"
+
+// withDefaults returns c with the zero fields filled in, or every problem with it at once.
+func (c Config) withDefaults() (Config, error) {
+	var errs []error
+	if c.Dir == "" {
+		errs = append(errs, errors.New("the data directory (Dir) is required"))
+	}
+	switch c.Sync {
+	case "":
+		c.Sync = "full"
+	case "full", "normal":
+	default:
+		errs = append(errs, fmt.Errorf("synchronous setting (Sync) %q: want \"full\" or \"normal\"", c.Sync))
+	}
+	if c.ReadConns < 0 {
+		errs = append(errs, fmt.Errorf("read pool size (ReadConns) %d: want >= 0", c.ReadConns))
+	}
+	if c.ReadConns == 0 {
+		c.ReadConns = runtime.GOMAXPROCS(0)
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return c, fmt.Errorf("sqlite: invalid config: %w", err)
+	}
+	return c, nil
+}

@@ -1,0 +1,16 @@
+//go:build portico_mattn
+
+package sqlite
+
+import (
+	"database/sql/driver"
+
+	mattn "github.com/mattn/go-sqlite3"
+)
+
+// DriverName names the SQLite driver linked into this build: github.com/mattn/go-sqlite3, the
+// cgo binding, selected by the portico_mattn build tag only to repeat the driver measurement
+// of docs/store.md. The product is built without the tag.
+const DriverName = "github.com/mattn/go-sqlite3"
+
+func sqlDriver() driver.Driver { return &mattn.SQLiteDriver{} }

@@ -1,0 +1,185 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+
+	"github.com/portico-health/portico/store"
+)
+
+// maxBatch bounds how many Write calls share one transaction, so that one commit's latency
+// (and the memory of its results) stays bounded under any load.
+const maxBatch = 256
+
+// request is one Write call waiting for the writer.
+type request struct {
+	ctx    context.Context
+	writes []store.Write
+	done   chan error // buffered: the writer never blocks on a caller
+}
+
+// writer owns the only writing connection. It takes every Write call queued while the previous
+// transaction was committing and applies them in one transaction (group commit): a commit's
+// fsync is shared by the whole batch, which is what makes synchronous=FULL affordable. Each
+// call runs inside its own SAVEPOINT, so a failed precondition undoes that call alone.
+type writer struct {
+	db    *sql.DB
+	conn  *sql.Conn
+	stmts *writeStmts
+	log   *slog.Logger
+
+	mu     sync.RWMutex // held for reading while queueing, for writing to close the queue
+	closed bool
+	queue  chan *request
+	exited chan struct{}
+}
+
+func newWriter(ctx context.Context, db *sql.DB, log *slog.Logger) (*writer, error) {
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: writer connection: %w", err)
+	}
+	stmts, err := prepareWriteStmts(ctx, conn)
+	if err != nil {
+		_ = conn.Close()
+		return nil, err
+	}
+	w := &writer{db: db, conn: conn, stmts: stmts, log: log,
+		queue: make(chan *request, maxBatch), exited: make(chan struct{})}
+	go w.run()
+	return w, nil
+}
+
+// submit queues writes and waits for their outcome. Once queued, a call always waits for the
+// commit: the writer skips it if ctx ended before its turn, and otherwise the answer says
+// whether it was committed, so a cancelled caller never has to guess.
+func (w *writer) submit(ctx context.Context, writes []store.Write) error {
+	req := &request{ctx: ctx, writes: writes, done: make(chan error, 1)}
+	w.mu.RLock()
+	if w.closed {
+		w.mu.RUnlock()
+		return errClosed
+	}
+	select {
+	case w.queue <- req:
+		w.mu.RUnlock()
+	case <-ctx.Done():
+		w.mu.RUnlock()
+		return fmt.Errorf("sqlite: write not queued: %w", ctx.Err())
+	}
+	return <-req.done
+}
+
+// close stops accepting writes, waits for the queued ones to be committed and closes the
+// connection.
+func (w *writer) close() error {
+	w.mu.Lock()
+	w.closed = true
+	close(w.queue)
+	w.mu.Unlock()
+	<-w.exited
+	w.stmts.close()
+	return errors.Join(w.conn.Close(), w.db.Close())
+}
+
+func (w *writer) run() {
+	defer close(w.exited)
+	for req := range w.queue {
+		batch := []*request{req}
+	drain:
+		for len(batch) < maxBatch {
+			select {
+			case r, ok := <-w.queue:
+				if !ok {
+					break drain
+				}
+				batch = append(batch, r)
+			default:
+				break drain
+			}
+		}
+		w.commit(batch)
+	}
+}
+
+// commit applies a batch in one transaction and answers every caller after COMMIT.
+func (w *writer) commit(batch []*request) {
+	// The writer's statements run on a context of their own: a caller's cancellation must not
+	// interrupt a transaction that carries other callers' writes.
+	ctx := context.Background()
+	results := make([]error, len(batch))
+	fail := func(err error) {
+		for i := range results {
+			if results[i] == nil {
+				results[i] = err
+			}
+		}
+	}
+
+	if _, err := w.conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		fail(fmt.Errorf("sqlite: begin: %w", err))
+	} else {
+		for i, req := range batch {
+			if err := req.ctx.Err(); err != nil {
+				results[i] = fmt.Errorf("sqlite: write not applied: %w", err)
+				continue
+			}
+			var broken error
+			results[i], broken = w.applyCall(ctx, req.writes)
+			if broken != nil {
+				fail(broken)
+				break
+			}
+		}
+		if err := w.finish(ctx, results); err != nil {
+			w.log.Error("sqlite commit failed", "calls", len(batch), "err", err)
+			fail(err)
+		}
+	}
+	for i, req := range batch {
+		req.done <- results[i]
+	}
+}
+
+// finish commits the transaction, or rolls it back when no call in it succeeded or the
+// transaction is broken.
+func (w *writer) finish(ctx context.Context, results []error) error {
+	if !slices.Contains(results, nil) {
+		if _, err := w.conn.ExecContext(ctx, "ROLLBACK"); err != nil {
+			return fmt.Errorf("sqlite: rollback: %w", err)
+		}
+		return nil
+	}
+	if _, err := w.conn.ExecContext(ctx, "COMMIT"); err != nil {
+		_, _ = w.conn.ExecContext(ctx, "ROLLBACK") // may fail: SQLite can have rolled back already
+		return fmt.Errorf("sqlite: commit: %w", err)
+	}
+	return nil
+}
+
+// applyCall applies one Write call inside a SAVEPOINT. It returns the call's own outcome, and
+// broken when the transaction itself can no longer be used.
+func (w *writer) applyCall(ctx context.Context, writes []store.Write) (result, broken error) {
+	if _, err := w.conn.ExecContext(ctx, "SAVEPOINT call"); err != nil {
+		return nil, fmt.Errorf("sqlite: savepoint: %w", err)
+	}
+	for i := range writes {
+		if result = w.apply(ctx, &writes[i]); result != nil {
+			break
+		}
+	}
+	if result != nil {
+		if _, err := w.conn.ExecContext(ctx, "ROLLBACK TO call"); err != nil {
+			return result, fmt.Errorf("sqlite: rollback to savepoint: %w", err)
+		}
+	}
+	if _, err := w.conn.ExecContext(ctx, "RELEASE call"); err != nil {
+		return result, fmt.Errorf("sqlite: release savepoint: %w", err)
+	}
+	return result, nil
+}

@@ -1,0 +1,141 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Store is the persistence contract every backend implements and store/storetest checks.
+//
+// Versions are immutable: every write adds a version, deletions add a tombstone version, and
+// nothing is ever rewritten in place. Version numbers are 1, 2, 3... per resource, tombstones
+// included, so an update after a delete continues the sequence.
+//
+// All methods are safe for concurrent use. Errors are the sentinels below (test them with
+// errors.Is) or wrap them; any other error means the backend failed (HTTP 500, or 503 when it
+// wraps ErrUnavailable).
+type Store interface {
+	// Read returns the current version of a resource.
+	// ErrNotFound: the resource never existed. ErrGone: its current version is a tombstone; the
+	// tombstone Record is returned with the error.
+	Read(ctx context.Context, typ, id string) (Record, error)
+
+	// VRead returns one version of a resource.
+	// ErrNotFound: no such resource or version. ErrGone: that version is a tombstone (returned with it).
+	VRead(ctx context.Context, typ, id string, version int64) (Record, error)
+
+	// Write applies all writes atomically: either every one becomes visible or none does.
+	// Each write's preconditions are checked inside the same atomic unit:
+	//   - the resource's latest version (tombstones included, 0 when it never existed) must be
+	//     w.Version-1, else ErrVersionConflict;
+	//   - if w.IfNoneExist is set and matches any current resource, nothing is written and the
+	//     error is an *ExistsError (errors.Is(err, ErrExists)) carrying the matches.
+	// A backend that cannot apply several writes atomically returns ErrNoTransactions for
+	// len(writes) > 1 without writing anything.
+	Write(ctx context.Context, writes ...Write) error
+
+	// History lists versions newest first (by LastUpdated, ties broken by the backend's commit
+	// order), for one resource (Type and ID set), one type (Type set) or the whole system.
+	// Paging is by opaque cursor and stays exact while new versions are written.
+	// ErrInvalidCursor: q.Cursor is not a Page.Next this backend issued.
+	History(ctx context.Context, q HistoryQuery) (Page, error)
+
+	// Search returns the current, non-deleted versions matching q, ordered by (Type, ID) for now.
+	// ErrUnsupported: the query uses a parameter kind or modifier the backend cannot evaluate.
+	// ErrInvalidCursor: q.Cursor is not a Page.Next this backend issued.
+	Search(ctx context.Context, q Query) (Page, error)
+
+	// Ping reports whether the backend can serve requests (for /readyz).
+	Ping(ctx context.Context) error
+
+	// Close releases the backend's resources; pending writes are finished first.
+	Close() error
+}
+
+// Sentinel errors of the Store contract.
+var (
+	ErrNotFound        = errors.New("store: not found")
+	ErrGone            = errors.New("store: deleted")
+	ErrVersionConflict = errors.New("store: version conflict")
+	ErrExists          = errors.New("store: a matching resource exists")
+	ErrNoTransactions  = errors.New("store: backend cannot apply several writes atomically")
+	ErrUnsupported     = errors.New("store: unsupported query")
+	ErrUnavailable     = errors.New("store: backend unavailable")
+	ErrTooLarge        = errors.New("store: resource too large for the backend")
+	ErrInvalidCursor   = errors.New("store: invalid cursor") // a client-supplied cursor was damaged: HTTP 400
+)
+
+// ExistsError is returned by Write when a conditional create (Write.IfNoneExist) matched.
+type ExistsError struct {
+	Matches []Record // the current versions that matched (at least one)
+}
+
+func (e *ExistsError) Error() string { return ErrExists.Error() }
+
+// Is makes errors.Is(err, ErrExists) true.
+func (e *ExistsError) Is(target error) bool { return target == ErrExists }
+
+// Op is the interaction that produced a version; history reports it as the entry's request.
+type Op uint8
+
+const (
+	OpCreate Op = iota + 1 // POST, or conditional create
+	OpUpdate               // PUT or PATCH, including update-as-create
+	OpDelete               // DELETE: the version is a tombstone
+)
+
+func (o Op) String() string {
+	switch o {
+	case OpCreate:
+		return "create"
+	case OpUpdate:
+		return "update"
+	case OpDelete:
+		return "delete"
+	}
+	return "unknown"
+}
+
+// Record is one stored version of one resource.
+type Record struct {
+	Type        string
+	ID          string
+	Version     int64
+	LastUpdated time.Time // UTC
+	Op          Op
+	Body        []byte // the whole resource JSON, meta included; nil for a tombstone
+}
+
+// Deleted reports whether the record is a tombstone.
+func (r Record) Deleted() bool { return r.Op == OpDelete }
+
+// Write is one new version to store. The caller (the api package) has already set id,
+// meta.versionId and meta.lastUpdated inside Body to the values given here.
+type Write struct {
+	Op          Op
+	Type        string
+	ID          string
+	Version     int64 // the version this write creates: the latest version must be Version-1
+	LastUpdated time.Time
+	Body        []byte       // nil for OpDelete
+	Index       []IndexEntry // search index entries of this version; replace those of the previous one
+	IfNoneExist *Query       // conditional create: write only if nothing matches (Type must equal Write.Type)
+}
+
+// HistoryQuery selects versions for a history interaction.
+type HistoryQuery struct {
+	Type   string    // "" for system history
+	ID     string    // "" for type or system history; requires Type
+	Since  time.Time // zero: no bound; else only versions with LastUpdated >= Since
+	At     time.Time // zero: no bound; else only versions that were current at that instant
+	Count  int       // page size, > 0
+	Cursor string    // "" for the first page; else a Page.Next from the same query
+}
+
+// Page is one page of records with the cursor of the next page ("" when it is the last).
+type Page struct {
+	Records []Record
+	Next    string
+	Total   int // number of matches over all pages, when the query asked for it (Query.Total); else -1
+}
