@@ -153,12 +153,13 @@ func LookupElement(path string) *Element {
 // byName finds a child by its defined name ("value[x]"); the type is nil unless the element
 // has exactly one.
 func (m *members) byName(name string) (*Element, *ElementType) {
-	for i, el := range m.Elements() {
-		if el.Name == name {
+	els := m.Elements()
+	for i := range els {
+		if el := &els[i]; el.Name == name {
 			if len(el.Types) == 1 {
-				return &m.Elements()[i], &m.Elements()[i].Types[0]
+				return el, &el.Types[0]
 			}
-			return &m.Elements()[i], nil
+			return el, nil
 		}
 	}
 	return nil, nil

@@ -28,8 +28,8 @@ func readFixtures(t testing.TB) map[string][]byte {
 	return out
 }
 
-// TestFixturesValidateAndRoundTrip: every fixture is valid and comes back byte for byte, compact
-// through JSON() and indented through AppendIndentJSON (the fixtures are written that way).
+// TestFixturesValidateAndRoundTrip: every fixture is valid and comes back byte for byte through
+// ParseResource and JSON() (compared with the compacted file).
 func TestFixturesValidateAndRoundTrip(t *testing.T) {
 	for name, data := range readFixtures(t) {
 		t.Run(name, func(t *testing.T) {
@@ -44,9 +44,10 @@ func TestFixturesValidateAndRoundTrip(t *testing.T) {
 			if got := r.JSON(); !bytes.Equal(got, compact.Bytes()) {
 				t.Errorf("JSON() differs from the input\n got: %s\nwant: %s", got, compact.Bytes())
 			}
+			// The fixtures are kept in the server's own indented form, which also tests it.
 			pretty := append(AppendIndentJSON(nil, r.Root), '\n')
 			if !bytes.Equal(pretty, data) {
-				t.Errorf("AppendIndentJSON differs from the file\n got: %s", pretty)
+				t.Errorf("the file is not in AppendIndentJSON form (two-space indent, final newline); want:\n%s", pretty)
 			}
 		})
 	}

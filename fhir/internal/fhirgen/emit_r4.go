@@ -42,7 +42,7 @@ func emitR4(g *output, types []*typeDef, expansions []*expansion) error {
 			if err := e.writeStructs(&b, t); err != nil {
 				return err
 			}
-			if err := g.add("r4/"+strings.ToLower(t.name)+"_gen.go", "r4", b.Bytes(), "encoding/json"); err != nil {
+			if err := g.add("r4/"+strings.ToLower(t.name)+"_gen.go", "r4", b.Bytes(), jsonImport(b.Bytes())...); err != nil {
 				return err
 			}
 			continue
@@ -51,14 +51,23 @@ func emitR4(g *output, types []*typeDef, expansions []*expansion) error {
 			return err
 		}
 	}
-	if err := g.add("r4/datatypes_gen.go", "r4", datatypes.Bytes(), "encoding/json"); err != nil {
+	if err := g.add("r4/datatypes_gen.go", "r4", datatypes.Bytes(), jsonImport(datatypes.Bytes())...); err != nil {
 		return err
 	}
 	codes, err := e.codes()
 	if err != nil {
 		return err
 	}
-	return g.add("r4/codes_gen.go", "r4", codes, "")
+	return g.add("r4/codes_gen.go", "r4", codes)
+}
+
+// jsonImport is the import a struct file needs: encoding/json when it holds resources
+// (json.RawMessage).
+func jsonImport(src []byte) []string {
+	if bytes.Contains(src, []byte(" json.RawMessage")) || bytes.Contains(src, []byte("[]json.RawMessage")) {
+		return []string{"encoding/json"}
+	}
+	return nil
 }
 
 // hasStruct says which types get a Go struct: resources and datatypes that can occur in an

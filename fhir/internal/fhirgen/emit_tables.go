@@ -60,17 +60,17 @@ func emitTables(g *output, types []*typeDef, expansions []*expansion, d *definit
 		return fmt.Errorf("tables too large for 16-bit spans: %d elements, %d keys", len(t.elems), len(t.keys))
 	}
 	steps := []func() error{
-		func() error { return g.add("types_gen.go", "fhir", t.typesSource(typeSpans), "") },
+		func() error { return g.add("types_gen.go", "fhir", t.typesSource(typeSpans)) },
 		func() error {
 			src, err := t.elementsSource()
 			if err != nil {
 				return err
 			}
-			return g.add("elements_gen.go", "fhir", src, "")
+			return g.add("elements_gen.go", "fhir", src)
 		},
-		func() error { return g.add("valuesets_gen.go", "fhir", valueSetsSource(expansions), "") },
-		func() error { return g.add("searchparams_gen.go", "fhir", searchParamsSource(d.searchParams), "") },
-		func() error { return g.add("compartment_gen.go", "fhir", compartmentSource(d.compartment), "") },
+		func() error { return g.add("valuesets_gen.go", "fhir", valueSetsSource(expansions)) },
+		func() error { return g.add("searchparams_gen.go", "fhir", searchParamsSource(d.searchParams)) },
+		func() error { return g.add("compartment_gen.go", "fhir", compartmentSource(d.compartment)) },
 	}
 	for _, step := range steps {
 		if err := step(); err != nil {

@@ -1,13 +1,3 @@
-// Command fhirgen generates the FHIR R4 model of Portico from the official R4 4.0.1 definitions:
-// the Go types of package fhir/r4 and the definition, value-set, search-parameter and
-// compartment tables of package fhir. Run it with `go generate ./fhir/...`.
-//
-// Usage:
-//
-//	fhirgen -defs ../../shared/fhir-r4 -out .
-//
-// writes the tables into -out and the types into -out/r4. The output depends only on the input
-// files: every list is sorted, so regenerating unchanged definitions changes nothing.
 package main
 
 import (
@@ -60,13 +50,13 @@ type output struct {
 	files map[string][]byte // path relative to the output folder -> formatted source
 }
 
-// add formats one generated file of package pkg; imports is "" or the one package it imports.
-func (o *output) add(name, pkg string, body []byte, imports string) error {
+// add formats one generated file of package pkg that imports the given packages.
+func (o *output) add(name, pkg string, body []byte, imports ...string) error {
 	var b bytes.Buffer
 	b.WriteString(header)
 	fmt.Fprintf(&b, "\npackage %s\n", pkg)
-	if imports != "" && bytes.Contains(body, []byte(filepath.Base(imports)+".")) {
-		fmt.Fprintf(&b, "\nimport %q\n", imports)
+	for _, imp := range imports {
+		fmt.Fprintf(&b, "\nimport %q\n", imp)
 	}
 	b.Write(body)
 	src, err := format.Source(b.Bytes())

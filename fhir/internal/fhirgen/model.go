@@ -62,9 +62,8 @@ const (
 )
 
 // buildTypes turns the StructureDefinitions into type definitions sorted by name. Logical models
-// (MetadataResource) are not types an instance can have and are left out; constraint profiles
-// are kept under their own name only when an element refers to them (SimpleQuantity,
-// MoneyQuantity), which is how the model knows, e.g., that a SimpleQuantity has no comparator.
+// (MetadataResource) are not types an instance can have and are left out. Constraint profiles
+// (SimpleQuantity, MoneyQuantity) are kept here; resolveProfiles drops those no element uses.
 func buildTypes(sds []*structureDefinition) ([]*typeDef, error) {
 	var types []*typeDef
 	for _, sd := range sds {
@@ -194,8 +193,9 @@ func typeCode(ed elementDefinition, tr typeRef) string {
 	return tr.Code
 }
 
-// resolveProfiles keeps a type's profile only when the model defines that profile as a type,
-// and drops type definitions of constraint profiles nothing refers to.
+// resolveProfiles keeps an element type's profile only when the model defines that profile as
+// a type, and drops the constraint profiles no element refers to. What stays is how the model
+// knows, e.g., that Observation.referenceRange.low is a SimpleQuantity, which has no comparator.
 func resolveProfiles(types []*typeDef) []*typeDef {
 	byName := map[string]*typeDef{}
 	for _, t := range types {
