@@ -79,7 +79,7 @@ func Ceiling(ctx context.Context, cfg CeilingConfig) (res CeilingResult, err err
 		return res, err
 	}
 	res.Read, err = measure(ctx, cfg.Readers, cfg.Duration, func(int, int) error {
-		_, err := db.body(ctx, "Observation", preloadID(rand.IntN(cfg.Preload)))
+		_, err := db.Body(ctx, "Observation", preloadID(rand.IntN(cfg.Preload)))
 		return err
 	})
 	return res, err

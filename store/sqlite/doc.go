@@ -4,6 +4,6 @@
 // order, a current-version table answers point reads, and token index rows of current versions
 // answer search; all writes go through a single writer goroutine that group-commits concurrent
 // Write calls, each in its own SAVEPOINT, while reads use a separate pool of read-only
-// connections. Raw and Ceiling measure the same schema without Portico's logic, for load tools.
-// docs/store.md describes the schema and the measurements behind the choices.
+// connections. Ceiling and RawReader measure the same schema without Portico's logic, for load
+// tools. docs/store.md describes the schema and the measurements behind the choices.
 package sqlite

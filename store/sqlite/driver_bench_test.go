@@ -66,8 +66,8 @@ func BenchmarkDriverPointRead(b *testing.B) {
 	db := rawFixture(b, driverBenchRows)
 	for _, readers := range []int{1, 2, 8} {
 		b.Run(fmt.Sprintf("readers=%d", readers), func(b *testing.B) {
-			db.read.SetMaxOpenConns(readers)
-			db.read.SetMaxIdleConns(readers)
+			db.db.SetMaxOpenConns(readers)
+			db.db.SetMaxIdleConns(readers)
 			var next atomic.Int64
 			var wg sync.WaitGroup
 			b.ResetTimer()
@@ -75,7 +75,7 @@ func BenchmarkDriverPointRead(b *testing.B) {
 			for range readers {
 				wg.Go(func() {
 					for next.Add(1) <= int64(b.N) {
-						if _, err := db.body(b.Context(), "Observation", preloadID(rand.IntN(driverBenchRows))); err != nil {
+						if _, err := db.Body(b.Context(), "Observation", preloadID(rand.IntN(driverBenchRows))); err != nil {
 							b.Error(err)
 							return
 						}

@@ -7,14 +7,59 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 )
 
-// rawDB runs the store's schema with plain SQL and none of Portico's logic: no version
-// preconditions, no writer goroutine, no group commit, no search compilation. It measures the
-// physical ceiling (Ceiling and the driver benchmark); it is not a second way to store data.
+// RawReader reads current bodies from a store's database with the SQL Store.Read runs (the
+// resources primary key, then the versions rowid) on a read pool configured as the store's,
+// and none of the store's logic: no Record, no tombstone check, no error mapping. It is the
+// database half of a load tool's ceiling, measured on Portico's own data; it may run beside an
+// open Store on the same directory.
+type RawReader struct {
+	db   *sql.DB
+	body *sql.Stmt
+}
+
+const rawBodySQL = `SELECT v.body FROM resources r JOIN versions v ON v.seq = r.seq WHERE r.type = ? AND r.id = ?`
+
+// OpenRawReader opens a pool of conns read-only connections (0: GOMAXPROCS, as the store's
+// default) to the database of an existing store in dir.
+func OpenRawReader(ctx context.Context, dir string, conns int) (*RawReader, error) {
+	path := filepath.Join(dir, DatabaseFile)
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("sqlite: raw reader: %w", err)
+	}
+	if conns <= 0 {
+		conns = runtime.GOMAXPROCS(0)
+	}
+	db := openPool(path, readerPragmas, conns)
+	stmt, err := db.PrepareContext(ctx, rawBodySQL)
+	if err != nil {
+		return nil, errors.Join(fmt.Errorf("sqlite: raw reader: %w", err), db.Close())
+	}
+	return &RawReader{db: db, body: stmt}, nil
+}
+
+// Body returns the current body of typ/id: nil for a tombstone, sql.ErrNoRows (wrapped) for a
+// resource that does not exist.
+func (r *RawReader) Body(ctx context.Context, typ, id string) ([]byte, error) {
+	var b []byte
+	if err := r.body.QueryRowContext(ctx, typ, id).Scan(&b); err != nil {
+		return nil, fmt.Errorf("sqlite: raw read %s/%s: %w", typ, id, err)
+	}
+	return b, nil
+}
+
+// Close closes the pool.
+func (r *RawReader) Close() error { return r.db.Close() }
+
+// rawDB adds raw inserts to a RawReader, on a new database: no version preconditions, no
+// writer goroutine, no group commit. Ceiling and the driver benchmark measure with it; it is
+// not a second way to store data.
 type rawDB struct {
-	write, read                                          *sql.DB
-	insertVersion, insertResource, insertToken, readBody *sql.Stmt
+	*RawReader
+	write                                      *sql.DB
+	insertVersion, insertResource, insertToken *sql.Stmt
 }
 
 // openRaw creates the schema in a new database in dir, configured as Open configures it.
@@ -30,23 +75,25 @@ func openRaw(ctx context.Context, dir, sync string, readConns int) (*rawDB, erro
 	if err := migrate(ctx, r.write); err != nil {
 		return nil, errors.Join(err, r.write.Close())
 	}
-	r.read = openPool(path, readerPragmas, readConns)
 	for _, p := range []struct {
-		db   *sql.DB
 		stmt **sql.Stmt
 		sql  string
 	}{
-		{r.write, &r.insertVersion, `INSERT INTO versions (type, id, version, last_updated, op, body) VALUES (?, ?, 1, 0, 1, ?)`},
-		{r.write, &r.insertResource, `INSERT INTO resources (type, id, version, seq, deleted) VALUES (?, ?, 1, ?, 0)`},
-		{r.write, &r.insertToken, `INSERT INTO tokens (type, id, param, system, code) VALUES (?, ?, 'raw', 'urn:raw', ?)`},
-		{r.read, &r.readBody, `SELECT v.body FROM resources r JOIN versions v ON v.seq = r.seq WHERE r.type = ? AND r.id = ?`},
+		{&r.insertVersion, `INSERT INTO versions (type, id, version, last_updated, op, body) VALUES (?, ?, 1, 0, 1, ?)`},
+		{&r.insertResource, `INSERT INTO resources (type, id, version, seq, deleted) VALUES (?, ?, 1, ?, 0)`},
+		{&r.insertToken, `INSERT INTO tokens (type, id, param, system, code) VALUES (?, ?, 'raw', 'urn:raw', ?)`},
 	} {
-		stmt, err := p.db.PrepareContext(ctx, p.sql)
+		stmt, err := r.write.PrepareContext(ctx, p.sql)
 		if err != nil {
-			return nil, errors.Join(fmt.Errorf("sqlite: prepare %q: %w", p.sql, err), r.close())
+			return nil, errors.Join(fmt.Errorf("sqlite: prepare %q: %w", p.sql, err), r.write.Close())
 		}
 		*p.stmt = stmt
 	}
+	reader, err := OpenRawReader(ctx, dir, readConns)
+	if err != nil {
+		return nil, errors.Join(err, r.write.Close())
+	}
+	r.RawReader = reader
 	return r, nil
 }
 
@@ -58,7 +105,7 @@ func (r *rawDB) insert(ctx context.Context, typ string, ids []string, body []byt
 		return fmt.Errorf("sqlite: raw begin: %w", err)
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
-	insV, upsR, insT := tx.StmtContext(ctx, r.insertVersion), tx.StmtContext(ctx, r.insertResource), tx.StmtContext(ctx, r.insertToken)
+	insV, insR, insT := tx.StmtContext(ctx, r.insertVersion), tx.StmtContext(ctx, r.insertResource), tx.StmtContext(ctx, r.insertToken)
 	for _, id := range ids {
 		res, err := insV.ExecContext(ctx, typ, id, body)
 		if err != nil {
@@ -68,7 +115,7 @@ func (r *rawDB) insert(ctx context.Context, typ string, ids []string, body []byt
 		if err != nil {
 			return fmt.Errorf("sqlite: raw insert: %w", err)
 		}
-		if _, err := upsR.ExecContext(ctx, typ, id, seq); err != nil {
+		if _, err := insR.ExecContext(ctx, typ, id, seq); err != nil {
 			return fmt.Errorf("sqlite: raw insert: %w", err)
 		}
 		for k := range tokens {
@@ -83,21 +130,6 @@ func (r *rawDB) insert(ctx context.Context, typ string, ids []string, body []byt
 	return nil
 }
 
-// body reads the current body of a resource, as Store.Read does, without building a Record.
-func (r *rawDB) body(ctx context.Context, typ, id string) ([]byte, error) {
-	var b []byte
-	if err := r.readBody.QueryRowContext(ctx, typ, id).Scan(&b); err != nil {
-		return nil, fmt.Errorf("sqlite: raw read %s/%s: %w", typ, id, err)
-	}
-	return b, nil
-}
-
 func (r *rawDB) close() error {
-	var errs []error
-	for _, db := range []*sql.DB{r.read, r.write} {
-		if db != nil {
-			errs = append(errs, db.Close())
-		}
-	}
-	return errors.Join(errs...)
+	return errors.Join(r.RawReader.Close(), r.write.Close())
 }

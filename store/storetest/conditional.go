@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/portico-health/portico/store"
@@ -11,6 +13,7 @@ import (
 
 var conditionalTests = []test{
 	{"IfNoneExist", testIfNoneExist},
+	{"ConcurrentIfNoneExist", testConcurrentIfNoneExist},
 }
 
 func testIfNoneExist(t *testing.T, s *handle) {
@@ -66,5 +69,31 @@ func testIfNoneExist(t *testing.T, s *handle) {
 		if !errors.Is(readErr, store.ErrNotFound) {
 			t.Errorf("%s: the conditional create was written although it matched (Read err %v)", c.name, readErr)
 		}
+	}
+}
+
+// testConcurrentIfNoneExist races conditional creates of the same identifier under different
+// ids: the check and the write are one atomic unit, so exactly one may win.
+func testConcurrentIfNoneExist(t *testing.T, s *handle) {
+	const racers = 16
+	var created, existed atomic.Int32
+	var wg sync.WaitGroup
+	for i := range racers {
+		wg.Go(func() {
+			w := create("Patient", fmt.Sprintf("racer-%d", i), at(1), tok("identifier", "urn:mrn", "race"))
+			w.IfNoneExist = &store.Query{Type: "Patient", Where: []store.Clause{identifier("urn:mrn", "race")}}
+			switch err := s.Write(t.Context(), w); {
+			case err == nil:
+				created.Add(1)
+			case errors.Is(err, store.ErrExists):
+				existed.Add(1)
+			default:
+				t.Errorf("racer %d: %v", i, err)
+			}
+		})
+	}
+	wg.Wait()
+	if created.Load() != 1 || existed.Load() != racers-1 {
+		t.Errorf("%d created and %d found a match, want 1 and %d", created.Load(), existed.Load(), racers-1)
 	}
 }
