@@ -20,7 +20,7 @@ var resultParams = map[string]bool{"_format": true, "_pretty": true}
 // or the If-None-Exist header) into a store.Query. ok is false when no criteria were given.
 func parseConditions(typ, rawQuery string) (q store.Query, ok bool, err error) {
 	rawQuery = strings.TrimPrefix(rawQuery, "?")
-	q = store.Query{Type: typ, Count: 2} // two results tell 0, 1 and "more than one" apart
+	q = store.Query{Types: []string{typ}, Count: 2} // two results tell 0, 1 and "more than one" apart
 	for rawQuery != "" {
 		var pair string
 		pair, rawQuery, _ = strings.Cut(rawQuery, "&")

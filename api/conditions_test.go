@@ -54,7 +54,7 @@ func TestParseConditions(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if ok != (len(tt.want) > 0) || q.Type != "Patient" || fmt.Sprint(q.Where) != fmt.Sprint(tt.want) {
+			if ok != (len(tt.want) > 0) || len(q.Types) != 1 || q.Types[0] != "Patient" || fmt.Sprint(q.Where) != fmt.Sprint(tt.want) {
 				t.Errorf("got %v (ok %v), want %v", q.Where, ok, tt.want)
 			}
 		})

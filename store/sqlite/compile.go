@@ -30,7 +30,7 @@ func compileMatch(q store.Query) (match, error) {
 	var m match
 	switch {
 	case drive < 0 || q.Where[drive].Param == idParam:
-		m = match{idCol: "r.id", from: "resources r", where: []string{"r.type = ?", "r.deleted = 0"}, args: []any{q.Type}}
+		m = match{idCol: "r.id", from: "resources r", where: []string{"r.type = ?", "r.deleted = 0"}, args: []any{q.Types[0]}}
 		if drive >= 0 {
 			m.where = append(m.where, idIn("r.id", q.Where[drive].Values, &m.args))
 		}
@@ -45,7 +45,7 @@ func compileMatch(q store.Query) (match, error) {
 				return match{}, err
 			}
 			terms = append(terms, "(t.type = ? AND t.param = ? AND "+cond+")")
-			m.args = append(append(m.args, q.Type, q.Where[drive].Param), args...)
+			m.args = append(append(m.args, q.Types[0], q.Where[drive].Param), args...)
 		}
 		m.where = []string{orTerms(terms)}
 	}
@@ -63,7 +63,7 @@ func compileMatch(q store.Query) (match, error) {
 		}
 		// An index probe per candidate: (type, param, code, id) or (type, id, param, ...).
 		var terms []string
-		m.args = append(m.args, q.Type, c.Param)
+		m.args = append(m.args, q.Types[0], c.Param)
 		for _, v := range c.Values {
 			cond, args, err := valueCond("x", v)
 			if err != nil {

@@ -51,7 +51,7 @@ func TestQueryPlans(t *testing.T) {
 		"delete tokens":  {deleteTokensSQL, []any{"Patient", "p1"}},
 	}
 	for name, where := range searches {
-		m, err := compileMatch(store.Query{Type: "Patient", Where: where})
+		m, err := compileMatch(store.Query{Types: []string{"Patient"}, Where: where})
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}

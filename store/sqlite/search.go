@@ -25,8 +25,8 @@ func (s *Store) Search(ctx context.Context, q store.Query) (store.Page, error) {
 }
 
 func search(ctx context.Context, db queryer, q store.Query) (store.Page, error) {
-	if q.Type == "" || q.Count <= 0 {
-		return store.Page{}, fmt.Errorf("sqlite: search needs a type and a positive count (got %q, %d)", q.Type, q.Count)
+	if len(q.Types) != 1 || q.Count <= 0 {
+		return store.Page{}, fmt.Errorf("sqlite: search needs one type and a positive count (got %q, %d)", q.Types, q.Count)
 	}
 	after := "" // no resource id is empty, so the first page starts after ""
 	if q.Cursor != "" {
@@ -40,14 +40,14 @@ func search(ctx context.Context, db queryer, q store.Query) (store.Page, error) 
 		return store.Page{}, err
 	}
 
-	query, args := m.pageSQL(q.Type, after, q.Count+1)
+	query, args := m.pageSQL(q.Types[0], after, q.Count+1)
 	rows, err := db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return store.Page{}, wrap(ctx, "search", err)
 	}
 	page := store.Page{Total: -1}
 	for rows.Next() {
-		rec := store.Record{Type: q.Type}
+		rec := store.Record{Type: q.Types[0]}
 		var lu int64
 		if err := rows.Scan(&rec.ID, &rec.Version, &lu, &rec.Op, &rec.Body); err != nil {
 			_ = rows.Close()

@@ -40,8 +40,8 @@ func validate(w *store.Write) error {
 		return bad("a body is required")
 	case w.LastUpdated.Before(minInstant) || w.LastUpdated.After(maxInstant):
 		return bad("LastUpdated %v is out of range", w.LastUpdated)
-	case w.IfNoneExist != nil && w.IfNoneExist.Type != w.Type:
-		return bad("IfNoneExist searches %q", w.IfNoneExist.Type)
+	case w.IfNoneExist != nil && (len(w.IfNoneExist.Types) != 1 || w.IfNoneExist.Types[0] != w.Type):
+		return bad("IfNoneExist searches %q", w.IfNoneExist.Types)
 	case len(w.Body) > maxBody:
 		return fmt.Errorf("sqlite: %s/%s: body of %d bytes: %w", w.Type, w.ID, len(w.Body), store.ErrTooLarge)
 	}

@@ -21,7 +21,7 @@ func testAllOrNothing(t *testing.T, s *handle) {
 	mustWrite(t, s, create("Patient", "existing", at(1), tok("identifier", "urn:s", "e")))
 	conflicting := update("Patient", "existing", 5, at(2))
 	conditional := create("Patient", "dup", at(2))
-	conditional.IfNoneExist = &store.Query{Type: "Patient", Where: []store.Clause{identifier("urn:s", "e")}}
+	conditional.IfNoneExist = &store.Query{Types: []string{"Patient"}, Where: []store.Clause{identifier("urn:s", "e")}}
 
 	cases := []struct {
 		name   string
@@ -42,7 +42,7 @@ func testAllOrNothing(t *testing.T, s *handle) {
 		if _, err := s.Read(t.Context(), "Patient", id); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("%s: the good write is visible after the call failed (Read err %v)", c.name, err)
 		}
-		page, err := s.Search(t.Context(), store.Query{Type: "Patient", Count: 10,
+		page, err := s.Search(t.Context(), store.Query{Types: []string{"Patient"}, Count: 10,
 			Where: []store.Clause{identifier("urn:atomic", id)}})
 		if err != nil || len(page.Records) != 0 {
 			t.Errorf("%s: index entries of the failed call are searchable: %q, %v", c.name, keys(page.Records), err)

@@ -105,7 +105,7 @@ func testParallelCreates(t *testing.T, s *handle) {
 		})
 	}
 	wg.Wait()
-	got := searchPages(t, s, store.Query{Type: "Patient", Count: 50, Total: true,
+	got := searchPages(t, s, store.Query{Types: []string{"Patient"}, Count: 50, Total: true,
 		Where: []store.Clause{identifier("urn:par", "x")}}, func(p store.Page) {
 		if p.Total != workers*perWorker {
 			t.Errorf("Total %d, want %d", p.Total, workers*perWorker)

@@ -44,7 +44,7 @@ func testIfNoneExist(t *testing.T, s *handle) {
 	for i, c := range cases {
 		id := fmt.Sprintf("new-%d", i)
 		w := create("Patient", id, at(3))
-		w.IfNoneExist = &store.Query{Type: "Patient", Where: []store.Clause{c.clause}}
+		w.IfNoneExist = &store.Query{Types: []string{"Patient"}, Where: []store.Clause{c.clause}}
 		err := s.Write(t.Context(), w)
 		_, readErr := s.Read(t.Context(), "Patient", id)
 		if c.matches == nil {
@@ -81,7 +81,7 @@ func testConcurrentIfNoneExist(t *testing.T, s *handle) {
 	for i := range racers {
 		wg.Go(func() {
 			w := create("Patient", fmt.Sprintf("racer-%d", i), at(1), tok("identifier", "urn:mrn", "race"))
-			w.IfNoneExist = &store.Query{Type: "Patient", Where: []store.Clause{identifier("urn:mrn", "race")}}
+			w.IfNoneExist = &store.Query{Types: []string{"Patient"}, Where: []store.Clause{identifier("urn:mrn", "race")}}
 			switch err := s.Write(t.Context(), w); {
 			case err == nil:
 				created.Add(1)

@@ -94,7 +94,7 @@ func readPaths(t *testing.T, s store.Store, w store.Write) []readPath {
 		out = append(out, readPath{"History", p.Records[0]})
 	}
 	e := w.Index[0]
-	q := store.Query{Type: w.Type, Count: 10, Where: []store.Clause{tokens(e.Param, sysCode(e.System, e.Code))}}
+	q := store.Query{Types: []string{w.Type}, Count: 10, Where: []store.Clause{tokens(e.Param, sysCode(e.System, e.Code))}}
 	if p, err := s.Search(ctx, q); err != nil || len(p.Records) != 1 {
 		t.Errorf("Search: %d records, %v", len(p.Records), err)
 	} else {

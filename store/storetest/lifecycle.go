@@ -26,7 +26,7 @@ func testCancellation(t *testing.T, s *handle) {
 		"Read":  func() error { _, err := s.Read(ctx, "Patient", "p"); return err },
 		"VRead": func() error { _, err := s.VRead(ctx, "Patient", "p", 1); return err },
 		"Search": func() error {
-			_, err := s.Search(ctx, store.Query{Type: "Patient", Count: 1, Where: []store.Clause{identifier("urn:c", "1")}})
+			_, err := s.Search(ctx, store.Query{Types: []string{"Patient"}, Count: 1, Where: []store.Clause{identifier("urn:c", "1")}})
 			return err
 		},
 		"History": func() error { _, err := s.History(ctx, store.HistoryQuery{Count: 1}); return err },

@@ -30,7 +30,7 @@ func testSearchPaging(t *testing.T, s *handle) {
 	for _, count := range []int{1, 4, 7, 25, 100} {
 		for _, total := range []bool{false, true} {
 			name := fmt.Sprintf("Count=%d Total=%v", count, total)
-			got := searchPages(t, s, store.Query{Type: "Patient", Where: where, Count: count, Total: total},
+			got := searchPages(t, s, store.Query{Types: []string{"Patient"}, Where: where, Count: count, Total: total},
 				func(p store.Page) {
 					wantTotal := -1
 					if total {
@@ -47,7 +47,7 @@ func testSearchPaging(t *testing.T, s *handle) {
 		}
 	}
 
-	_, err := s.Search(t.Context(), store.Query{Type: "Patient", Where: where, Count: 5, Cursor: "not a cursor!"})
+	_, err := s.Search(t.Context(), store.Query{Types: []string{"Patient"}, Where: where, Count: 5, Cursor: "not a cursor!"})
 	if !errors.Is(err, store.ErrInvalidCursor) {
 		t.Errorf("Search with a damaged cursor: err %v, want ErrInvalidCursor", err)
 	}

@@ -80,7 +80,7 @@ func testSearchTokens(t *testing.T, s *handle) {
 		{"other type", "Observation", []store.Clause{tokens("identifier", code("111"))}, []string{key("Observation", "o1", 1)}},
 	}
 	for _, c := range cases {
-		page, err := s.Search(t.Context(), store.Query{Type: c.typ, Where: c.where, Count: 50})
+		page, err := s.Search(t.Context(), store.Query{Types: []string{c.typ}, Where: c.where, Count: 50})
 		if err != nil {
 			t.Errorf("%s: %v", c.name, err)
 			continue
