@@ -46,6 +46,10 @@ type Config struct {
 
 	// Now is the clock that stamps meta.lastUpdated (nil: time.Now).
 	Now func() time.Time
+
+	// MaxBundleEntries caps the entries of a batch or transaction (HTTP 413 above it). Zero
+	// means DefaultMaxBundleEntries.
+	MaxBundleEntries int
 }
 
 // API serves the FHIR RESTful interactions. Create it with New; it is safe for concurrent use.
@@ -58,6 +62,7 @@ type API struct {
 	defaultCount int
 	maxCount     int
 	now          func() time.Time
+	maxEntries   int
 }
 
 // New checks cfg and returns the API; it reports every configuration problem at once.
@@ -103,6 +108,9 @@ func New(cfg Config) (*API, error) {
 	if a.now == nil {
 		a.now = time.Now
 	}
+	if a.maxEntries = cfg.MaxBundleEntries; a.maxEntries <= 0 {
+		a.maxEntries = DefaultMaxBundleEntries
+	}
 	types := cfg.ResourceTypes
 	if types == nil {
 		types = DefaultResourceTypes
@@ -125,6 +133,14 @@ func New(cfg Config) (*API, error) {
 // the [type] routes here.
 func (a *API) Register(g *echo.Group) {
 	g.GET("/_history", a.historySystem)
+	g.POST("", a.bundle) // batch and transaction
+	g.POST("/", a.bundle)
+	g.GET("", a.searchSystem)
+	g.GET("/", a.searchSystem)
+	g.POST("/_search", a.searchSystemPost)
+
+	g.GET("/:type", a.searchType)
+	g.POST("/:type/_search", a.searchTypePost)
 
 	g.POST("/:type", a.create)
 	g.PUT("/:type", a.conditionalUpdate)

@@ -1,16 +1,19 @@
 package api
 
 import (
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
 
+	"github.com/portico-health/portico/fhir"
 	"github.com/portico-health/portico/store"
 )
 
 // Conditional interactions (http.html#ccreate, #cond-update, #cdelete) select resources with
-// search parameters. Until the search API lands only _id and identifier are understood; any
-// other search parameter is HTTP 400 rather than silently ignored, which would widen the match.
+// search parameters, parsed by the search parser. They are strict: an unknown parameter, a
+// result parameter (_count, _sort, ...) or an empty value is HTTP 400 rather than ignored,
+// which would widen the match.
 
 // resultParams are control parameters that may appear in a conditional URL without being
 // search criteria.
@@ -18,9 +21,11 @@ var resultParams = map[string]bool{"_format": true, "_pretty": true}
 
 // parseConditions turns the criteria of a conditional request (the query string of the URL,
 // or the If-None-Exist header) into a store.Query. ok is false when no criteria were given.
-func parseConditions(typ, rawQuery string) (q store.Query, ok bool, err error) {
+// The query asks for two results, which tell 0, 1 and "more than one" apart.
+func (a *API) parseConditions(typ, rawQuery string) (q store.Query, ok bool, err error) {
 	rawQuery = strings.TrimPrefix(rawQuery, "?")
-	q = store.Query{Types: []string{typ}, Count: 2} // two results tell 0, 1 and "more than one" apart
+	q = store.Query{Types: []string{typ}, Count: 2}
+	p := &searchParser{a: a, strict: true}
 	for rawQuery != "" {
 		var pair string
 		pair, rawQuery, _ = strings.Cut(rawQuery, "&")
@@ -36,14 +41,17 @@ func parseConditions(typ, rawQuery string) (q store.Query, ok bool, err error) {
 		if resultParams[name] {
 			continue
 		}
-		var clause store.Clause
-		switch name {
-		case "_id":
-			clause, err = idClause(value)
-		case "identifier":
-			clause, err = tokenClause(name, value)
-		default:
-			e := badRequest("search parameter %q is not supported yet in conditional interactions (only _id and identifier are)", name)
+		if resultParamNames[name] {
+			e := badRequest("%s is not a search criterion and is not allowed in a conditional interaction", name)
+			e.Issues[0].Code = "not-supported"
+			return q, false, e
+		}
+		if value == "" {
+			return q, false, badRequest("%s: an empty value is not allowed in a conditional interaction", name)
+		}
+		clause, err := p.clause(q.Types, name, value)
+		if errors.Is(err, errUnknownParam) {
+			e := badRequest("%s: %v", name, err)
 			e.Issues[0].Code = "not-supported"
 			return q, false, e
 		}
@@ -55,6 +63,21 @@ func parseConditions(typ, rawQuery string) (q store.Query, ok bool, err error) {
 	return q, len(q.Where) > 0, nil
 }
 
+// conditionsAPI is the API parseConditions uses: every R4 type, no base URL.
+var conditionsAPI = func() *API {
+	a := &API{types: map[string]struct{}{}}
+	for _, t := range fhir.ResourceTypes {
+		a.types[t] = struct{}{}
+	}
+	return a
+}()
+
+// parseConditions is (*API).parseConditions for callers without an *API at hand.
+// Deprecated: use the method, which knows the served types and the base URL.
+func parseConditions(typ, rawQuery string) (store.Query, bool, error) {
+	return conditionsAPI.parseConditions(typ, rawQuery)
+}
+
 // needsCriteria is the 405 of a conditional PUT or DELETE without criteria: without them the
 // type URL supports only POST.
 func needsCriteria(method string) *Error {
@@ -62,41 +85,6 @@ func needsCriteria(method string) *Error {
 		method, map[string]string{"PUT": "update", "DELETE": "delete"}[method])
 	e.Header = http.Header{"Allow": {"POST"}}
 	return e
-}
-
-// idClause parses _id=a,b,c: the resource id, compared like a token code.
-func idClause(value string) (store.Clause, error) {
-	c := store.Clause{Param: "_id", Kind: store.KindToken}
-	for _, id := range splitValues(value) {
-		if !validID(id) {
-			return c, badRequest("_id: %q is not a valid resource id", id)
-		}
-		c.Values = append(c.Values, store.Value{Code: id})
-	}
-	return c, nil
-}
-
-// tokenClause parses a token parameter (search.html#token): comma-separated values, each
-// "code", "system|code", "|code" (no system) or "system|" (any code of the system).
-func tokenClause(name, value string) (store.Clause, error) {
-	c := store.Clause{Param: name, Kind: store.KindToken}
-	for _, v := range splitValues(value) {
-		sys, code, hasBar := cutUnescaped(v, '|')
-		var tv store.Value
-		switch {
-		case !hasBar:
-			tv = store.Value{Code: unescape(v), AnySystem: true}
-		case code == "":
-			tv = store.Value{System: unescape(sys), AnyCode: true}
-		default:
-			tv = store.Value{System: unescape(sys), Code: unescape(code)}
-		}
-		if (tv.Code == "" && !tv.AnyCode) || (tv.AnyCode && tv.System == "") {
-			return c, badRequest("%s: %q is not a token (code, system|code, |code or system|)", name, v)
-		}
-		c.Values = append(c.Values, tv)
-	}
-	return c, nil
 }
 
 // splitValues splits a parameter value at commas not escaped with a backslash

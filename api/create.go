@@ -24,7 +24,7 @@ func (a *API) create(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	cond, err := ifNoneExist(c.Request().Header, typ)
+	cond, err := a.ifNoneExist(c.Request().Header, typ)
 	if err != nil {
 		return err
 	}
@@ -34,9 +34,12 @@ func (a *API) create(c echo.Context) error {
 	}
 	ctx := c.Request().Context()
 	for attempt := 0; ; attempt++ {
-		w := a.versionWrite(store.OpCreate, res, typ, newID(), 1, time.Time{})
+		w, err := a.indexedWrite(store.OpCreate, res, typ, newID(), 1, time.Time{})
+		if err != nil {
+			return err
+		}
 		w.IfNoneExist = cond
-		err := a.store.Write(ctx, w)
+		err = a.store.Write(ctx, w)
 		var exists *store.ExistsError
 		switch {
 		case err == nil:
@@ -62,7 +65,7 @@ func (a *API) create(c echo.Context) error {
 
 // ifNoneExist parses the If-None-Exist header: search criteria, optionally preceded by
 // "[type]?", as some clients send them.
-func ifNoneExist(h http.Header, typ string) (*store.Query, error) {
+func (a *API) ifNoneExist(h http.Header, typ string) (*store.Query, error) {
 	v := h.Get("If-None-Exist")
 	if v == "" {
 		return nil, nil
@@ -70,7 +73,7 @@ func ifNoneExist(h http.Header, typ string) (*store.Query, error) {
 	if i := strings.IndexByte(v, '?'); i >= 0 && !strings.Contains(v[:i], "=") {
 		v = v[i+1:]
 	}
-	q, ok, err := parseConditions(typ, v)
+	q, ok, err := a.parseConditions(typ, v)
 	if err != nil {
 		return nil, err
 	}
@@ -78,4 +81,10 @@ func ifNoneExist(h http.Header, typ string) (*store.Query, error) {
 		return nil, badRequest("If-None-Exist holds no search criteria")
 	}
 	return &q, nil
+}
+
+// ifNoneExist is (*API).ifNoneExist for callers without an *API at hand.
+// Deprecated: use the method, which knows the served types and the base URL.
+func ifNoneExist(h http.Header, typ string) (*store.Query, error) {
+	return conditionsAPI.ifNoneExist(h, typ)
 }

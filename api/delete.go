@@ -49,7 +49,7 @@ func (a *API) conditionalDelete(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	q, ok, err := parseConditions(typ, c.Request().URL.RawQuery)
+	q, ok, err := a.parseConditions(typ, c.Request().URL.RawQuery)
 	if err != nil {
 		return err
 	}

@@ -71,7 +71,10 @@ func (a *API) patch(c echo.Context) error {
 		if err != nil {
 			return err
 		}
-		w := a.versionWrite(store.OpUpdate, res, typ, id, cur.rec.Version+1, cur.rec.LastUpdated)
+		w, err := a.indexedWrite(store.OpUpdate, res, typ, id, cur.rec.Version+1, cur.rec.LastUpdated)
+		if err != nil {
+			return err
+		}
 		err = a.store.Write(ctx, w)
 		if err == nil {
 			return a.writeWritten(c, f, http.StatusOK, record(w), "Patched")

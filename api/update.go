@@ -58,7 +58,7 @@ func (a *API) conditionalUpdate(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	q, ok, err := parseConditions(typ, c.Request().URL.RawQuery)
+	q, ok, err := a.parseConditions(typ, c.Request().URL.RawQuery)
 	if err != nil {
 		return err
 	}
@@ -131,7 +131,10 @@ func (a *API) updateLoop(ctx context.Context, typ string, res *fhir.Resource, pr
 		if err := pre.check(cur.liveVersion()); err != nil {
 			return rec, false, err
 		}
-		w := a.versionWrite(store.OpUpdate, res, typ, id, cur.rec.Version+1, cur.rec.LastUpdated)
+		w, err := a.indexedWrite(store.OpUpdate, res, typ, id, cur.rec.Version+1, cur.rec.LastUpdated)
+		if err != nil {
+			return rec, false, err
+		}
 		w.IfNoneExist = guard
 		err = a.store.Write(ctx, w)
 		if err == nil {

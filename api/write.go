@@ -58,12 +58,20 @@ func (a *API) stamp(prev time.Time) time.Time {
 	return t
 }
 
-// versionWrite sets id and meta (versionId, lastUpdated) in res and makes the store write of
-// that version.
-func (a *API) versionWrite(op store.Op, res *fhir.Resource, typ, id string, version int64, prev time.Time) store.Write {
+// indexedWrite sets id and meta (versionId, lastUpdated) in res and makes the store write of
+// that version, with the search index entries of every parameter of its type
+// (fhir.ExtractIndexBase; references to this server's base are indexed as local ones). A value
+// the validator accepted but the extractor cannot index is HTTP 422.
+func (a *API) indexedWrite(op store.Op, res *fhir.Resource, typ, id string, version int64, prev time.Time) (store.Write, error) {
 	now := a.stamp(prev)
 	res.SetID(id)
 	res.SetMeta(strconv.FormatInt(version, 10), now)
+	index, err := fhir.ExtractIndexBase(res, a.base)
+	if err != nil {
+		e := errorf(http.StatusUnprocessableEntity, "processing", "the resource cannot be indexed for search: %v", err)
+		e.Err = err
+		return store.Write{}, e
+	}
 	return store.Write{
 		Op:          op,
 		Type:        typ,
@@ -71,8 +79,24 @@ func (a *API) versionWrite(op store.Op, res *fhir.Resource, typ, id string, vers
 		Version:     version,
 		LastUpdated: now,
 		Body:        res.JSON(),
-		Index:       fhir.IndexEntries(res),
+		Index:       index,
+	}, nil
+}
+
+// versionWrite is indexedWrite for callers that cannot report an error: when extraction fails
+// it logs the failure and indexes only the identifiers (fhir.IndexEntries).
+//
+// Deprecated: use indexedWrite.
+func (a *API) versionWrite(op store.Op, res *fhir.Resource, typ, id string, version int64, prev time.Time) store.Write {
+	w, err := a.indexedWrite(op, res, typ, id, version, prev)
+	if err != nil {
+		a.log.Error("search index extraction failed; indexing identifiers only", "type", typ, "cause_types", errorTypes(err))
+		now := a.stamp(prev)
+		res.SetID(id)
+		res.SetMeta(strconv.FormatInt(version, 10), now)
+		w = store.Write{Op: op, Type: typ, ID: id, Version: version, LastUpdated: now, Body: res.JSON(), Index: fhir.IndexEntries(res)}
 	}
+	return w
 }
 
 // record is the Record a successful write created.

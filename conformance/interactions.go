@@ -20,16 +20,16 @@ type Interactions struct {
 	ConditionalDelete string // not-supported | single | multiple
 }
 
-// DefaultInteractions is what the api package implements: every instance and type interaction
-// except search, system history, version-aware updates (If-Match), conditional reads by
-// If-None-Match and If-Modified-Since, and conditional create, update and single delete.
+// DefaultInteractions is what the api package implements: every instance and type interaction,
+// type and system search, system history, batch and transaction, version-aware updates (If-Match), conditional reads
+// by If-None-Match and If-Modified-Since, and conditional create, update and single delete.
 func DefaultInteractions() Interactions {
 	return Interactions{
 		Type: []string{
 			"read", "vread", "update", "patch", "delete",
-			"history-instance", "history-type", "create",
+			"history-instance", "history-type", "create", "search-type",
 		},
-		System:            []string{"history-system"},
+		System:            []string{"transaction", "batch", "search-system", "history-system"},
 		Versioning:        "versioned-update",
 		ReadHistory:       true,
 		UpdateCreate:      true,

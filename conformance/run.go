@@ -45,6 +45,8 @@ func suite() []section {
 		{"errors", errorChecks},
 		{"fidelity", fidelityChecks},
 		{"format", formatChecks},
+		{"search", searchChecks},
+		{"bundles", bundleChecks},
 	}
 }
 

@@ -8,9 +8,9 @@ import (
 )
 
 // R4SearchParams lists every R4 search parameter of a resource type, including those all
-// resources have (_id, _lastUpdated, ...), sorted by name. It is meant for
-// Description.SearchParams once the server answers searches; until then the CapabilityStatement
-// must list none, since a client would take them as a promise.
+// resources have (_id, _lastUpdated, ...) and those the fhir package adds, sorted by name: the
+// Description.SearchParams of a server that evaluates every parameter of the registry, as
+// Portico's search does.
 func R4SearchParams(resourceType string) []SearchParam {
 	var out []SearchParam
 	for t := fhir.LookupType(resourceType); t != nil; t = fhir.LookupType(t.Base) {

@@ -41,9 +41,12 @@ func SearchParams(base string) []SearchParam {
 }
 
 // LookupSearchParam returns the search parameter code of resourceType, including those
-// inherited from Resource and DomainResource, or nil.
+// inherited from Resource and DomainResource and Portico's own (searchparams_portico.go), or nil.
 func LookupSearchParam(resourceType, code string) *SearchParam {
 	for t := LookupType(resourceType); t != nil; t = LookupType(t.Base) {
+		if sp := lookupPorticoParam(t.Name, code); sp != nil {
+			return sp
+		}
 		params := SearchParams(t.Name)
 		i, found := slices.BinarySearchFunc(params, code, func(sp SearchParam, code string) int {
 			return strings.Compare(sp.Code, code)

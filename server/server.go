@@ -68,6 +68,7 @@ func (s *Server) buildHandler() error {
 	g.GET("/metadata", conformance.Handler(conformance.Description{
 		BaseURL:       s.cfg.BaseURL,
 		ResourceTypes: fhir.ResourceTypes,
+		SearchParams:  conformance.R4SearchParams,
 	}))
 	fhirAPI.Register(g)
 	s.echo = e

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/portico-health/portico/store/sqlite"
 )
 
 // The ceiling servers are bare Echo instances, no middleware, one route: "memory" answers the
@@ -24,7 +26,7 @@ import (
 // raw SQLite point read finds in Portico's database file (ceiling iv, the combined ceiling).
 
 // ceilingEcho builds the bare Echo of one ceiling server.
-func ceilingEcho(mode string, body []byte, rr *rawReader) *echo.Echo {
+func ceilingEcho(mode string, body []byte, rr *sqlite.RawReader) *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	switch mode {
@@ -34,7 +36,7 @@ func ceilingEcho(mode string, body []byte, rr *rawReader) *echo.Echo {
 		})
 	case "sqlite":
 		e.GET("/fhir/:type/:id", func(c echo.Context) error {
-			b, err := rr.body(c.Request().Context(), c.Param("type"), c.Param("id"))
+			b, err := rr.Body(c.Request().Context(), c.Param("type"), c.Param("id"))
 			if errors.Is(err, sql.ErrNoRows) {
 				return c.NoContent(http.StatusNotFound)
 			}
@@ -47,15 +49,17 @@ func ceilingEcho(mode string, body []byte, rr *rawReader) *echo.Echo {
 	return e
 }
 
-// serveCeiling serves a ceiling server on ln until ctx ends.
-func serveCeiling(ctx context.Context, ln net.Listener, mode string, body []byte, dbPath string) error {
-	var rr *rawReader
+// serveCeiling serves a ceiling server on ln until ctx ends. The sqlite mode reads the
+// database of the store in dataDir with store/sqlite's RawReader: the SQL Store.Read runs, on
+// a read pool configured as the store's (GOMAXPROCS connections), without the store's logic.
+func serveCeiling(ctx context.Context, ln net.Listener, mode string, body []byte, dataDir string) error {
+	var rr *sqlite.RawReader
 	if mode == "sqlite" {
 		var err error
-		if rr, err = openRawReader(ctx, dbPath); err != nil {
+		if rr, err = sqlite.OpenRawReader(ctx, dataDir, 0); err != nil {
 			return err
 		}
-		defer rr.close()
+		defer rr.Close()
 	}
 	srv := &http.Server{Handler: ceilingEcho(mode, body, rr), ReadHeaderTimeout: 10 * time.Second}
 	go func() {
@@ -76,7 +80,7 @@ func ceilingServerMain(args []string) int {
 	fs := flag.NewFlagSet("ceiling-server", flag.ContinueOnError)
 	mode := fs.String("mode", "memory", "memory or sqlite")
 	bodyFile := fs.String("body", "", "file with the body the memory server answers")
-	db := fs.String("db", "", "database file the sqlite server reads")
+	dir := fs.String("dir", "", "data directory of the store the sqlite server reads")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -99,7 +103,7 @@ func ceilingServerMain(args []string) int {
 		_, _ = io.Copy(io.Discard, os.Stdin) // returns when the parent closes the pipe or exits
 		cancel()
 	}()
-	if err := serveCeiling(ctx, ln, *mode, body, *db); err != nil {
+	if err := serveCeiling(ctx, ln, *mode, body, *dir); err != nil {
 		fmt.Fprintln(os.Stderr, "ceiling-server:", err)
 		return 1
 	}
@@ -107,7 +111,7 @@ func ceilingServerMain(args []string) int {
 }
 
 // startCeiling starts a ceiling server, as a child process or in this process.
-func startCeiling(ctx context.Context, o *options, mode string, body []byte, bodyFile, dbPath string) (*target, error) {
+func startCeiling(ctx context.Context, o *options, mode string, body []byte, bodyFile, dataDir string) (*target, error) {
 	if o.server == "inproc" {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
@@ -116,7 +120,7 @@ func startCeiling(ctx context.Context, o *options, mode string, body []byte, bod
 		sctx, cancel := context.WithCancel(ctx)
 		done := make(chan error, 1)
 		go pprof.Do(sctx, pprof.Labels("side", "server"), func(sctx context.Context) {
-			done <- serveCeiling(sctx, ln, mode, body, dbPath)
+			done <- serveCeiling(sctx, ln, mode, body, dataDir)
 		})
 		return &target{base: "http://" + ln.Addr().String(), pid: os.Getpid(),
 			stop: func() error { cancel(); return <-done }}, nil
@@ -125,7 +129,7 @@ func startCeiling(ctx context.Context, o *options, mode string, body []byte, bod
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.CommandContext(ctx, self, "ceiling-server", "-mode", mode, "-body", bodyFile, "-db", dbPath)
+	cmd := exec.CommandContext(ctx, self, "ceiling-server", "-mode", mode, "-body", bodyFile, "-dir", dataDir)
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {

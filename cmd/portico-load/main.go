@@ -14,7 +14,8 @@
 //
 //	go run ./cmd/portico-load                       # full run, --preload 100000
 //	go run ./cmd/portico-load --preload 5000 --duration 1s --only read,create
-//	go run ./cmd/portico-load --server inproc --only read --cpuprofile read.pprof
+//	go run ./cmd/portico-load --server inproc --only read --cpuprofile /tmp/portico
+//	go tool pprof -tagfocus=side=server -top -cum /tmp/portico-read.pprof
 package main
 
 import (
@@ -86,7 +87,7 @@ func parseFlags(args []string) (*options, error) {
 	fs.StringVar(&o.only, "only", "", "comma-separated phases to run: "+strings.Join(phaseNames, ","))
 	fs.StringVar(&o.repo, "repo", "", "repository root (fixtures, and the source `portico` is built from); default: found from the working directory")
 	fs.StringVar(&o.server, "server", "binary", "binary: servers run as child processes (`portico serve`); inproc: in this process")
-	fs.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of the Portico read phase to this file (needs --server inproc; server goroutines are labelled side=server)")
+	fs.StringVar(&o.cpuprofile, "cpuprofile", "", "write CPU profiles of the Portico phases to PREFIX-read.pprof, PREFIX-create.pprof, PREFIX-update.pprof (needs --server inproc; server goroutines carry the label side=server, client ones side=client)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}

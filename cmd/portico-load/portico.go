@@ -146,8 +146,11 @@ func waitReady(ctx context.Context, base string, exited <-chan error) error {
 	return errors.New("server not ready within 30 s")
 }
 
-// memStatus is a process's resident memory from /proc/PID/status, in bytes.
-type memStatus struct{ rss, hwm int64 }
+// memStatus is a process's memory from /proc/PID/status, in bytes: resident (VmRSS) and its
+// peak (VmHWM), and the resident parts: anonymous memory (Go heap, stacks and the C-side
+// allocations of the SQLite driver such as its page caches), file mappings, shared memory
+// (SQLite's -shm wal-index).
+type memStatus struct{ rss, hwm, anon, file, shmem int64 }
 
 func readMem(pid int) (memStatus, error) {
 	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
@@ -168,7 +171,51 @@ func readMem(pid int) (memStatus, error) {
 			m.rss = kb << 10
 		case "VmHWM":
 			m.hwm = kb << 10
+		case "RssAnon":
+			m.anon = kb << 10
+		case "RssFile":
+			m.file = kb << 10
+		case "RssShmem":
+			m.shmem = kb << 10
 		}
 	}
 	return m, sc.Err()
+}
+
+func (m memStatus) String() string {
+	return fmt.Sprintf("%.0f MB (anon %.0f, file %.0f, shmem %.0f)", float64(m.rss)/1e6,
+		float64(m.anon)/1e6, float64(m.file)/1e6, float64(m.shmem)/1e6)
+}
+
+// memWatch samples a process's memory every 100 ms and keeps the largest sample.
+type memWatch struct {
+	stop chan struct{}
+	done chan memStatus
+}
+
+func watchMem(pid int) *memWatch {
+	w := &memWatch{stop: make(chan struct{}), done: make(chan memStatus, 1)}
+	go func() {
+		var peak memStatus
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+		for {
+			if m, err := readMem(pid); err == nil && m.rss > peak.rss {
+				peak = m
+			}
+			select {
+			case <-w.stop:
+				w.done <- peak
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return w
+}
+
+// peak stops the watch and returns the largest sample.
+func (w *memWatch) peak() memStatus {
+	close(w.stop)
+	return <-w.done
 }

@@ -47,6 +47,10 @@ func (rep *report) print(w io.Writer, o *options, total time.Duration) {
 		}
 		fmt.Fprintf(w, "| Portico resident memory (VmRSS) | %.0f MB | | | %s; peak VmHWM %.0f MB; %s |\n",
 			float64(rep.mem[len(rep.mem)-1].m.rss)/1e6, strings.Join(parts, ", "), float64(peak)/1e6, rep.memWhat)
+		fmt.Fprintln(w, "\nServer memory by phase (VmRSS = anonymous + file-backed + shared):")
+		for _, p := range rep.mem {
+			fmt.Fprintf(w, "- %s: %v; largest sample during the phase %v\n", p.when, p.m, p.peak)
+		}
 	}
 	if rep.stopErr != nil {
 		fmt.Fprintf(w, "\nPortico did not stop cleanly: %v\n", rep.stopErr)

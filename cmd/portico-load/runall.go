@@ -25,10 +25,10 @@ type report struct {
 	dbBytes                               int64
 }
 
-// memPoint is the server's resident memory at one moment of the run.
+// memPoint is the server's memory at the end of a phase, and its largest sample during it.
 type memPoint struct {
-	when string
-	m    memStatus
+	when    string
+	m, peak memStatus
 }
 
 func (rep *report) add(r *result) *result {
@@ -57,10 +57,11 @@ func runAll(ctx context.Context, o *options) (*report, error) {
 		return nil, err
 	}
 	dataDir := filepath.Join(work, "portico")
-	dbPath := filepath.Join(dataDir, sqlite.DatabaseFile)
+	storeDir := dataDir // where the embedded store keeps its database
 	if rest, ok := strings.CutPrefix(o.store, "sqlite:"); ok && rest != "" {
-		dbPath = filepath.Join(rest, sqlite.DatabaseFile)
+		storeDir = rest
 	}
+	dbPath := filepath.Join(storeDir, sqlite.DatabaseFile)
 	if _, err := os.Stat(dbPath); err == nil {
 		return nil, fmt.Errorf("%s already holds a database: the preload needs a new one", dbPath)
 	}
@@ -93,6 +94,9 @@ func runAll(ctx context.Context, o *options) (*report, error) {
 				rep.add(r)
 			}
 		})
+	}
+	if !embedded && (o.phases["sqlite"] || o.phases["echo-sqlite"]) {
+		logf("skipping the SQLite ceilings: --store %q is not the embedded store", o.store)
 	}
 	if o.phases["sqlite"] && embedded {
 		logf("SQLite ceiling: preloading %d rows, then %v of inserts and %v of reads", o.preload, o.duration, o.duration)
@@ -148,7 +152,7 @@ func runAll(ctx context.Context, o *options) (*report, error) {
 		rep.memory = rep.add(r)
 	}
 	if o.phases["echo-sqlite"] && embedded {
-		r, err := ceilingRead(ctx, o, "sqlite", nil, "", dbPath, ds.observations,
+		r, err := ceilingRead(ctx, o, "sqlite", nil, "", storeDir, ds.observations,
 			"ceiling: combined, bare Echo + raw SQLite read")
 		if err != nil {
 			return rep, err
@@ -162,8 +166,8 @@ func runAll(ctx context.Context, o *options) (*report, error) {
 }
 
 // ceilingRead starts a ceiling server, runs the read phase against it and stops it.
-func ceilingRead(ctx context.Context, o *options, mode string, body []byte, bodyFile, dbPath string, ids []string, name string) (*result, error) {
-	t, err := startCeiling(ctx, o, mode, body, bodyFile, dbPath)
+func ceilingRead(ctx context.Context, o *options, mode string, body []byte, bodyFile, dataDir string, ids []string, name string) (*result, error) {
+	t, err := startCeiling(ctx, o, mode, body, bodyFile, dataDir)
 	if err != nil {
 		return nil, err
 	}
@@ -178,90 +182,6 @@ func ceilingRead(ctx context.Context, o *options, mode string, body []byte, body
 		r.notes += fmt.Sprintf("; stop: %v", err)
 	}
 	return r, nil
-}
-
-// porticoPhases starts Portico and runs the read, create and update phases against it.
-func porticoPhases(ctx context.Context, o *options, rep *report, fx *fixtures, ds *dataset, bin, dataDir, logFile string) (err error) {
-	logf("starting Portico (%s) on %s", o.server, dataDir)
-	t, err := startPortico(ctx, o, bin, dataDir, logFile)
-	if err != nil {
-		return err
-	}
-	if err := requireLoopback(t.base); err != nil {
-		_ = t.stop()
-		return err
-	}
-	rep.memWhat = "the `portico serve` child process alone"
-	if o.server == "inproc" {
-		rep.memWhat = "this whole process: Portico in-process AND the load generator"
-	}
-	mem := func(when string) {
-		if m, err := readMem(t.pid); err == nil {
-			rep.mem = append(rep.mem, memPoint{when, m})
-		}
-	}
-	mem("started")
-	defer func() { rep.stopErr = t.stop() }()
-
-	// phase runs one client phase, labelled side=client, and notes the other load meanwhile.
-	phase := func(f func(ctx context.Context) *result) *result {
-		a := sampleCPU(t.pid)
-		var r *result
-		asClient(ctx, func(ctx context.Context) { r = f(ctx) })
-		if r != nil {
-			r.notes += otherLoad(a, sampleCPU(t.pid))
-			rep.add(r)
-		}
-		return r
-	}
-	if o.phases["read"] {
-		stopProfile, err := startProfile(o.cpuprofile)
-		if err != nil {
-			return err
-		}
-		rep.porticoRead = phase(func(ctx context.Context) *result {
-			return readPhase(ctx, o, "Portico read (GET Observation/id)", t.base, ds.observations)
-		})
-		if err := stopProfile(); err != nil {
-			return err
-		}
-		mem("after read")
-	}
-	if o.phases["create"] {
-		rep.create = phase(func(ctx context.Context) *result {
-			r := createPhase(ctx, o, fx, t.base, ds)
-			r.notes += fmt.Sprintf("; store of %d resources before", o.preload)
-			return r
-		})
-		mem("after create")
-	}
-	if o.phases["update"] {
-		phase(func(ctx context.Context) *result {
-			var r *result
-			r, err = updatePhase(ctx, o, fx, t.base, ds)
-			return r
-		})
-		if err != nil {
-			return err
-		}
-		mem("after update")
-	}
-	return nil
-}
-
-// startProfile starts a CPU profile into file ("" profiles nothing) and returns its stop.
-func startProfile(file string) (func() error, error) {
-	if file == "" {
-		return func() error { return nil }, nil
-	}
-	f, err := os.Create(file)
-	if err != nil {
-		return nil, err
-	}
-	if err := pprof.StartCPUProfile(f); err != nil {
-		return nil, err
-	}
-	return func() error { pprof.StopCPUProfile(); return f.Close() }, nil
 }
 
 func fileSize(path string) int64 {

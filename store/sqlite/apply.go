@@ -14,30 +14,47 @@ import (
 // only cost reads inside the write transaction.
 const conditionalLimit = 10
 
-const (
-	latestSQL       = `SELECT version FROM resources WHERE type = ? AND id = ?`
-	deleteTokensSQL = `DELETE FROM tokens WHERE type = ? AND id = ?`
-)
+const latestSQL = `SELECT rid, version FROM resources WHERE type = ? AND id = ?`
+
+// deleteIndexSQL removes a resource's rows from one index table (by the primary key's rid, or
+// composites_by_rid).
+func deleteIndexSQL(table string) string { return `DELETE FROM ` + table + ` WHERE rid = ?` }
 
 // writeStmts are the writer's statements, prepared once on its connection.
 type writeStmts struct {
-	latest, insertVersion, upsertResource, deleteTokens, insertToken *sql.Stmt
+	latest, insertVersion, insertResource, updateResource *sql.Stmt
+	deleteIndex                                           []*sql.Stmt // one per indexTables
+	insertToken, insertString, insertRef, insertRange     *sql.Stmt
+	insertURI, insertComposite, insertSort                *sql.Stmt
 }
 
 func prepareWriteStmts(ctx context.Context, conn *sql.Conn) (*writeStmts, error) {
-	s := &writeStmts{}
-	for _, p := range []struct {
+	s := &writeStmts{deleteIndex: make([]*sql.Stmt, len(indexTables))}
+	list := []struct {
 		stmt **sql.Stmt
 		sql  string
 	}{
 		{&s.latest, latestSQL},
 		{&s.insertVersion, `INSERT INTO versions (type, id, version, last_updated, op, body) VALUES (?, ?, ?, ?, ?, ?)`},
-		{&s.upsertResource, `INSERT INTO resources (type, id, version, seq, deleted) VALUES (?, ?, ?, ?, ?)
-			ON CONFLICT (type, id) DO UPDATE SET version = excluded.version, seq = excluded.seq, deleted = excluded.deleted`},
-		{&s.deleteTokens, deleteTokensSQL},
-		// OR IGNORE: an extractor may emit the same token twice for one resource.
-		{&s.insertToken, `INSERT OR IGNORE INTO tokens (type, id, param, system, code) VALUES (?, ?, ?, ?, ?)`},
-	} {
+		{&s.insertResource, `INSERT INTO resources (type, id, version, seq, deleted, last_updated) VALUES (?, ?, ?, ?, ?, ?)`},
+		{&s.updateResource, `UPDATE resources SET version = ?, seq = ?, deleted = ?, last_updated = ? WHERE rid = ?`},
+		// OR IGNORE: an extractor may emit the same entry twice for one resource.
+		{&s.insertToken, `INSERT OR IGNORE INTO tokens (rid, type, param, system, code, text) VALUES (?, ?, ?, ?, ?, ?)`},
+		{&s.insertString, `INSERT OR IGNORE INTO strings (rid, type, param, text, code) VALUES (?, ?, ?, ?, ?)`},
+		{&s.insertRef, `INSERT OR IGNORE INTO refs (rid, type, param, ref_type, ref_id, ref_url, system, code) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`},
+		{&s.insertRange, `INSERT OR IGNORE INTO ranges (rid, type, param, lo, hi, system, code) VALUES (?, ?, ?, ?, ?, ?, ?)`},
+		{&s.insertURI, `INSERT OR IGNORE INTO uris (rid, type, param, uri) VALUES (?, ?, ?, ?)`},
+		{&s.insertComposite, `INSERT INTO composites (rid, type, param, a_system, a_code, a_text, a_lo, a_hi,
+			b_system, b_code, b_text, b_lo, b_hi) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
+		{&s.insertSort, `INSERT INTO sorts (rid, type, param, lo, hi) VALUES (?, ?, ?, ?, ?)`},
+	}
+	for i, t := range indexTables {
+		list = append(list, struct {
+			stmt **sql.Stmt
+			sql  string
+		}{&s.deleteIndex[i], deleteIndexSQL(t)})
+	}
+	for _, p := range list {
 		stmt, err := conn.PrepareContext(ctx, p.sql)
 		if err != nil {
 			s.close()
@@ -49,7 +66,9 @@ func prepareWriteStmts(ctx context.Context, conn *sql.Conn) (*writeStmts, error)
 }
 
 func (s *writeStmts) close() {
-	for _, stmt := range []*sql.Stmt{s.latest, s.insertVersion, s.upsertResource, s.deleteTokens, s.insertToken} {
+	all := append([]*sql.Stmt{s.latest, s.insertVersion, s.insertResource, s.updateResource, s.insertToken,
+		s.insertString, s.insertRef, s.insertRange, s.insertURI, s.insertComposite, s.insertSort}, s.deleteIndex...)
+	for _, stmt := range all {
 		if stmt != nil {
 			_ = stmt.Close() // closing the connection next releases them anyway
 		}
@@ -74,8 +93,9 @@ func (w *writer) apply(ctx context.Context, wr *store.Write) error {
 		}
 	}
 
+	var rid sql.NullInt64
 	var latest int64 // 0: the resource never existed
-	err := w.stmts.latest.QueryRowContext(ctx, wr.Type, wr.ID).Scan(&latest)
+	err := w.stmts.latest.QueryRowContext(ctx, wr.Type, wr.ID).Scan(&rid, &latest)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("sqlite: latest version of %s/%s: %w", wr.Type, wr.ID, err)
 	}
@@ -89,7 +109,8 @@ func (w *writer) apply(ctx context.Context, wr *store.Write) error {
 	if !deleted {
 		body = wr.Body
 	}
-	res, err := w.stmts.insertVersion.ExecContext(ctx, wr.Type, wr.ID, wr.Version, toNanos(wr.LastUpdated), wr.Op, body)
+	lu := toNanos(wr.LastUpdated)
+	res, err := w.stmts.insertVersion.ExecContext(ctx, wr.Type, wr.ID, wr.Version, lu, wr.Op, body)
 	if err != nil {
 		return fmt.Errorf("sqlite: insert %s/%s/_history/%d: %w", wr.Type, wr.ID, wr.Version, err)
 	}
@@ -97,18 +118,104 @@ func (w *writer) apply(ctx context.Context, wr *store.Write) error {
 	if err != nil {
 		return fmt.Errorf("sqlite: sequence of %s/%s: %w", wr.Type, wr.ID, err)
 	}
-	if _, err := w.stmts.upsertResource.ExecContext(ctx, wr.Type, wr.ID, wr.Version, seq, deleted); err != nil {
-		return fmt.Errorf("sqlite: current version of %s/%s: %w", wr.Type, wr.ID, err)
-	}
-	if latest > 0 { // the previous version's entries stop matching
-		if _, err := w.stmts.deleteTokens.ExecContext(ctx, wr.Type, wr.ID); err != nil {
-			return fmt.Errorf("sqlite: index of %s/%s: %w", wr.Type, wr.ID, err)
+	if rid.Valid {
+		if _, err := w.stmts.updateResource.ExecContext(ctx, wr.Version, seq, deleted, lu, rid.Int64); err != nil {
+			return fmt.Errorf("sqlite: current version of %s/%s: %w", wr.Type, wr.ID, err)
+		}
+		// The previous version's entries stop matching.
+		for _, stmt := range w.stmts.deleteIndex {
+			if _, err := stmt.ExecContext(ctx, rid.Int64); err != nil {
+				return fmt.Errorf("sqlite: index of %s/%s: %w", wr.Type, wr.ID, err)
+			}
+		}
+	} else {
+		res, err := w.stmts.insertResource.ExecContext(ctx, wr.Type, wr.ID, wr.Version, seq, deleted, lu)
+		if err != nil {
+			return fmt.Errorf("sqlite: current version of %s/%s: %w", wr.Type, wr.ID, err)
+		}
+		if rid.Int64, err = res.LastInsertId(); err != nil {
+			return fmt.Errorf("sqlite: rid of %s/%s: %w", wr.Type, wr.ID, err)
 		}
 	}
-	for _, e := range wr.Index {
-		if _, err := w.stmts.insertToken.ExecContext(ctx, wr.Type, wr.ID, e.Param, e.System, e.Code); err != nil {
-			return fmt.Errorf("sqlite: index of %s/%s: %w", wr.Type, wr.ID, err)
+	if err := w.insertIndex(ctx, rid.Int64, wr); err != nil {
+		return fmt.Errorf("sqlite: index of %s/%s: %w", wr.Type, wr.ID, err)
+	}
+	return nil
+}
+
+// insertIndex stores a version's index entries and sort keys under its resource's rid.
+func (w *writer) insertIndex(ctx context.Context, rid int64, wr *store.Write) error {
+	type minmax struct{ lo, hi string }
+	var sorts map[string]minmax
+	var sortOrder []string
+	st := w.stmts
+	for i := range wr.Index {
+		e := &wr.Index[i]
+		var err error
+		switch e.Kind {
+		case store.KindToken:
+			_, err = st.insertToken.ExecContext(ctx, rid, wr.Type, e.Param, e.System, e.Code, e.Text)
+		case store.KindString:
+			_, err = st.insertString.ExecContext(ctx, rid, wr.Type, e.Param, e.Text, e.Code)
+		case store.KindReference:
+			_, err = st.insertRef.ExecContext(ctx, rid, wr.Type, e.Param, e.RefType, e.RefID, e.RefURL, e.System, e.Code)
+		case store.KindDate, store.KindNumber, store.KindQuantity:
+			_, err = st.insertRange.ExecContext(ctx, rid, wr.Type, e.Param, e.Low, e.High, e.System, e.Code)
+		case store.KindURI:
+			_, err = st.insertURI.ExecContext(ctx, rid, wr.Type, e.Param, e.Text)
+		case store.KindComposite:
+			args := []any{rid, wr.Type, e.Param}
+			for k := range 2 {
+				var c store.IndexEntry
+				if k < len(e.Components) {
+					c = e.Components[k]
+				}
+				args = append(args, componentColumns(c)...)
+			}
+			_, err = st.insertComposite.ExecContext(ctx, args...)
+		default:
+			// Special parameters (near, ...) have no table: no clause can reach them, and the
+			// compiler refuses their clauses with ErrUnsupported.
+		}
+		if err != nil {
+			return err
+		}
+		if e.SortKey != "" {
+			if sorts == nil {
+				sorts = map[string]minmax{}
+			}
+			m, ok := sorts[e.Param]
+			switch {
+			case !ok:
+				m = minmax{e.SortKey, e.SortKey}
+				sortOrder = append(sortOrder, e.Param)
+			case e.SortKey < m.lo:
+				m.lo = e.SortKey
+			case e.SortKey > m.hi:
+				m.hi = e.SortKey
+			}
+			sorts[e.Param] = m
+		}
+	}
+	for _, p := range sortOrder {
+		m := sorts[p]
+		if _, err := st.insertSort.ExecContext(ctx, rid, wr.Type, p, m.lo, m.hi); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// componentColumns are a composite component's system, code, text, lo and hi columns
+// (docs/store.md, "composites").
+func componentColumns(c store.IndexEntry) []any {
+	switch c.Kind {
+	case store.KindDate, store.KindNumber, store.KindQuantity:
+		return []any{c.System, c.Code, "", c.Low, c.High}
+	case store.KindReference:
+		return []any{c.RefType, c.RefID, c.RefURL, nil, nil}
+	case store.KindURI:
+		return []any{"", "", c.Text, nil, nil}
+	}
+	return []any{c.System, c.Code, c.Text, nil, nil} // token, string
 }

@@ -7,113 +7,463 @@ import (
 	"github.com/portico-health/portico/store"
 )
 
-// idParam is the one parameter answered from the resources table rather than from index rows.
-const idParam = "_id"
+// Special parameters answered from the resources table rather than from index rows.
+const (
+	idParam          = "_id"
+	lastUpdatedParam = "_lastUpdated"
+)
 
-// compileMatch translates q's clauses (an AND of ORs) into a match. It chooses the driving
-// clause: _id first (it names its resources), else the first token clause.
-func compileMatch(q store.Query) (match, error) {
-	drive := -1
-	for i, c := range q.Where {
-		if c.Param == idParam {
-			drive = i
-			break
-		}
-		if c.Kind != store.KindToken {
-			return match{}, fmt.Errorf("sqlite: search parameter %q of kind %d: %w", c.Param, c.Kind, store.ErrUnsupported)
-		}
-		if drive < 0 {
-			drive = i
-		}
-	}
-
-	var m match
-	switch {
-	case drive < 0 || q.Where[drive].Param == idParam:
-		m = match{idCol: "r.id", from: "resources r", where: []string{"r.type = ?", "r.deleted = 0"}, args: []any{q.Types[0]}}
-		if drive >= 0 {
-			m.where = append(m.where, idIn("r.id", q.Where[drive].Values, &m.args))
-		}
-	default:
-		// Each OR term repeats type and param so that SQLite can answer each from an index
-		// (tokens_by_code or tokens_by_system) and merge them.
-		m = match{idCol: "t.id", from: "tokens t", distinct: true}
-		var terms []string
-		for _, v := range q.Where[drive].Values {
-			cond, args, err := valueCond("t", v)
-			if err != nil {
-				return match{}, err
-			}
-			terms = append(terms, "(t.type = ? AND t.param = ? AND "+cond+")")
-			m.args = append(append(m.args, q.Types[0], q.Where[drive].Param), args...)
-		}
-		m.where = []string{orTerms(terms)}
-	}
-
-	for i, c := range q.Where {
-		if i == drive {
-			continue
-		}
-		if c.Param == idParam {
-			m.where = append(m.where, idIn(m.idCol, c.Values, &m.args))
-			continue
-		}
-		if c.Kind != store.KindToken {
-			return match{}, fmt.Errorf("sqlite: search parameter %q of kind %d: %w", c.Param, c.Kind, store.ErrUnsupported)
-		}
-		// An index probe per candidate: (type, param, code, id) or (type, id, param, ...).
-		var terms []string
-		m.args = append(m.args, q.Types[0], c.Param)
-		for _, v := range c.Values {
-			cond, args, err := valueCond("x", v)
-			if err != nil {
-				return match{}, err
-			}
-			terms = append(terms, cond)
-			m.args = append(m.args, args...)
-		}
-		// "+": an expression, not a column, so SQLite does not carry the cursor's "id > ?"
-		// over to x and range-scan it instead of probing by equality.
-		m.where = append(m.where, "EXISTS (SELECT 1 FROM tokens x WHERE x.type = ? AND x.id = +"+m.idCol+
-			" AND x.param = ? AND "+orTerms(terms)+")")
-	}
-	return m, nil
+// frag is a piece of SQL with the arguments of its placeholders, in order.
+type frag struct {
+	sql  string
+	args []any
 }
 
-// valueCond compares a token index row (alias) with one value, in the four forms of FHIR R4
-// §3.1.1.4.7: code, system|code, |code and system|.
-func valueCond(alias string, v store.Value) (string, []any, error) {
+func (f *frag) add(sql string, args ...any) { f.sql += sql; f.args = append(f.args, args...) }
+func (f *frag) addFrag(g frag)             { f.add(g.sql, g.args...) }
+
+// joinFrags joins fragments with sep ("0" for an empty OR, "1" for an empty AND).
+func joinFrags(fs []frag, sep, empty string) frag {
+	if len(fs) == 0 {
+		return frag{sql: empty}
+	}
+	if len(fs) == 1 {
+		return fs[0]
+	}
+	out := frag{sql: "("}
+	for i, f := range fs {
+		if i > 0 {
+			out.sql += sep
+		}
+		out.addFrag(f)
+	}
+	out.sql += ")"
+	return out
+}
+
+func unsupported(c store.Clause, why string) error {
+	return fmt.Errorf("sqlite: search parameter %q (kind %d, modifier %d): %s: %w", c.Param, c.Kind, c.Modifier, why,
+		store.ErrUnsupported)
+}
+
+// kindTable is the index table of a parameter kind.
+func kindTable(k store.ParamKind) string {
+	switch k {
+	case store.KindToken:
+		return "tokens"
+	case store.KindString:
+		return "strings"
+	case store.KindReference:
+		return "refs"
+	case store.KindDate, store.KindNumber, store.KindQuantity:
+		return "ranges"
+	case store.KindURI:
+		return "uris"
+	case store.KindComposite:
+		return "composites"
+	}
+	return ""
+}
+
+// compiler numbers the aliases of nested subqueries.
+type compiler struct{ n int }
+
+func (c *compiler) alias(p string) string { c.n++; return fmt.Sprintf("%s%d", p, c.n) }
+
+// where is the AND of clauses over the resources row r (columns rid, type, id, last_updated).
+func (c *compiler) where(clauses []store.Clause, r string) (frag, error) {
+	var fs []frag
+	for _, cl := range clauses {
+		f, err := c.clause(cl, r)
+		if err != nil {
+			return frag{}, err
+		}
+		fs = append(fs, f)
+	}
+	return joinFrags(fs, " AND ", "1"), nil
+}
+
+// clause is one clause as a condition on the resources row r: an EXISTS probe of the clause's
+// index table by (rid, param), the primary key's prefix.
+func (c *compiler) clause(cl store.Clause, r string) (frag, error) {
+	switch {
+	case cl.Has != nil:
+		return c.has(cl.Has, r)
+	case cl.Param == idParam:
+		if cl.Modifier == store.ModMissing {
+			return boolFrag(!cl.Missing), nil
+		}
+		if cl.Modifier != store.ModNone && cl.Modifier != store.ModNot {
+			return frag{}, unsupported(cl, "modifier of _id")
+		}
+		f := idIn(r+".id", cl.Values)
+		if cl.Modifier == store.ModNot {
+			f.sql = "NOT " + f.sql
+		}
+		return f, nil
+	case cl.Param == lastUpdatedParam:
+		if cl.Modifier == store.ModMissing {
+			return boolFrag(!cl.Missing), nil
+		}
+		if cl.Modifier != store.ModNone {
+			return frag{}, unsupported(cl, "modifier of _lastUpdated")
+		}
+		// The instant's millisecond is its range [ms, ms+1).
+		lo := "(" + r + ".last_updated / 1000000)"
+		hi := "(" + r + ".last_updated / 1000000 + 1)"
+		var fs []frag
+		for _, v := range cl.Values {
+			fs = append(fs, rangeCond(v, lo, hi))
+		}
+		return joinFrags(fs, " OR ", "0"), nil
+	}
+	table := kindTable(cl.Kind)
+	if table == "" {
+		return frag{}, unsupported(cl, "kind not searchable")
+	}
+	x := c.alias("x")
+	probe := frag{sql: "EXISTS (SELECT 1 FROM " + table + " " + x + " WHERE " + x + ".rid = " + r + ".rid AND " + x + ".param = ?",
+		args: []any{cl.Param}}
+	if cl.Modifier == store.ModMissing {
+		probe.sql += ")"
+		if cl.Missing {
+			probe.sql = "NOT " + probe.sql
+		}
+		return probe, nil
+	}
+	if cl.Modifier == store.ModOfType {
+		// Convention with the extractor: an identifier with a type is also indexed as a token
+		// of param+":of-type" with the type coding's System/Code and the value as Text.
+		probe.args[0] = cl.Param + ":of-type"
+	}
+	if cl.Chain != nil {
+		if cl.Kind != store.KindReference {
+			return frag{}, unsupported(cl, "chain on a non-reference")
+		}
+		t := c.alias("t")
+		probe.sql += " AND EXISTS (SELECT 1 FROM resources " + t + " WHERE " + t + ".type = " + x + ".ref_type AND " +
+			t + ".id = " + x + ".ref_id AND " + t + ".deleted = 0"
+		if len(cl.Chain.Types) > 0 {
+			probe.addFrag(inList(t+".type", cl.Chain.Types))
+		}
+		w, err := c.where(cl.Chain.Where, t)
+		if err != nil {
+			return frag{}, err
+		}
+		probe.add(" AND ")
+		probe.addFrag(w)
+		probe.add("))")
+		return probe, nil
+	}
+	vals, err := valuesCond(cl, x)
+	if err != nil {
+		return frag{}, err
+	}
+	probe.add(" AND ")
+	probe.addFrag(vals)
+	probe.add(")")
+	if cl.Modifier == store.ModNot {
+		probe.sql = "NOT " + probe.sql
+	}
+	return probe, nil
+}
+
+// has is _has: some current resource of h.Type refers to r through h.Param and matches
+// h.Where. It probes refs_by_target (type, param, ref_id).
+func (c *compiler) has(h *store.Has, r string) (frag, error) {
+	x, t := c.alias("h"), c.alias("hr")
+	f := frag{sql: "EXISTS (SELECT 1 FROM refs " + x + " JOIN resources " + t + " ON " + t + ".rid = " + x + ".rid WHERE " +
+		x + ".type = ? AND " + x + ".param = ? AND " + x + ".ref_id = " + r + ".id AND " + x + ".ref_type = " + r + ".type AND ",
+		args: []any{h.Type, h.Param}}
+	w, err := c.where(h.Where, t)
+	if err != nil {
+		return frag{}, err
+	}
+	f.addFrag(w)
+	f.add(")")
+	return f, nil
+}
+
+// valuesCond is the OR of a clause's values on one index row x of its kind.
+func valuesCond(cl store.Clause, x string) (frag, error) {
+	var fs []frag
+	for _, v := range cl.Values {
+		f, err := valueCond(cl, v, x)
+		if err != nil {
+			return frag{}, err
+		}
+		fs = append(fs, f)
+	}
+	return joinFrags(fs, " OR ", "0"), nil
+}
+
+// valueCond compares one index row x of the clause's kind with one value.
+func valueCond(cl store.Clause, v store.Value, x string) (frag, error) {
+	switch cl.Kind {
+	case store.KindToken:
+		switch cl.Modifier {
+		case store.ModNone, store.ModNot:
+			return tokenCond(v, x+".system", x+".code"), nil
+		case store.ModText:
+			return prefixCond(x+".text", v.Text), nil
+		case store.ModOfType:
+			f := tokenCond(v, x+".system", x+".code")
+			f.add(" AND "+x+".text = ?", v.Text)
+			return frag{sql: "(" + f.sql + ")", args: f.args}, nil
+		}
+	case store.KindString:
+		switch cl.Modifier {
+		case store.ModNone:
+			return prefixCond(x+".text", v.Text), nil
+		case store.ModExact:
+			return frag{x + ".code = ?", []any{v.Text}}, nil
+		case store.ModContains:
+			return frag{"instr(" + x + ".text, ?) > 0", []any{v.Text}}, nil
+		}
+	case store.KindReference:
+		switch cl.Modifier {
+		case store.ModNone, store.ModNot:
+			return refCond(v, x+".ref_type", x+".ref_id", x+".ref_url"), nil
+		case store.ModIdentifier:
+			f := tokenCond(v, x+".system", x+".code")
+			f.sql = "(" + x + ".code != '' AND " + f.sql + ")"
+			return f, nil
+		}
+	case store.KindDate, store.KindNumber, store.KindQuantity:
+		if cl.Modifier != store.ModNone {
+			break
+		}
+		f := rangeCond(v, x+".lo", x+".hi")
+		if cl.Kind == store.KindQuantity {
+			f = unitCond(f, v, x+".system", x+".code")
+		}
+		return f, nil
+	case store.KindURI:
+		switch cl.Modifier {
+		case store.ModNone, store.ModNot:
+			return frag{x + ".uri = ?", []any{v.Text}}, nil
+		case store.ModBelow:
+			return prefixCond(x+".uri", v.Text), nil
+		case store.ModAbove:
+			return aboveCond(x+".uri", v.Text), nil
+		}
+	case store.KindComposite:
+		if cl.Modifier != store.ModNone {
+			break
+		}
+		if len(v.Components) == 0 || len(v.Components) > 2 {
+			return frag{}, unsupported(cl, fmt.Sprintf("composite value of %d components", len(v.Components)))
+		}
+		var fs []frag
+		for k, comp := range v.Components {
+			p := x + "." + string(rune('a'+k)) + "_"
+			fs = append(fs, componentCond(comp, p))
+		}
+		return joinFrags(fs, " AND ", "1"), nil
+	}
+	return frag{}, unsupported(cl, "modifier")
+}
+
+// tokenCond is a token value in the four forms of FHIR R4 §3.1.1.4.7: code, system|code,
+// |code and system|.
+func tokenCond(v store.Value, sys, code string) frag {
 	switch {
 	case v.AnySystem && v.AnyCode:
-		return "", nil, fmt.Errorf("sqlite: token value with neither system nor code: %w", store.ErrUnsupported)
+		return frag{sql: "1"}
 	case v.AnySystem:
-		return alias + ".code = ?", []any{v.Code}, nil
+		return frag{code + " = ?", []any{v.Code}}
 	case v.AnyCode:
-		return alias + ".system = ?", []any{v.System}, nil
-	default: // System "" is "|code": the value must have no system
-		// The unary + keeps SQLite from driving by system (every identifier of a hospital)
-		// rather than by code: a code is nearly always the more selective of the two.
-		return "(+" + alias + ".system = ? AND " + alias + ".code = ?)", []any{v.System, v.Code}, nil
+		return frag{sys + " = ?", []any{v.System}}
 	}
+	// The unary + keeps SQLite from driving by system (every identifier of a hospital) rather
+	// than by code: a code is nearly always the more selective of the two.
+	return frag{"(+" + sys + " = ? AND " + code + " = ?)", []any{v.System, v.Code}}
+}
+
+// refCond is a reference value: Type/id, a bare id (any type), or an absolute URL.
+func refCond(v store.Value, typ, id, url string) frag {
+	switch {
+	case v.RefURL != "":
+		return frag{"(" + url + " != '' AND " + url + " = ?)", []any{v.RefURL}}
+	case v.RefType != "":
+		return frag{"(" + id + " = ? AND " + typ + " = ?)", []any{v.RefID, v.RefType}}
+	}
+	return frag{id + " = ?", []any{v.RefID}}
+}
+
+// rangeCond is Prefix.Matches of the search range [v.Low, v.High) and the target [lo, hi).
+// Each form also carries a bound implied by the condition on lo or hi alone, so that SQLite
+// can range-scan ranges_by_lo or ranges_by_hi.
+func rangeCond(v store.Value, lo, hi string) frag {
+	sl, sh := v.Low, v.High
+	contains := "(" + lo + " >= ? AND " + hi + " <= ?)"
+	switch v.Prefix {
+	case store.PrefixEq:
+		return frag{contains, []any{sl, sh}}
+	case store.PrefixNe:
+		return frag{"NOT " + contains, []any{sl, sh}}
+	case store.PrefixGt:
+		return frag{hi + " > ?", []any{sh}}
+	case store.PrefixLt:
+		return frag{lo + " < ?", []any{sl}}
+	case store.PrefixGe: // hi > sh, or contained (then hi >= lo >= sl)
+		return frag{"(" + hi + " >= ? AND (" + hi + " > ? OR " + contains + "))", []any{sl, sh, sl, sh}}
+	case store.PrefixLe: // lo < sl, or contained (then lo <= hi <= sh)
+		return frag{"(" + lo + " <= ? AND (" + lo + " < ? OR " + contains + "))", []any{sh, sl, sl, sh}}
+	case store.PrefixSa:
+		return frag{lo + " >= ?", []any{sh}}
+	case store.PrefixEb:
+		return frag{hi + " <= ?", []any{sl}}
+	case store.PrefixAp:
+		w := 0.1 * max(abs(sl), abs(sh))
+		w = max(w, sh-sl)
+		return frag{"(" + lo + " < ? AND " + hi + " > ?)", []any{sh + w, sl - w}}
+	}
+	return frag{sql: "0"}
+}
+
+func abs(f float64) float64 {
+	if f < 0 {
+		return -f
+	}
+	return f
+}
+
+// unitCond adds a quantity's unit to its range condition; a value without a unit (or with
+// AnySystem/AnyCode) matches any unit.
+func unitCond(f frag, v store.Value, sys, code string) frag {
+	if v.System != "" && !v.AnySystem {
+		f = frag{"(" + f.sql + " AND " + sys + " = ?)", append(f.args, v.System)}
+	}
+	if v.Code != "" && !v.AnyCode {
+		f = frag{"(" + f.sql + " AND " + code + " = ?)", append(f.args, v.Code)}
+	}
+	return f
+}
+
+// componentCond matches one composite component (columns p+"system", ...). A Value does not
+// say its component's kind, so it is read from what is set: a range is a date, number or
+// quantity; a reference target a reference; Text alone a string (starts-with); else a token.
+func componentCond(v store.Value, p string) frag {
+	switch {
+	case v.Low != 0 || v.High != 0:
+		f := rangeCond(v, p+"lo", p+"hi")
+		f = unitCond(f, v, p+"system", p+"code")
+		return frag{"(" + p + "lo IS NOT NULL AND " + f.sql + ")", f.args}
+	case v.RefID != "" || v.RefURL != "":
+		return refCond(v, p+"system", p+"code", p+"text")
+	case v.Text != "" && v.Code == "" && v.System == "":
+		return prefixCond(p+"text", v.Text)
+	}
+	return tokenCond(v, p+"system", p+"code")
+}
+
+// prefixCond is "col starts with s" as a range, which an index on col serves. No character is
+// above U+10FFFF, so every string with the prefix s sorts below s+"\U0010FFFF".
+func prefixCond(col, s string) frag {
+	if s == "" {
+		return frag{sql: "1"}
+	}
+	return frag{"(" + col + " >= ? AND " + col + " < ?)", []any{s, s + "\U0010FFFF"}}
+}
+
+// aboveCond is uri:above, "s starts with col": col is one of the prefixes of s.
+func aboveCond(col, s string) frag {
+	var prefixes []any
+	for i := 1; i <= len(s); i++ {
+		prefixes = append(prefixes, s[:i])
+	}
+	if len(prefixes) == 0 {
+		return frag{sql: "0"}
+	}
+	return frag{col + " IN (?" + strings.Repeat(", ?", len(prefixes)-1) + ")", prefixes}
 }
 
 // idIn is "col IN (...)" for an _id clause: its values' codes are resource ids.
-func idIn(col string, values []store.Value, args *[]any) string {
+func idIn(col string, values []store.Value) frag {
 	if len(values) == 0 {
-		return "0" // an OR of nothing matches nothing
+		return frag{sql: "0"} // an OR of nothing matches nothing
 	}
+	f := frag{sql: col + " IN (?" + strings.Repeat(", ?", len(values)-1) + ")"}
 	for _, v := range values {
-		*args = append(*args, v.Code)
+		f.args = append(f.args, v.Code)
 	}
-	return col + " IN (?" + strings.Repeat(", ?", len(values)-1) + ")"
+	return f
 }
 
-func orTerms(terms []string) string {
-	switch len(terms) {
-	case 0:
-		return "0"
-	case 1:
-		return terms[0]
+// inList is " AND col IN (...)" over strings.
+func inList(col string, vals []string) frag {
+	f := frag{sql: " AND " + col + " IN (?" + strings.Repeat(", ?", len(vals)-1) + ")"}
+	for _, v := range vals {
+		f.args = append(f.args, v)
 	}
-	return "(" + strings.Join(terms, " OR ") + ")"
+	return f
+}
+
+func boolFrag(b bool) frag {
+	if b {
+		return frag{sql: "1"}
+	}
+	return frag{sql: "0"}
+}
+
+// drive is the SQL selecting the rids of the clause's matches from its table's (type, param,
+// value) index, or ok false when the clause cannot drive a search (a modifier that no index
+// serves, a chain, _has, ne). types are the searched types (never empty here).
+func driveSQL(cl store.Clause, types []string) (f frag, ok bool) {
+	if cl.Has != nil || cl.Chain != nil || cl.Param == lastUpdatedParam || len(cl.Values) == 0 {
+		return frag{}, false
+	}
+	if cl.Param == idParam {
+		if cl.Modifier != store.ModNone {
+			return frag{}, false
+		}
+		f = frag{sql: "SELECT d.rid FROM resources d WHERE d.deleted = 0"}
+		f.addFrag(inList("d.type", types))
+		f.add(" AND ")
+		f.addFrag(idIn("d.id", cl.Values))
+		return f, true
+	}
+	switch cl.Modifier {
+	case store.ModNone, store.ModBelow, store.ModAbove, store.ModIdentifier:
+	default:
+		return frag{}, false
+	}
+	switch cl.Kind {
+	case store.KindToken, store.KindString, store.KindReference, store.KindDate, store.KindNumber,
+		store.KindQuantity, store.KindURI, store.KindComposite:
+	default:
+		return frag{}, false
+	}
+	for _, v := range cl.Values {
+		switch {
+		case cl.Kind == store.KindToken && v.AnySystem && v.AnyCode,
+			cl.Kind == store.KindString && v.Text == "",
+			(cl.Kind == store.KindDate || cl.Kind == store.KindNumber || cl.Kind == store.KindQuantity) && v.Prefix == store.PrefixNe,
+			cl.Kind == store.KindComposite && (len(v.Components) == 0 || v.Components[0].Code == "" || v.Components[0].AnyCode):
+			return frag{}, false
+		}
+	}
+	vals, err := valuesCond(cl, "d")
+	if err != nil {
+		return frag{}, false
+	}
+	if cl.Kind == store.KindComposite {
+		// composites_by_code (type, param, a_code): the first component's code drives.
+		var codes []string
+		for _, v := range cl.Values {
+			codes = append(codes, v.Components[0].Code)
+		}
+		f = frag{sql: "SELECT d.rid FROM composites d WHERE d.param = ?", args: []any{cl.Param}}
+		f.addFrag(inList("d.type", types))
+		f.addFrag(inList("d.a_code", codes))
+		f.add(" AND ")
+		f.addFrag(vals)
+		return f, true
+	}
+	f = frag{sql: "SELECT d.rid FROM " + kindTable(cl.Kind) + " d WHERE d.param = ?", args: []any{cl.Param}}
+	f.addFrag(inList("d.type", types))
+	f.add(" AND ")
+	f.addFrag(vals)
+	return f, true
 }

@@ -59,16 +59,6 @@ func decodeHistoryCursor(s string) (historyPos, error) {
 	return p, nil
 }
 
-// A search cursor is the id of the last resource listed: results are in id order.
-func encodeSearchCursor(lastID string) string {
-	return cursorEncoding.EncodeToString(append([]byte{searchCursor}, lastID...))
-}
-
-func decodeSearchCursor(s string) (string, error) {
-	b, err := decodeCursor(s, searchCursor)
-	return string(b), err
-}
-
 func decodeCursor(s string, kind byte) ([]byte, error) {
 	b, err := cursorEncoding.DecodeString(s)
 	if err != nil || len(b) == 0 || b[0] != kind {

@@ -80,8 +80,8 @@ func openRaw(ctx context.Context, dir, sync string, readConns int) (*rawDB, erro
 		sql  string
 	}{
 		{&r.insertVersion, `INSERT INTO versions (type, id, version, last_updated, op, body) VALUES (?, ?, 1, 0, 1, ?)`},
-		{&r.insertResource, `INSERT INTO resources (type, id, version, seq, deleted) VALUES (?, ?, 1, ?, 0)`},
-		{&r.insertToken, `INSERT INTO tokens (type, id, param, system, code) VALUES (?, ?, 'raw', 'urn:raw', ?)`},
+		{&r.insertResource, `INSERT INTO resources (type, id, version, seq, deleted, last_updated) VALUES (?, ?, 1, ?, 0, 0)`},
+		{&r.insertToken, `INSERT INTO tokens (rid, type, param, system, code, text) VALUES (?, ?, 'raw', 'urn:raw', ?, '')`},
 	} {
 		stmt, err := r.write.PrepareContext(ctx, p.sql)
 		if err != nil {
@@ -115,11 +115,16 @@ func (r *rawDB) insert(ctx context.Context, typ string, ids []string, body []byt
 		if err != nil {
 			return fmt.Errorf("sqlite: raw insert: %w", err)
 		}
-		if _, err := insR.ExecContext(ctx, typ, id, seq); err != nil {
+		res, err = insR.ExecContext(ctx, typ, id, seq)
+		if err != nil {
+			return fmt.Errorf("sqlite: raw insert: %w", err)
+		}
+		rid, err := res.LastInsertId()
+		if err != nil {
 			return fmt.Errorf("sqlite: raw insert: %w", err)
 		}
 		for k := range tokens {
-			if _, err := insT.ExecContext(ctx, typ, id, fmt.Sprintf("%s-%d", id, k)); err != nil {
+			if _, err := insT.ExecContext(ctx, rid, typ, fmt.Sprintf("%s-%d", id, k)); err != nil {
 				return fmt.Errorf("sqlite: raw insert: %w", err)
 			}
 		}

@@ -7,8 +7,9 @@ import (
 )
 
 // schemaVersion is stored in PRAGMA user_version; Open refuses a file written by a newer
-// schema rather than misreading it.
-const schemaVersion = 1
+// schema rather than misreading it. Version 2 added the search index of every parameter kind
+// and keys index rows by the resource's rid; a version-1 file has no migration.
+const schemaVersion = 2
 
 // schema is the whole database. docs/store.md explains every index by the query it serves.
 var schema = []string{
@@ -30,36 +31,117 @@ var schema = []string{
 	`CREATE INDEX versions_by_time ON versions (last_updated)`,
 
 	// The current version of every resource, tombstones included: point reads, the version
-	// precondition of every write, and search without clauses.
+	// precondition of every write, and the columns of _id and _lastUpdated. rid is the
+	// resource's compact key in every search table: assigned at creation, never changed.
 	`CREATE TABLE resources (
-		type    TEXT    NOT NULL,
-		id      TEXT    NOT NULL,
-		version INTEGER NOT NULL,
-		seq     INTEGER NOT NULL, -- versions.seq of the current version
-		deleted INTEGER NOT NULL, -- 1 when the current version is a tombstone
-		PRIMARY KEY (type, id)
-	) WITHOUT ROWID`,
+		rid          INTEGER PRIMARY KEY,
+		type         TEXT    NOT NULL,
+		id           TEXT    NOT NULL,
+		version      INTEGER NOT NULL,
+		seq          INTEGER NOT NULL, -- versions.seq of the current version
+		deleted      INTEGER NOT NULL, -- 1 when the current version is a tombstone
+		last_updated INTEGER NOT NULL  -- of the current version, Unix nanoseconds
+	)`,
+	`CREATE UNIQUE INDEX resources_by_id ON resources (type, id)`,
+	`CREATE INDEX resources_by_updated ON resources (type, last_updated)`,
 
-	// Token index entries of current, non-deleted versions only: a write replaces the entries
-	// of its resource, a delete removes them, so search never has to filter out superseded or
-	// deleted versions. The primary key serves that replacement. The two indexes drive
-	// searches (by code, with or without system, and by system alone) and put id right after
-	// the equality columns, so matches come out in id order, the order of search results, and
-	// a page reads only as many rows as it returns; the remaining primary-key columns are
-	// appended by SQLite, which makes both indexes covering.
+	// Search index rows of current, non-deleted versions only, keyed by rid: a write replaces
+	// the rows of its resource, a delete removes them. Each table's primary key starts with
+	// (rid, param): the probe of a clause on one candidate and the replacement on write. The
+	// secondary indexes start with (type, param, value) and drive a search from a clause.
 	`CREATE TABLE tokens (
-		type   TEXT NOT NULL,
-		id     TEXT NOT NULL,
-		param  TEXT NOT NULL,
-		system TEXT NOT NULL, -- '' when the value has no system
-		code   TEXT NOT NULL,
-		PRIMARY KEY (type, id, param, system, code)
+		rid    INTEGER NOT NULL,
+		type   TEXT    NOT NULL,
+		param  TEXT    NOT NULL,
+		system TEXT    NOT NULL, -- '' when the value has no system
+		code   TEXT    NOT NULL,
+		text   TEXT    NOT NULL, -- normalised display/text, for :text
+		PRIMARY KEY (rid, param, system, code)
 	) WITHOUT ROWID`,
-	`CREATE INDEX tokens_by_code ON tokens (type, param, code, id)`,
-	`CREATE INDEX tokens_by_system ON tokens (type, param, system, id)`,
+	`CREATE INDEX tokens_by_code ON tokens (type, param, code)`,
+	`CREATE INDEX tokens_by_system ON tokens (type, param, system)`,
+
+	`CREATE TABLE strings (
+		rid   INTEGER NOT NULL,
+		type  TEXT    NOT NULL,
+		param TEXT    NOT NULL,
+		text  TEXT    NOT NULL, -- normalised: default (starts-with) and :contains
+		code  TEXT    NOT NULL, -- as written: :exact
+		PRIMARY KEY (rid, param, text, code)
+	) WITHOUT ROWID`,
+	`CREATE INDEX strings_by_text ON strings (type, param, text)`,
+
+	`CREATE TABLE refs (
+		rid      INTEGER NOT NULL,
+		type     TEXT    NOT NULL,
+		param    TEXT    NOT NULL,
+		ref_type TEXT    NOT NULL,
+		ref_id   TEXT    NOT NULL,
+		ref_url  TEXT    NOT NULL,
+		system   TEXT    NOT NULL, -- Reference.identifier, for :identifier
+		code     TEXT    NOT NULL,
+		PRIMARY KEY (rid, param, ref_type, ref_id, ref_url, system, code)
+	) WITHOUT ROWID`,
+	`CREATE INDEX refs_by_target ON refs (type, param, ref_id)`,
+	`CREATE INDEX refs_by_url ON refs (type, param, ref_url) WHERE ref_url != ''`,
+	`CREATE INDEX refs_by_identifier ON refs (type, param, code) WHERE code != ''`,
+
+	// Dates, numbers and quantities: the value's range [lo, hi); system/code the quantity's
+	// unit. lo drives eq, lt, le, sa, ap; hi drives gt, ge, eb.
+	`CREATE TABLE ranges (
+		rid    INTEGER NOT NULL,
+		type   TEXT    NOT NULL,
+		param  TEXT    NOT NULL,
+		lo     REAL    NOT NULL,
+		hi     REAL    NOT NULL,
+		system TEXT    NOT NULL,
+		code   TEXT    NOT NULL,
+		PRIMARY KEY (rid, param, lo, hi, system, code)
+	) WITHOUT ROWID`,
+	`CREATE INDEX ranges_by_lo ON ranges (type, param, lo)`,
+	`CREATE INDEX ranges_by_hi ON ranges (type, param, hi)`,
+
+	`CREATE TABLE uris (
+		rid   INTEGER NOT NULL,
+		type  TEXT    NOT NULL,
+		param TEXT    NOT NULL,
+		uri   TEXT    NOT NULL,
+		PRIMARY KEY (rid, param, uri)
+	) WITHOUT ROWID`,
+	`CREATE INDEX uris_by_uri ON uris (type, param, uri)`,
+
+	// Composite entries: one row per entry, its first two components flattened into the a_
+	// and b_ columns (every R4 composite has two). A component fills the columns of its kind:
+	// token system/code/text, string text/code, uri text, reference system=type code=id
+	// text=url, date/number lo/hi, quantity lo/hi and system/code of the unit.
+	`CREATE TABLE composites (
+		rid      INTEGER NOT NULL,
+		type     TEXT    NOT NULL,
+		param    TEXT    NOT NULL,
+		a_system TEXT NOT NULL, a_code TEXT NOT NULL, a_text TEXT NOT NULL, a_lo REAL, a_hi REAL,
+		b_system TEXT NOT NULL, b_code TEXT NOT NULL, b_text TEXT NOT NULL, b_lo REAL, b_hi REAL
+	)`,
+	`CREATE INDEX composites_by_rid ON composites (rid, param)`,
+	`CREATE INDEX composites_by_code ON composites (type, param, a_code)`,
+
+	// Sort keys: per resource and parameter the smallest (lo) and largest (hi) SortKey of its
+	// entries. Ascending _sort walks sorts_by_lo, descending sorts_by_hi.
+	`CREATE TABLE sorts (
+		rid   INTEGER NOT NULL,
+		type  TEXT    NOT NULL,
+		param TEXT    NOT NULL,
+		lo    TEXT    NOT NULL,
+		hi    TEXT    NOT NULL,
+		PRIMARY KEY (rid, param)
+	) WITHOUT ROWID`,
+	`CREATE INDEX sorts_by_lo ON sorts (type, param, lo)`,
+	`CREATE INDEX sorts_by_hi ON sorts (type, param, hi)`,
 
 	fmt.Sprintf("PRAGMA user_version = %d", schemaVersion),
 }
+
+// indexTables are the tables holding a resource's search rows, all keyed by rid.
+var indexTables = []string{"tokens", "strings", "refs", "ranges", "uris", "composites", "sorts"}
 
 // migrate creates the schema in an empty database and checks the version of an existing one.
 func migrate(ctx context.Context, db *sql.DB) error {

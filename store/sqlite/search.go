@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
+	"sync/atomic"
 
 	"github.com/portico-health/portico/store"
 )
@@ -16,6 +18,15 @@ type queryer interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
+// driveThreshold decides between the two plans of a search (docs/store.md, "Search"): a
+// clause with fewer matches drives the search and its matches are sorted; when every clause
+// has at least this many, the search walks the sort order's index and probes the clauses on
+// each resource, stopping after a page.
+var driveThreshold = 1000
+
+// smallDrive ends the estimates early: a clause with at most this many matches drives.
+const smallDrive = 100
+
 // Search implements store.Store.
 func (s *Store) Search(ctx context.Context, q store.Query) (store.Page, error) {
 	if s.closed.Load() {
@@ -24,100 +35,352 @@ func (s *Store) Search(ctx context.Context, q store.Query) (store.Page, error) {
 	return search(ctx, s.read, q)
 }
 
-func search(ctx context.Context, db queryer, q store.Query) (store.Page, error) {
-	if len(q.Types) != 1 || q.Count <= 0 {
-		return store.Page{}, fmt.Errorf("sqlite: search needs one type and a positive count (got %q, %d)", q.Types, q.Count)
+// traceSQL sees every search statement before it runs; TestQueryPlans explains them.
+var traceHook atomic.Pointer[func(frag)]
+
+func traceSQL(f frag) {
+	if h := traceHook.Load(); h != nil {
+		(*h)(f)
 	}
-	after := "" // no resource id is empty, so the first page starts after ""
-	if q.Cursor != "" {
+}
+
+// orderItem is one term of a search's order: an expression over the resources row r.
+type orderItem struct {
+	expr     string
+	args     []any
+	desc     bool
+	nullable bool // a sort parameter the resource may have no entry for: those come last
+}
+
+// plan is a compiled search: the SQL shape of its page and count queries.
+type plan struct {
+	from  string
+	conds []frag // ANDed; every one a condition on the resources row r
+	items []orderItem
+}
+
+func search(ctx context.Context, db queryer, q store.Query) (store.Page, error) {
+	if q.Count <= 0 {
+		return store.Page{}, fmt.Errorf("sqlite: search needs a positive count (got %d)", q.Count)
+	}
+	types := q.Types
+	if len(types) == 0 {
 		var err error
-		if after, err = decodeSearchCursor(q.Cursor); err != nil {
+		if types, err = allTypes(ctx, db); err != nil {
 			return store.Page{}, err
 		}
+		if len(types) == 0 {
+			return emptyPage(q), nil
+		}
 	}
-	m, err := compileMatch(q)
+	var c compiler
+	where, err := c.where(q.Where, "r")
 	if err != nil {
 		return store.Page{}, err
 	}
-
-	query, args := m.pageSQL(q.Types[0], after, q.Count+1)
-	rows, err := db.QueryContext(ctx, query, args...)
-	if err != nil {
-		return store.Page{}, wrap(ctx, "search", err)
-	}
-	page := store.Page{Total: -1}
-	for rows.Next() {
-		rec := store.Record{Type: q.Types[0]}
-		var lu int64
-		if err := rows.Scan(&rec.ID, &rec.Version, &lu, &rec.Op, &rec.Body); err != nil {
-			_ = rows.Close()
-			return store.Page{}, wrap(ctx, "search", err)
+	items := orderItems(q.Sort)
+	var after []any
+	if q.Cursor != "" {
+		if after, err = decodeSearchCursor(q.Cursor, len(items)); err != nil {
+			return store.Page{}, err
 		}
-		rec.LastUpdated = fromNanos(lu)
-		page.Records = append(page.Records, rec)
-	}
-	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
-		return store.Page{}, wrap(ctx, "search", err)
-	}
-	if len(page.Records) > q.Count { // one more than asked: there is a next page
-		page.Records = page.Records[:q.Count]
-		page.Next = encodeSearchCursor(page.Records[q.Count-1].ID)
 	}
 
+	base := plan{from: "resources r", items: items, conds: []frag{{sql: "r.deleted = 0"}, inList("r.type", types), where}}
+	base.conds[1].sql = strings.TrimPrefix(base.conds[1].sql, " AND ")
+
+	// The driving clause: the one with the fewest matches, if any has few enough.
+	var drive *frag
+	best := -1
+	for _, cl := range q.Where {
+		f, ok := driveSQL(cl, types)
+		if !ok {
+			continue
+		}
+		n, err := estimate(ctx, db, f)
+		if err != nil {
+			return store.Page{}, err
+		}
+		if best < 0 || n < best {
+			best, drive = n, &f
+		}
+		if n <= smallDrive {
+			break
+		}
+	}
+	if drive != nil && best >= driveThreshold {
+		drive = nil // walk the order instead
+	}
+	if drive != nil {
+		// The driving rows are current and of the searched types already; leaving out the
+		// type condition leaves SQLite no plan but the rowid lookups of the IN list.
+		in := frag{sql: "r.rid IN ("}
+		in.addFrag(*drive)
+		in.add(")")
+		base.conds = []frag{in, where}
+	}
+
+	page := store.Page{Total: -1}
+	limit := q.Count + 1
+	var rows []searchRow
+	sortWalk := drive == nil && len(q.Sort) > 0 && !isColumn(q.Sort[0].Param) && len(types) == 1
+	if !sortWalk {
+		if rows, err = base.run(ctx, db, after, limit); err != nil {
+			return store.Page{}, err
+		}
+	} else {
+		// Phase 1 walks sorts_by_lo/hi: the resources with an entry for the first key, in
+		// its order. Phase 2 lists those without one, which come last.
+		k := q.Sort[0]
+		col := "lo"
+		if k.Desc {
+			col = "hi"
+		}
+		if after == nil || after[0] != nil {
+			p1 := base
+			p1.from = "sorts s0 CROSS JOIN resources r"
+			p1.conds = append([]frag{{sql: "s0.type = ? AND s0.param = ? AND r.rid = s0.rid", args: []any{types[0], k.Param}}}, base.conds...)
+			p1.items = append([]orderItem{{expr: "s0." + col, desc: k.Desc}}, items[1:]...)
+			// The tie-break read from the index itself: sorts_by_lo/hi end with rid.
+			p1.items[len(p1.items)-1].expr = "s0.rid"
+			if rows, err = p1.run(ctx, db, after, limit); err != nil {
+				return store.Page{}, err
+			}
+			after = nil
+		}
+		if len(rows) < limit {
+			p2 := base
+			p2.conds = append(append([]frag(nil), base.conds...), frag{sql: "NOT EXISTS (SELECT 1 FROM sorts s0 WHERE s0.rid = r.rid AND s0.param = ?)", args: []any{k.Param}})
+			p2.items = append([]orderItem{{expr: "NULL", nullable: true}}, items[1:]...)
+			more, err := p2.run(ctx, db, after, limit-len(rows))
+			if err != nil {
+				return store.Page{}, err
+			}
+			rows = append(rows, more...)
+		}
+	}
+	for _, r := range rows {
+		page.Records = append(page.Records, r.rec)
+	}
+	if len(rows) > q.Count { // one more than asked: there is a next page
+		page.Records = page.Records[:q.Count]
+		page.Next = encodeSearchCursor(rows[q.Count-1].keys)
+	}
 	if q.Total {
-		query, args := m.countSQL()
-		if err := db.QueryRowContext(ctx, query, args...).Scan(&page.Total); err != nil {
+		query := frag{sql: "SELECT count(*) FROM resources r WHERE "}
+		query.addFrag(joinFrags(base.conds, " AND ", "1"))
+		traceSQL(query)
+		if err := db.QueryRowContext(ctx, query.sql, query.args...).Scan(&page.Total); err != nil {
 			return store.Page{}, wrap(ctx, "search total", err)
 		}
 	}
 	return page, nil
 }
 
-// match is a compiled Query: SQL selecting the ids of matching current resources. It drives
-// from one table (the first _id clause's resources rows, else the first token clause's index
-// rows, else every resource of the type) in id order, and checks the other clauses per row,
-// so a page of a common code reads Count rows of an index rather than every match.
-type match struct {
-	idCol    string // the column holding the resource id: "r.id" or "t.id"
-	from     string
-	where    []string
-	args     []any
-	distinct bool // the driving token clause can match one resource through several rows
-}
-
-// pageSQL selects the records of the limit matches after the id after.
-func (m match) pageSQL(typ, after string, limit int) (string, []any) {
-	inner, args := m.idsSQL(true)
-	query := `SELECT m.id, v.version, v.last_updated, v.op, v.body FROM (` + inner + ` LIMIT ?) AS m
-		JOIN resources r ON r.type = ? AND r.id = m.id
-		JOIN versions v ON v.seq = r.seq
-		ORDER BY m.id`
-	return query, append(args, after, limit, typ)
-}
-
-// countSQL counts every match, for Page.Total.
-func (m match) countSQL() (string, []any) {
-	inner, args := m.idsSQL(false)
-	return `SELECT count(*) FROM (` + inner + `)`, args
-}
-
-// idsSQL selects the matching ids; paged adds "id > ?" and the id order, leaving the
-// cursor's and the limit's placeholders to be bound last.
-func (m match) idsSQL(paged bool) (string, []any) {
-	query := "SELECT "
-	if m.distinct {
-		query += "DISTINCT "
+func emptyPage(q store.Query) store.Page {
+	p := store.Page{Total: -1}
+	if q.Total {
+		p.Total = 0
 	}
-	query += m.idCol + " AS id FROM " + m.from + " WHERE "
-	for i, w := range m.where {
-		if i > 0 {
-			query += " AND "
+	return p
+}
+
+func isColumn(param string) bool { return param == idParam || param == lastUpdatedParam }
+
+// orderItems is the order of a search: _sort's keys then rid (a stable tie-break in the first
+// key's direction, which the sort indexes yield for free), or (type, id) by default.
+func orderItems(sorts []store.Sort) []orderItem {
+	if len(sorts) == 0 {
+		return []orderItem{{expr: "r.type"}, {expr: "r.id"}}
+	}
+	var items []orderItem
+	for _, s := range sorts {
+		switch s.Param {
+		case idParam:
+			items = append(items, orderItem{expr: "r.id", desc: s.Desc})
+		case lastUpdatedParam:
+			items = append(items, orderItem{expr: "r.last_updated", desc: s.Desc})
+		default:
+			col := "lo"
+			if s.Desc {
+				col = "hi"
+			}
+			items = append(items, orderItem{expr: "(SELECT sk." + col + " FROM sorts sk WHERE sk.rid = r.rid AND sk.param = ?)",
+				args: []any{s.Param}, desc: s.Desc, nullable: true})
 		}
-		query += w
 	}
-	args := append([]any(nil), m.args...)
-	if paged {
-		query += " AND " + m.idCol + " > ? ORDER BY " + m.idCol
+	return append(items, orderItem{expr: "r.rid", desc: sorts[0].Desc})
+}
+
+// searchRow is one result and its order keys (the cursor of the page it ends).
+type searchRow struct {
+	rec  store.Record
+	keys []any
+}
+
+// pageSQL is the page query of a plan: the keys of limit matches after the position after,
+// in order, then their versions' records. Only the page's rows read a body.
+func (p plan) pageSQL(after []any, limit int) frag {
+	q := frag{sql: "SELECT m.type, m.id, v.version, v.last_updated, v.op, v.body"}
+	for i := range p.items {
+		q.sql += fmt.Sprintf(", m.k%d", i)
 	}
-	return query, args
+	q.add(" FROM (SELECT r.seq AS seq, r.type AS type, r.id AS id")
+	for i, it := range p.items {
+		q.add(", "+it.expr+fmt.Sprintf(" AS k%d", i), it.args...)
+	}
+	q.add(" FROM " + p.from + " WHERE ")
+	conds := p.conds
+	if after != nil {
+		conds = append(append([]frag(nil), conds...), afterCond(p.items, after))
+	}
+	q.addFrag(joinFrags(conds, " AND ", "1"))
+	q.add(" ORDER BY ")
+	q.addFrag(orderSQL(p.items, nil))
+	q.add(" LIMIT ?) AS m JOIN versions v ON v.seq = m.seq ORDER BY ", limit)
+	q.addFrag(orderSQL(p.items, func(i int) string { return fmt.Sprintf("m.k%d", i) }))
+	return q
+}
+
+func (p plan) run(ctx context.Context, db queryer, after []any, limit int) ([]searchRow, error) {
+	q := p.pageSQL(after, limit)
+	traceSQL(q)
+	rows, err := db.QueryContext(ctx, q.sql, q.args...)
+	if err != nil {
+		return nil, wrap(ctx, "search", err)
+	}
+	var out []searchRow
+	for rows.Next() {
+		var r searchRow
+		var lu int64
+		r.keys = make([]any, len(p.items))
+		dst := []any{&r.rec.Type, &r.rec.ID, &r.rec.Version, &lu, &r.rec.Op, &r.rec.Body}
+		for i := range r.keys {
+			dst = append(dst, &r.keys[i])
+		}
+		if err := rows.Scan(dst...); err != nil {
+			_ = rows.Close()
+			return nil, wrap(ctx, "search", err)
+		}
+		for i, k := range r.keys {
+			if b, ok := k.([]byte); ok {
+				r.keys[i] = string(b)
+			}
+		}
+		r.rec.LastUpdated = fromNanos(lu)
+		out = append(out, r)
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return nil, wrap(ctx, "search", err)
+	}
+	return out, nil
+}
+
+// orderSQL is the ORDER BY of items (named by name(i) when given): missing sort keys last.
+func orderSQL(items []orderItem, name func(int) string) frag {
+	var f frag
+	for i, it := range items {
+		if i > 0 {
+			f.add(", ")
+		}
+		expr, args := it.expr, it.args
+		if name != nil {
+			expr, args = name(i), nil
+		}
+		if it.nullable {
+			f.add(expr+" IS NULL, ", args...)
+		}
+		f.add(expr, args...)
+		if it.desc {
+			f.add(" DESC")
+		}
+	}
+	return f
+}
+
+// afterCond is "the row comes after the position keys" in the order of items. Its first term
+// is also stated as a bound on its own, which an index walk turns into a range.
+func afterCond(items []orderItem, keys []any) frag {
+	var build func(i int) frag
+	build = func(i int) frag {
+		if i == len(items) {
+			return frag{sql: "0"}
+		}
+		it, k := items[i], keys[i]
+		op := " > ?"
+		if it.desc {
+			op = " < ?"
+		}
+		var after, eq frag
+		switch {
+		case it.nullable && k == nil:
+			after = frag{sql: "0"}
+			eq = frag{sql: it.expr + " IS NULL", args: it.args}
+		case it.nullable:
+			after = frag{sql: "(" + it.expr + " IS NULL OR " + it.expr + op + ")", args: append(append(append([]any(nil), it.args...), it.args...), k)}
+			eq = frag{sql: it.expr + " = ?", args: append(append([]any(nil), it.args...), k)}
+		default:
+			after = frag{sql: it.expr + op, args: append(append([]any(nil), it.args...), k)}
+			eq = frag{sql: it.expr + " = ?", args: append(append([]any(nil), it.args...), k)}
+		}
+		out := frag{sql: "("}
+		out.addFrag(after)
+		out.add(" OR (")
+		out.addFrag(eq)
+		out.add(" AND ")
+		out.addFrag(build(i + 1))
+		out.add("))")
+		return out
+	}
+	f := build(0)
+	if it, k := items[0], keys[0]; !it.nullable && k != nil {
+		op := " >= ?"
+		if it.desc {
+			op = " <= ?"
+		}
+		bound := frag{sql: it.expr + op, args: append(append([]any(nil), it.args...), k)}
+		bound.add(" AND ")
+		bound.addFrag(f)
+		f = frag{sql: "(" + bound.sql + ")", args: bound.args}
+	}
+	return f
+}
+
+// estimate counts a driving clause's index rows, up to driveThreshold.
+func estimate(ctx context.Context, db queryer, drive frag) (int, error) {
+	var n int
+	q := frag{"SELECT count(*) FROM (" + drive.sql + " LIMIT ?)", append(drive.args, driveThreshold)}
+	traceSQL(q)
+	if err := db.QueryRowContext(ctx, q.sql, q.args...).Scan(&n); err != nil {
+		return 0, wrap(ctx, "search estimate", err)
+	}
+	return n, nil
+}
+
+// allTypesSQL lists the types that have resources by skipping through resources_by_id: one
+// index descent per type, not a scan.
+const allTypesSQL = `WITH RECURSIVE t(type) AS (
+	SELECT min(type) FROM resources
+	UNION ALL
+	SELECT (SELECT min(type) FROM resources WHERE type > t.type) FROM t WHERE t.type IS NOT NULL
+) SELECT type FROM t WHERE type IS NOT NULL`
+
+func allTypes(ctx context.Context, db queryer) ([]string, error) {
+	rows, err := db.QueryContext(ctx, allTypesSQL)
+	if err != nil {
+		return nil, wrap(ctx, "search types", err)
+	}
+	var types []string
+	for rows.Next() {
+		var t string
+		if err := rows.Scan(&t); err != nil {
+			_ = rows.Close()
+			return nil, wrap(ctx, "search types", err)
+		}
+		types = append(types, t)
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return nil, wrap(ctx, "search types", err)
+	}
+	return types, nil
 }

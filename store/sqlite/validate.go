@@ -46,11 +46,10 @@ func validate(w *store.Write) error {
 		return fmt.Errorf("sqlite: %s/%s: body of %d bytes: %w", w.Type, w.ID, len(w.Body), store.ErrTooLarge)
 	}
 	for _, e := range w.Index {
-		// Only token entries have columns yet; storing others would silently make them
-		// unsearchable later, so they are refused until their table exists.
-		if e.Kind != store.KindToken {
-			return fmt.Errorf("sqlite: %s/%s: index entry %q of kind %d: %w", w.Type, w.ID, e.Param, e.Kind,
-				store.ErrUnsupported)
+		// Every kind has a table (special parameters are accepted and not indexed); an entry
+		// of no known kind is the extractor's bug.
+		if e.Kind < store.KindToken || e.Kind > store.KindSpecial || e.Param == "" {
+			return bad("index entry %q of kind %d", e.Param, e.Kind)
 		}
 	}
 	return nil

@@ -1,0 +1,133 @@
+package api
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/portico-health/portico/fhir"
+)
+
+// runBatch processes a batch Bundle: every entry on its own (its own atomic write, retried
+// like the single interactions when it loses a race), in the order of the request. A failing
+// entry gets its status and an OperationOutcome in response.outcome; the others are not affected.
+func (a *API) runBatch(ctx context.Context, b *bundleRequest, prefer preferReturn) []byte {
+	urls := map[string]bool{}
+	for _, e := range b.entries {
+		if isURN(e.fullURL) {
+			urls[e.fullURL] = true
+		}
+	}
+	for _, e := range b.entries {
+		err := e.err
+		if err == nil {
+			if e.isWrite() {
+				err = a.batchWrite(ctx, e, urls)
+			} else {
+				err = a.getEntry(ctx, b, e)
+			}
+		}
+		if err != nil {
+			e.fail(err)
+		}
+	}
+	return a.appendResponseBundle(b, "batch-response", prefer)
+}
+
+// batchWrite applies one write entry of a batch.
+func (a *API) batchWrite(ctx context.Context, e *entry, urls map[string]bool) error {
+	pre, err := parsePreconditions(e.hdr)
+	if err != nil {
+		return err
+	}
+	for attempt := 0; ; attempt++ {
+		if attempt > 0 {
+			if err := backoff(ctx, attempt); err != nil {
+				return err
+			}
+		}
+		if err := a.resolveTarget(ctx, e); err != nil {
+			return err
+		}
+		if e.res != nil && e.matched == nil {
+			rw := &refRewriter{a: a, ctx: ctx, batchURLs: urls}
+			if err := rw.walk(&e.res.Root); err != nil {
+				return err
+			}
+		}
+		if err := a.planWrite(ctx, e); err != nil {
+			return err
+		}
+		if e.write == nil {
+			return nil
+		}
+		err := a.store.Write(ctx, *e.write)
+		if err == nil {
+			return nil
+		}
+		if err := raceOutcome(err, pre, attempt); err != nil {
+			return err
+		}
+	}
+}
+
+// appendResponseBundle encodes the response Bundle: one entry per request entry, in the
+// request's order. Stored bodies are copied in as they are.
+func (a *API) appendResponseBundle(b *bundleRequest, typ string, prefer preferReturn) []byte {
+	size := 256
+	for _, e := range b.entries {
+		size += len(e.body) + 320
+	}
+	out := make([]byte, 0, size)
+	out = append(out, `{"resourceType":"Bundle","id":`...)
+	out = appendString(out, newID())
+	out = append(out, `,"type":`...)
+	out = appendString(out, typ)
+	out = append(out, `,"entry":[`...)
+	for i, e := range b.entries {
+		if i > 0 {
+			out = append(out, ',')
+		}
+		out = a.appendEntryResponse(out, e, prefer)
+	}
+	return append(out, "]}"...)
+}
+
+func (a *API) appendEntryResponse(b []byte, e *entry, prefer preferReturn) []byte {
+	b = append(b, '{')
+	read := !e.isWrite()
+	if e.hasRec && e.rec.Type != "" && e.issues == nil {
+		b = append(b, `"fullUrl":`...)
+		b = appendString(b, a.base+"/"+e.rec.Type+"/"+e.rec.ID)
+		b = append(b, ',')
+	}
+	if e.body != nil && (read || prefer == returnRepresentation) {
+		b = append(b, `"resource":`...)
+		b = append(b, e.body...)
+		b = append(b, ',')
+	}
+	b = append(b, `"response":{"status":`...)
+	b = appendString(b, statusLine(e.status))
+	if e.hasRec && e.issues == nil && e.outcome == nil {
+		if e.method == "POST" || e.method == "PUT" || e.method == "PATCH" {
+			b = append(b, `,"location":`...)
+			b = appendString(b, e.rec.Type+"/"+e.rec.ID+"/_history/"+fmt.Sprint(e.rec.Version))
+		}
+		b = append(b, `,"etag":`...)
+		b = appendString(b, etag(e.rec.Version))
+		b = append(b, `,"lastModified":`...)
+		b = appendString(b, fhir.FormatInstant(e.rec.LastUpdated))
+	}
+	switch {
+	case e.outcome != nil:
+		b = append(b, `,"outcome":`...)
+		b = append(b, e.outcome...)
+	case e.issues != nil:
+		b = append(b, `,"outcome":`...)
+		b = fhir.AppendJSON(b, fhir.Outcome(e.issues...))
+	case prefer == returnOutcome && !read && e.hasRec:
+		b = append(b, `,"outcome":`...)
+		b = fhir.AppendJSON(b, fhir.Outcome(fhir.Issue{Severity: "information", Code: "informational",
+			Diagnostics: fmt.Sprintf("%s %s/%s, version %d", statusLine(e.status), e.rec.Type, e.rec.ID, e.rec.Version)}))
+	}
+	return append(b, "}}"...)
+}

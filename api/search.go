@@ -1,0 +1,209 @@
+package api
+
+import (
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/portico-health/portico/fhir"
+	"github.com/portico-health/portico/store"
+)
+
+// Search (search.html): GET [base]/[type]?params, POST [base]/[type]/_search (form body merged
+// with the URL's parameters), and the system search GET [base]?_type=A,B&params and
+// POST [base]/_search. The answer is a Bundle of type searchset; see docs/search.md.
+
+func (a *API) searchType(c echo.Context) error {
+	typ, err := a.typeParam(c)
+	if err != nil {
+		return err
+	}
+	return a.search(c, []string{typ}, false, c.QueryParams())
+}
+
+func (a *API) searchTypePost(c echo.Context) error {
+	typ, err := a.typeParam(c)
+	if err != nil {
+		return err
+	}
+	params, err := formParams(c)
+	if err != nil {
+		return err
+	}
+	return a.search(c, []string{typ}, false, params)
+}
+
+func (a *API) searchSystem(c echo.Context) error {
+	return a.search(c, nil, true, c.QueryParams())
+}
+
+func (a *API) searchSystemPost(c echo.Context) error {
+	params, err := formParams(c)
+	if err != nil {
+		return err
+	}
+	return a.search(c, nil, true, params)
+}
+
+// formParams merges the URL's parameters with an application/x-www-form-urlencoded body.
+func formParams(c echo.Context) (url.Values, error) {
+	req := c.Request()
+	params := url.Values{}
+	for k, v := range c.QueryParams() {
+		params[k] = append(params[k], v...)
+	}
+	if req.ContentLength == 0 && req.Header.Get(echo.HeaderContentType) == "" {
+		return params, nil
+	}
+	if err := requireContentType(c, "application/x-www-form-urlencoded"); err != nil {
+		return nil, err
+	}
+	req.Body = http.MaxBytesReader(c.Response(), req.Body, 1<<20)
+	if err := req.ParseForm(); err != nil {
+		return nil, badRequest("the form body does not parse: %v", err)
+	}
+	for k, v := range req.PostForm {
+		params[k] = append(params[k], v...)
+	}
+	return params, nil
+}
+
+func (a *API) search(c echo.Context, types []string, system bool, params url.Values) error {
+	f, err := negotiate(c)
+	if err != nil {
+		return err
+	}
+	r, err := a.parseSearch(types, system, params, preferStrict(c.Request().Header))
+	if err != nil {
+		return err
+	}
+	r.query.Cursor = params.Get("_cursor")
+	ctx := c.Request().Context()
+	page, err := a.store.Search(ctx, r.query)
+	if err != nil {
+		return err
+	}
+	if r.countOnly {
+		page.Records, page.Next = nil, ""
+	}
+	total := page.Total
+	if !r.query.Total {
+		total = -1
+		if r.query.Cursor == "" && page.Next == "" && !r.countOnly {
+			total = len(page.Records) // known for free: everything is on this page
+		}
+	}
+	var included []store.Record
+	if len(r.includes)+len(r.revincludes) > 0 && len(page.Records) > 0 {
+		var warn []fhir.Issue
+		included, warn, err = a.runIncludes(ctx, r, page.Records)
+		if err != nil {
+			return err
+		}
+		r.warnings = append(r.warnings, warn...)
+	}
+	body, err := a.searchBundle(r, page, total, included)
+	if err != nil {
+		return err
+	}
+	return writeJSON(c, f, http.StatusOK, body)
+}
+
+// searchLink is the absolute URL of a page of the search: the canonical parameters, and the
+// cursor for any page but the first.
+func (a *API) searchLink(r *searchRequest, cursor string) string {
+	var sb strings.Builder
+	sb.WriteString(a.base)
+	if !r.system {
+		sb.WriteString("/" + r.query.Types[0])
+	}
+	link := r.canonical
+	if cursor != "" {
+		link = url.Values{}
+		for k, v := range r.canonical {
+			link[k] = v
+		}
+		link.Set("_cursor", cursor)
+	}
+	sb.WriteString("?")
+	sb.WriteString(link.Encode())
+	return sb.String()
+}
+
+// SUBSETTED is the tag of a resource returned incompletely (_summary, _elements).
+const subsettedSystem = "http://terminology.hl7.org/CodeSystem/v3-ObservationValue"
+
+// searchBundle encodes the searchset. Stored bodies are spliced in as they are, unless
+// _summary or _elements asks for a subset.
+func (a *API) searchBundle(r *searchRequest, page store.Page, total int, included []store.Record) ([]byte, error) {
+	size := 1024
+	for _, rec := range page.Records {
+		size += len(rec.Body) + 128
+	}
+	for _, rec := range included {
+		size += len(rec.Body) + 128
+	}
+	b := make([]byte, 0, size)
+	b = append(b, `{"resourceType":"Bundle","id":`...)
+	b = appendString(b, newID())
+	b = append(b, `,"meta":{"lastUpdated":`...)
+	b = appendString(b, fhir.FormatInstant(a.now()))
+	b = append(b, `},"type":"searchset"`...)
+	if total >= 0 {
+		b = append(b, `,"total":`...)
+		b = strconv.AppendInt(b, int64(total), 10)
+	}
+	b = append(b, `,"link":[{"relation":"self","url":`...)
+	b = appendString(b, a.searchLink(r, r.query.Cursor))
+	b = append(b, '}')
+	if page.Next != "" {
+		b = append(b, `,{"relation":"next","url":`...)
+		b = appendString(b, a.searchLink(r, page.Next))
+		b = append(b, '}')
+	}
+	b = append(b, ']')
+	n := 0
+	sep := func() {
+		if n == 0 {
+			b = append(b, `,"entry":[`...)
+		} else {
+			b = append(b, ',')
+		}
+		n++
+	}
+	if len(r.warnings) > 0 {
+		sep()
+		b = append(b, `{"fullUrl":`...)
+		b = appendString(b, "urn:uuid:"+newID())
+		b = append(b, `,"resource":`...)
+		b = fhir.AppendJSON(b, fhir.Outcome(r.warnings...))
+		b = append(b, `,"search":{"mode":"outcome"}}`...)
+	}
+	for _, mode := range []string{"match", "include"} {
+		recs := page.Records
+		if mode == "include" {
+			recs = included
+		}
+		for _, rec := range recs {
+			sep()
+			b = append(b, `{"fullUrl":`...)
+			b = appendString(b, a.base+"/"+rec.Type+"/"+rec.ID)
+			b = append(b, `,"resource":`...)
+			body, err := r.subset(rec)
+			if err != nil {
+				return nil, err
+			}
+			b = append(b, body...)
+			b = append(b, `,"search":{"mode":"`...)
+			b = append(b, mode...)
+			b = append(b, `"}}`...)
+		}
+	}
+	if n > 0 {
+		b = append(b, ']')
+	}
+	return append(b, '}'), nil
+}
