@@ -2,6 +2,7 @@ package fhir
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -65,7 +66,7 @@ var extractable = map[store.ParamKind][]string{
 	store.KindString: {"string", "markdown", "code", "id", "uri", "url", "canonical", "oid",
 		"uuid", "HumanName", "Address"},
 	store.KindReference: {"Reference", "canonical", "uri", "url"},
-	store.KindDate:      {"date", "dateTime", "instant", "Period", "Timing"},
+	store.KindDate:      {"date", "dateTime", "instant", "Period", "Timing", "string"},
 	store.KindNumber:    {"integer", "decimal", "positiveInt", "unsignedInt", "Range"},
 	store.KindQuantity: {"Quantity", "Age", "Duration", "Distance", "Count", "Money",
 		"SimpleQuantity", "MoneyQuantity", "Range"},
@@ -76,9 +77,8 @@ var extractable = map[store.ParamKind][]string{
 // parameter: they are accepted by the registry check and yield no entry.
 var ignoredTypes = map[store.ParamKind]map[string]string{
 	store.KindDate: {
-		"string": "the free-text alternative of a choice (Procedure.performedString) is not a date",
-		"Age":    "an age (Procedure.performedAge) is not a date without the birth date",
-		"Range":  "an age range (Procedure.performedRange) is not a date without the birth date",
+		"Age":   "an age (Procedure.performedAge) is not a date without the birth date",
+		"Range": "an age range (Procedure.performedRange) is not a date without the birth date",
 	},
 	store.KindReference: {"Attachment": "Consent.source[x] as Attachment is not a reference"},
 	store.KindQuantity:  {"SampledData": "R4 defines no quantity semantics for SampledData"},
@@ -262,17 +262,22 @@ func ExtractIndexBase(r *Resource, baseURL string) ([]store.IndexEntry, error) {
 	if LookupType(rt) == nil {
 		return nil, fmt.Errorf("unknown resource type %q", rt)
 	}
-	x := extractor{root: &r.Root, base: strings.TrimSuffix(baseURL, "/"), out: make([]store.IndexEntry, 0, 32)}
+	params := compiledParams(rt)
+	c := evalPool.Get().(*evalCtx)
+	defer c.release()
+	c.root = &r.Root
+	x := extractor{root: &r.Root, base: strings.TrimSuffix(baseURL, "/"), ctx: c, out: c.entries[:0]}
 	in := []PathNode{NodeOf(&r.Root)}
-	for i := range compiledParams(rt) {
-		cp := &compiledParams(rt)[i]
+	for i := range params {
+		cp := &params[i]
 		if cp.skip != "" {
 			continue
 		}
 		if cp.err != nil {
 			return nil, cp.err
 		}
-		nodes := cp.expr.EvalNodes(x.root, in)
+		c.buf = c.buf[:0]
+		nodes := cp.expr.evalScratch(c, in)
 		if cp.kind == store.KindComposite {
 			for _, n := range nodes {
 				if err := x.composite(cp, n); err != nil {
@@ -281,36 +286,50 @@ func ExtractIndexBase(r *Resource, baseURL string) ([]store.IndexEntry, error) {
 			}
 			continue
 		}
+		first := len(x.out)
 		for _, n := range nodes {
 			if err := x.node(cp.sp.Code, cp.kind, n); err != nil {
 				return nil, fmt.Errorf("%s: %w", cp.sp.Code, err)
 			}
 		}
 		if cp.sp.Base == "Communication" && cp.sp.Code == "priority" {
-			for j := range x.out {
-				if e := &x.out[j]; e.Param == "priority" {
-					e.SortKey = communicationPriorityRank[e.Code] + e.Code
-					if communicationPriorityRank[e.Code] == "" {
-						e.SortKey = "9" + e.Code
-					}
+			for j := first; j < len(x.out); j++ {
+				e := &x.out[j]
+				if rank := communicationPriorityRank[e.Code]; rank != "" {
+					e.SortKey = rank + e.Code
+				} else {
+					e.SortKey = "9" + e.Code
 				}
 			}
 		}
 	}
-	return x.out, nil
+	out := slices.Clone(x.out)
+	c.entries = x.out[:0]
+	return out, nil
 }
 
 type extractor struct {
+	ctx  *evalCtx
 	root *Value
 	base string
 	out  []store.IndexEntry
 }
 
 func (x *extractor) composite(cp *compiledParam, base PathNode) error {
+	// Select every component's values first: most bases lack one of them.
+	var nodesBuf [4][]PathNode
+	nodes := nodesBuf[:0]
+	for _, c := range cp.comps {
+		ns := c.expr.evalScratch(x.ctx, x.ctx.one(base))
+		if len(ns) == 0 {
+			return nil
+		}
+		nodes = append(nodes, ns)
+	}
 	parts := make([][]store.IndexEntry, len(cp.comps))
 	for i, c := range cp.comps {
-		sub := extractor{root: x.root, base: x.base}
-		for _, n := range c.expr.EvalNodes(x.root, []PathNode{base}) {
+		sub := extractor{root: x.root, base: x.base, ctx: x.ctx}
+		for _, n := range nodes[i] {
 			if err := sub.node(c.code, c.kind, n); err != nil {
 				return fmt.Errorf("%s: %w", cp.sp.Code, err)
 			}
@@ -470,9 +489,16 @@ func (x *extractor) token(param string, n PathNode) error {
 	case "Coding":
 		coding(v)
 	case "CodeableConcept":
+		first := len(x.out)
 		each(v, "coding", coding)
 		if t := str(v, "text"); t != "" {
 			tok("", "", t)
+			// The text-only entry sorts with the concept's first code, or by its text.
+			e := &x.out[len(x.out)-1]
+			e.SortKey = e.Text
+			if first < len(x.out)-1 {
+				e.SortKey = x.out[first].Code
+			}
 		}
 	case "Identifier":
 		val := str(v, "value")
@@ -544,6 +570,9 @@ func (x *extractor) reference(param string, n PathNode) error {
 	if e.RefID == "" && e.RefURL == "" && e.Code == "" {
 		return nil
 	}
+	if e.SortKey == "" {
+		e.SortKey = e.Code // identifier only
+	}
 	x.add(e)
 	return nil
 }
@@ -555,6 +584,9 @@ func (x *extractor) date(param string, n PathNode) error {
 	case v.Kind == String:
 		var err error
 		if lo, hi, err = DateRange(v.Text); err != nil {
+			if n.Type == "string" {
+				return nil // free text (Procedure.performedString "in childhood"): no date
+			}
 			return err
 		}
 	case v.Kind != Object:

@@ -2,8 +2,12 @@ package fhir
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
+
+	"github.com/portico-health/portico/store"
 )
 
 // This file is a small FHIRPath engine: the subset R4 search-parameter expressions use. It
@@ -156,21 +160,44 @@ func compilePathIn(in, res []stype, expr string) (*PathExpr, error) {
 // Eval evaluates the expression on a resource (or any element) held in v, of FHIR type typ.
 // root is the resource that contained references (#id) resolve in; it may be v itself.
 func (e *PathExpr) Eval(root *Value, v *Value, typ string) []PathNode {
-	if e.root == nil {
-		return nil
-	}
 	st, _ := baseStype(typ)
-	ctx := &evalCtx{root: root}
-	return ctx.eval(e.root, []PathNode{{Value: v, Type: st.name, sc: st.sc}})
+	return e.EvalNodes(root, []PathNode{{Value: v, Type: st.name, sc: st.sc}})
 }
 
-// EvalNodes evaluates the expression with the given input collection.
+// EvalNodes evaluates the expression with the given input collection. The result is the
+// caller's.
 func (e *PathExpr) EvalNodes(root *Value, in []PathNode) []PathNode {
 	if e.root == nil {
 		return nil
 	}
-	ctx := &evalCtx{root: root}
-	return ctx.eval(e.root, in)
+	c := evalPool.Get().(*evalCtx)
+	c.root = root
+	out := slices.Clone(c.eval(e.root, in))
+	c.release()
+	return out
+}
+
+// evalScratch evaluates with a pooled context and returns the result in its arena: valid
+// until c.release.
+func (e *PathExpr) evalScratch(c *evalCtx, in []PathNode) []PathNode {
+	if e.root == nil {
+		return nil
+	}
+	return c.eval(e.root, in)
+}
+
+func (c *evalCtx) release() {
+	if cap(c.buf) > 4096 {
+		c.buf = make([]PathNode, 0, 256)
+	}
+	if cap(c.entries) > 1024 {
+		c.entries = nil
+	}
+	// Not cleared: the stale pointers keep at most the last resource alive, and sync.Pool
+	// drops idle contexts at the next garbage collections.
+	c.buf = c.buf[:0]
+	c.root = nil
+	evalPool.Put(c)
 }
 
 // NodeOf makes the input node for a resource.
@@ -227,6 +254,9 @@ func lexPath(s string) ([]ptok, error) {
 			j := strings.IndexByte(s[i+1:], '`')
 			if j < 0 {
 				return nil, fmt.Errorf("unterminated identifier at offset %d", i)
+			}
+			if j == 0 {
+				return nil, fmt.Errorf("empty identifier at offset %d", i)
 			}
 			out = append(out, ptok{'i', s[i+1 : i+1+j], i})
 			i += j + 2
@@ -614,23 +644,39 @@ func containsStr(list []string, s string) bool {
 
 // isA reports whether type typ is name or derives from it.
 func isA(typ, name string) bool {
+	if typ == name {
+		return true
+	}
+	bases := typeBases()
 	for typ != "" {
-		if typ == name {
-			return true
-		}
-		t := LookupType(typ)
-		if t == nil {
+		b, ok := bases[typ]
+		if !ok {
 			return false
 		}
-		typ = t.Base
+		if b == name {
+			return true
+		}
+		typ = b
 	}
 	return false
 }
+
+// typeBases maps every type to its base type.
+var typeBases = sync.OnceValue(func() map[string]string {
+	m := make(map[string]string, len(typeTable))
+	for i := range typeTable {
+		m[typeTable[i].Name] = typeTable[i].Base
+	}
+	return m
+})
 
 // memberCands lists the JSON members that element name selects in a scope: one for a plain
 // element, one per type for a choice element (value → valueQuantity, valueString, ...).
 func memberCands(sc *members, name string) []cand {
 	el, tp := sc.Member(name)
+	if el != nil && el.Name != name && tp != nil && tp.JSONName == name {
+		return []cand{elemCand(el, tp)} // a choice by its JSON name: valueQuantity
+	}
 	if el == nil || el.Name != name {
 		el, tp = sc.byName(name + "[x]")
 		if el == nil {
@@ -771,6 +817,19 @@ func checkPath(e *pexpr, in, this []stype) ([]stype, error) {
 				out = append(out, st)
 			}
 		}
+		// Fold the type into a choice step: value.as(Quantity) reads only valueQuantity (and
+		// the members of Quantity's profiles, Age, Duration...). opAs still filters at run time.
+		if t := e.target; t.op == opMember {
+			for i := range t.cands {
+				var kept []cand
+				for _, c := range t.cands[i].cands {
+					if c.res || isA(c.typ, e.name) {
+						kept = append(kept, c)
+					}
+				}
+				t.cands[i].cands = kept
+			}
+		}
 		return out, nil
 	case opFunc:
 		tin, err := checkPath(e.target, in, this)
@@ -830,43 +889,76 @@ func dedupeStypes(in []stype) []stype {
 
 // ---- evaluation ----
 
+// evalCtx holds an evaluation's state. Results are slices of one arena, buf, capped so that
+// appending to a result never overwrites another one; the arena is reused between
+// evaluations (see evalPool), which makes evaluation allocation-free in the common case.
 type evalCtx struct {
-	root *Value
-	this []PathNode
+	root    *Value
+	buf     []PathNode
+	entries []store.IndexEntry // ExtractIndex's scratch
 }
 
-func (c *evalCtx) eval(e *pexpr, in []PathNode) []PathNode {
-	if c.this == nil {
-		c.this = in
+var evalPool = sync.Pool{New: func() any { return &evalCtx{buf: make([]PathNode, 0, 256)} }}
+
+func (c *evalCtx) mark() int { return len(c.buf) }
+
+func (c *evalCtx) push(n PathNode) { c.buf = append(c.buf, n) }
+
+// since returns what was pushed since mark m.
+func (c *evalCtx) since(m int) []PathNode {
+	if len(c.buf) == m {
+		return nil
 	}
+	return c.buf[m:len(c.buf):len(c.buf)]
+}
+
+func (c *evalCtx) one(n PathNode) []PathNode {
+	m := c.mark()
+	c.push(n)
+	return c.since(m)
+}
+
+func (c *evalCtx) boolean(b bool) []PathNode { return c.one(boolNode(b)) }
+
+func (c *evalCtx) eval(e *pexpr, in []PathNode) []PathNode {
 	switch e.op {
 	case opThis:
 		return in
 	case opResource:
 		if c.root != nil {
-			return []PathNode{NodeOf(c.root)}
+			return c.one(NodeOf(c.root))
 		}
 		return nil
 	case opTypeName:
-		var out []PathNode
+		all := true
 		for _, n := range in {
-			if isA(n.Type, e.name) {
-				out = append(out, n)
+			if !isA(n.Type, e.name) {
+				all = false
+				break
 			}
 		}
-		return out
+		if all {
+			return in
+		}
+		m := c.mark()
+		for _, n := range in {
+			if isA(n.Type, e.name) {
+				c.push(n)
+			}
+		}
+		return c.since(m)
 	case opString:
-		return []PathNode{{Value: e.lit, Type: "string"}}
+		return c.one(PathNode{Value: e.lit, Type: "string"})
 	case opInt:
-		return []PathNode{{Value: e.lit, Type: "integer"}}
+		return c.one(PathNode{Value: e.lit, Type: "integer"})
 	case opBool:
-		return []PathNode{boolNode(e.n == 1)}
+		return c.boolean(e.n == 1)
 	case opMember:
 		return c.member(e, c.eval(e.target, in))
 	case opIndex:
 		t := c.eval(e.target, in)
 		if e.n < len(t) {
-			return t[e.n : e.n+1]
+			return t[e.n : e.n+1 : e.n+1]
 		}
 		return nil
 	case opUnion:
@@ -875,44 +967,49 @@ func (c *evalCtx) eval(e *pexpr, in []PathNode) []PathNode {
 		if len(a) == 0 {
 			return b
 		}
-		out := a
+		if len(b) == 0 {
+			return a
+		}
+		m := c.mark()
+		c.buf = append(c.buf, a...)
 		for _, n := range b {
 			dup := false
-			for _, m := range a {
-				if n.Value != nil && m.Value == n.Value {
+			for _, o := range a {
+				if n.Value != nil && o.Value == n.Value {
 					dup = true
 					break
 				}
 			}
 			if !dup {
-				out = append(out, n)
+				c.push(n)
 			}
 		}
-		return out
+		return c.since(m)
 	case opAnd, opOr:
 		a := truth(c.eval(e.args[0], in))
+		if e.op == opAnd && a == 0 {
+			return c.boolean(false)
+		}
+		if e.op == opOr && a == 1 {
+			return c.boolean(true)
+		}
 		b := truth(c.eval(e.args[1], in))
-		var r int
 		if e.op == opAnd {
 			switch {
-			case a == 0 || b == 0:
-				r = 0
+			case b == 0:
+				return c.boolean(false)
 			case a == 1 && b == 1:
-				r = 1
-			default:
-				return nil
+				return c.boolean(true)
 			}
-		} else {
-			switch {
-			case a == 1 || b == 1:
-				r = 1
-			case a == 0 && b == 0:
-				r = 0
-			default:
-				return nil
-			}
+			return nil
 		}
-		return []PathNode{boolNode(r == 1)}
+		switch {
+		case b == 1:
+			return c.boolean(true)
+		case a == 0 && b == 0:
+			return c.boolean(false)
+		}
+		return nil
 	case opEq, opNe:
 		a := c.eval(e.args[0], in)
 		b := c.eval(e.args[1], in)
@@ -923,22 +1020,22 @@ func (c *evalCtx) eval(e *pexpr, in []PathNode) []PathNode {
 		for i := 0; eq && i < len(a); i++ {
 			eq = nodesEqual(a[i], b[i])
 		}
-		return []PathNode{boolNode(eq == (e.op == opEq))}
+		return c.boolean(eq == (e.op == opEq))
 	case opIs:
 		t := c.eval(e.target, in)
 		if len(t) != 1 {
 			return nil
 		}
-		return []PathNode{boolNode(isA(t[0].Type, e.name))}
+		return c.boolean(isA(t[0].Type, e.name))
 	case opAs:
 		t := c.eval(e.target, in)
-		out := t[:0:0]
+		m := c.mark()
 		for _, n := range t {
 			if isA(n.Type, e.name) {
-				out = append(out, n)
+				c.push(n)
 			}
 		}
-		return out
+		return c.since(m)
 	case opFunc:
 		return c.call(e, c.eval(e.target, in))
 	}
@@ -976,11 +1073,11 @@ func nodesEqual(a, b PathNode) bool {
 }
 
 func (c *evalCtx) member(e *pexpr, in []PathNode) []PathNode {
-	var out []PathNode
+	m := c.mark()
 	for _, n := range in {
 		if n.Value == nil || n.Value.Kind != Object {
 			if e.name == "value" && n.Value != nil && n.sc == nil {
-				out = append(out, n) // .value of a primitive
+				c.push(n) // .value of a primitive
 			}
 			continue
 		}
@@ -999,6 +1096,21 @@ func (c *evalCtx) member(e *pexpr, in []PathNode) []PathNode {
 		if !found {
 			cands = memberCands(sc, e.name)
 		}
+		if len(cands) > 2 { // a choice: one pass over the object's members
+			for i := range n.Value.Obj {
+				mb := &n.Value.Obj[i]
+				if !strings.HasPrefix(mb.Key, e.name) {
+					continue
+				}
+				for _, cd := range cands {
+					if cd.json == mb.Key {
+						c.pushValues(&mb.Value, cd)
+						break
+					}
+				}
+			}
+			continue
+		}
 		for _, cd := range cands {
 			v := n.Value.Get(cd.json)
 			if v == nil {
@@ -1006,61 +1118,93 @@ func (c *evalCtx) member(e *pexpr, in []PathNode) []PathNode {
 			}
 			if v.Kind == Array {
 				for i := range v.Arr {
-					out = appendNode(out, &v.Arr[i], cd)
+					c.pushValue(&v.Arr[i], cd)
 				}
 			} else {
-				out = appendNode(out, v, cd)
+				c.pushValue(v, cd)
 			}
 		}
 	}
-	return out
+	return c.since(m)
 }
 
-func appendNode(out []PathNode, v *Value, cd cand) []PathNode {
-	if v.Kind == Null {
-		return out
+func (c *evalCtx) pushValues(v *Value, cd cand) {
+	if v.Kind == Array {
+		for i := range v.Arr {
+			c.pushValue(&v.Arr[i], cd)
+		}
+		return
 	}
-	if cd.res {
-		return append(out, NodeOf(v))
+	c.pushValue(v, cd)
+}
+
+func (c *evalCtx) pushValue(v *Value, cd cand) {
+	switch {
+	case v.Kind == Null:
+	case cd.res:
+		c.push(NodeOf(v))
+	default:
+		c.push(PathNode{Value: v, Type: cd.typ, sc: cd.sc})
 	}
-	return append(out, PathNode{Value: v, Type: cd.typ, sc: cd.sc})
+}
+
+// filter keeps the items of in for which keep is true, in order.
+func (c *evalCtx) filter(in []PathNode, keep func(PathNode) bool) []PathNode {
+	var small [64]bool
+	var flags []bool
+	if len(in) <= len(small) {
+		flags = small[:len(in)]
+	} else {
+		flags = make([]bool, len(in))
+	}
+	all := true
+	for i, n := range in {
+		flags[i] = keep(n)
+		all = all && flags[i]
+	}
+	if all {
+		return in
+	}
+	m := c.mark()
+	for i, n := range in {
+		if flags[i] {
+			c.push(n)
+		}
+	}
+	return c.since(m)
 }
 
 func (c *evalCtx) call(e *pexpr, in []PathNode) []PathNode {
 	switch e.name {
 	case "where":
-		out := in[:0:0]
-		for _, n := range in {
-			if truth(c.eval(e.args[0], []PathNode{n})) == 1 {
-				out = append(out, n)
-			}
-		}
-		return out
+		return c.filter(in, func(n PathNode) bool {
+			return truth(c.eval(e.args[0], c.one(n))) == 1
+		})
 	case "exists":
 		if len(e.args) == 1 {
 			for _, n := range in {
-				if truth(c.eval(e.args[0], []PathNode{n})) == 1 {
-					return []PathNode{boolNode(true)}
+				if truth(c.eval(e.args[0], c.one(n))) == 1 {
+					return c.boolean(true)
 				}
 			}
-			return []PathNode{boolNode(false)}
+			return c.boolean(false)
 		}
-		return []PathNode{boolNode(len(in) > 0)}
+		return c.boolean(len(in) > 0)
 	case "empty":
-		return []PathNode{boolNode(len(in) == 0)}
+		return c.boolean(len(in) == 0)
 	case "hasValue":
-		return []PathNode{boolNode(len(in) == 1 && in[0].sc == nil && in[0].Value != nil)}
+		return c.boolean(len(in) == 1 && in[0].sc == nil && in[0].Value != nil)
 	case "not":
 		switch truth(in) {
 		case 1:
-			return []PathNode{boolNode(false)}
+			return c.boolean(false)
 		case 0:
-			return []PathNode{boolNode(true)}
+			return c.boolean(true)
 		}
 		return nil
 	case "first":
 		if len(in) > 0 {
-			return in[:1]
+			return in[:1:1]
 		}
 		return nil
 	case "last":
@@ -1069,17 +1213,21 @@ func (c *evalCtx) call(e *pexpr, in []PathNode) []PathNode {
 		}
 		return nil
 	case "resolve":
-		var out []PathNode
+		var tmp [8]PathNode
+		out := tmp[:0]
 		for _, n := range in {
 			if r, ok := c.resolve(n); ok {
 				out = append(out, r)
 			}
 		}
-		return out
+		m := c.mark()
+		c.buf = append(c.buf, out...)
+		return c.since(m)
 	case "extension":
 		url := e.args[0].name
 		ext := LookupType("Extension")
-		var out []PathNode
+		var tmp [8]PathNode
+		out := tmp[:0]
 		for _, n := range in {
 			if n.Value == nil || n.Value.Kind != Object {
 				continue
@@ -1095,7 +1243,9 @@ func (c *evalCtx) call(e *pexpr, in []PathNode) []PathNode {
 				}
 			}
 		}
-		return out
+		m := c.mark()
+		c.buf = append(c.buf, out...)
+		return c.since(m)
 	}
 	return nil
 }

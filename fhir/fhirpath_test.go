@@ -80,6 +80,8 @@ func TestPathEval(t *testing.T) {
 		{obs, "Observation.component.value.as(string)", "eighty"},
 		{obs, "Observation.component.value.ofType(Quantity).value", "120"},
 		{obs, "Observation.effective", "Period"},
+		{obs, "Observation.component.valueQuantity.value", "120"},
+		{obs, "Observation.effectivePeriod.start", "2024-01-01"},
 		{obs, "Observation.effective as dateTime", ""},
 		{obs, "(Observation.effective as Period).start", "2024-01-01"},
 		{obs, "Observation.effective is Period", "true"},

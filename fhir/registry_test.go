@@ -1,6 +1,7 @@
 package fhir
 
 import (
+	"strings"
 	"testing"
 )
 
@@ -17,6 +18,16 @@ func TestSearchParamRegistry(t *testing.T) {
 	}
 	if n < 2000 {
 		t.Errorf("only %d parameters compiled", n)
+	}
+	for key := range skipParams {
+		base, code, _ := strings.Cut(key, ".")
+		found := false
+		for _, sp := range SearchParams(base) {
+			found = found || sp.Code == code
+		}
+		if !found {
+			t.Errorf("skip list names %s, which is no parameter", key)
+		}
 	}
 	for _, s := range SkippedSearchParams() {
 		t.Log("skipped:", s)

@@ -21,10 +21,11 @@ const (
 	MaxTime = 1e15
 )
 
-// Open ends of quantity ranges (Range without low or high).
-var (
-	negInf = math.Inf(-1)
-	posInf = math.Inf(1)
+// Open ends of number and quantity ranges (a Range without low or high): the largest finite
+// floats, so that every backend (and JSON) can hold them.
+const (
+	negInf = -math.MaxFloat64
+	posInf = math.MaxFloat64
 )
 
 // NormalizeString is the normalised form of string search: lower case, accents and other
@@ -195,6 +196,9 @@ func DateRange(s string) (low, high float64, err error) {
 	if prec == 'f' {
 		low += frac
 		high = low + math.Pow10(3-fracDigits)
+		if !(low < high) {
+			high = math.Nextafter(low, math.Inf(1))
+		}
 	}
 	return low, high, nil
 }
@@ -236,12 +240,25 @@ func NumberRange(s string) (value, low, high float64, err error) {
 		scale := exp - decimals - 1
 		lo, err1 := strconv.ParseFloat(strconv.FormatInt(n*10-5, 10)+"e"+strconv.Itoa(scale), 64)
 		hi, err2 := strconv.ParseFloat(strconv.FormatInt(n*10+5, 10)+"e"+strconv.Itoa(scale), 64)
-		if err1 == nil && err2 == nil {
+		if err1 == nil || err2 == nil {
+			lo, hi = widen(lo, hi)
 			return value, lo, hi, nil
 		}
 	}
 	half := math.Pow10(exp-decimals) / 2
-	return value, value - half, value + half, nil
+	low, high = widen(value-half, value+half)
+	return value, low, high, nil
+}
+
+// widen keeps a range non-empty where float64 cannot hold its precision (more than 15
+// significant digits): at least one ulp on each side.
+func widen(lo, hi float64) (float64, float64) {
+	lo, hi = max(lo, negInf), min(hi, posInf) // 1e308 is near the end of float64
+	if lo < hi {
+		return lo, hi
+	}
+	mid := lo
+	return math.Nextafter(mid, math.Inf(-1)), math.Nextafter(mid, math.Inf(1))
 }
 
 // ---- sort keys ----

@@ -58,7 +58,7 @@ const (
 	ModNot               // token :not (no entry of Param matches the value)
 	ModBelow             // uri :below (the stored URI starts with the value)
 	ModAbove             // uri :above (the value starts with the stored URI)
-	ModOfType            // identifier :of-type (System/Code = the type coding, Text = the value)
+	ModOfType            // identifier :of-type (System/Code = the type coding, Text = the value); matched against entries with Param "<param>:of-type"
 	ModIdentifier        // reference :identifier (System/Code = the identifier of the reference)
 )
 
@@ -152,8 +152,9 @@ type IndexEntry struct {
 	Components []IndexEntry
 
 	// SortKey orders resources for _sort on Param, compared bytewise. The fhir package builds
-	// it so that order is meaningful (dates as fixed-width UTC text, numbers order-preserving,
-	// Communication.priority by clinical urgency).
+	// it so that order is meaningful (dates, numbers and quantities as 16 hex digits of an
+	// order-preserving encoding of Low; strings normalised; Communication.priority by clinical
+	// urgency).
 	SortKey string
 }
 
