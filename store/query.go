@@ -50,16 +50,16 @@ type Has struct {
 type Modifier uint8
 
 const (
-	ModNone     Modifier = iota
-	ModMissing           // :missing
-	ModExact             // string :exact (case- and accent-sensitive, whole value)
-	ModContains          // string :contains (substring of the normalised value)
-	ModText              // token :text (starts-with on the normalised display/text)
-	ModNot               // token :not (no entry of Param matches the value)
-	ModBelow             // uri :below (the stored URI starts with the value)
-	ModAbove             // uri :above (the value starts with the stored URI)
-	ModOfType            // identifier :of-type (System/Code = the type coding, Text = the value); matched against entries with Param "<param>:of-type"
-	ModIdentifier        // reference :identifier (System/Code = the identifier of the reference)
+	ModNone       Modifier = iota
+	ModMissing             // :missing
+	ModExact               // string :exact (case- and accent-sensitive, whole value)
+	ModContains            // string :contains (substring of the normalised value)
+	ModText                // token :text (starts-with on the normalised display/text)
+	ModNot                 // token :not (no entry of Param matches the value)
+	ModBelow               // uri :below (the stored URI starts with the value)
+	ModAbove               // uri :above (the value starts with the stored URI)
+	ModOfType              // identifier :of-type (System/Code = the type coding, Text = the value); matched against entries with Param "<param>:of-type"
+	ModIdentifier          // reference :identifier (System/Code = the identifier of the reference)
 )
 
 // Prefix is a comparison prefix of date, number and quantity values.
