@@ -26,6 +26,9 @@ func runServe(args []string) int {
 	fs.StringVar(&cfg.Store, "store", cfg.Store, `store backend: "" or "sqlite" (embedded, in --data-dir) or "sqlite:/dir"`)
 	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "debug, info, warn or error")
 	fs.Int64Var(&cfg.MaxBodyBytes, "max-body-bytes", cfg.MaxBodyBytes, "largest accepted request body, in bytes (larger: 413)")
+	fs.BoolVar(&cfg.Triage, "triage", cfg.Triage, "triage patient messages (Communication from a Patient or RelatedPerson)")
+	fs.StringVar(&cfg.TriageRules, "triage-rules", cfg.TriageRules, "triage rule file (JSON); empty: the shipped rules")
+	fs.StringVar(&cfg.TriageConfig, "triage-config", cfg.TriageConfig, "triage configuration (JSON: routing, clinic calendar, answer targets, automatic replies); empty: the shipped default")
 	if err := parseWithEnv(fs, args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0

@@ -50,6 +50,10 @@ type Config struct {
 	// MaxBundleEntries caps the entries of a batch or transaction (HTTP 413 above it). Zero
 	// means DefaultMaxBundleEntries.
 	MaxBundleEntries int
+
+	// WriteHooks run, in order, before every write (see WriteHook): triage, booking, billing
+	// and audit plug in here.
+	WriteHooks []WriteHook
 }
 
 // API serves the FHIR RESTful interactions. Create it with New; it is safe for concurrent use.
@@ -63,6 +67,7 @@ type API struct {
 	maxCount     int
 	now          func() time.Time
 	maxEntries   int
+	hooks        []WriteHook
 }
 
 // New checks cfg and returns the API; it reports every configuration problem at once.
@@ -89,6 +94,12 @@ func New(cfg Config) (*API, error) {
 		defaultCount: cfg.DefaultCount,
 		maxCount:     cfg.MaxCount,
 		now:          cfg.Now,
+		hooks:        cfg.WriteHooks,
+	}
+	for i, h := range cfg.WriteHooks {
+		if h == nil {
+			errs = append(errs, fmt.Errorf("api: Config.WriteHooks[%d] is nil", i))
+		}
 	}
 	if a.log == nil {
 		a.log = slog.New(slog.NewTextHandler(io.Discard, nil))

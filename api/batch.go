@@ -39,11 +39,13 @@ func (a *API) batchWrite(ctx context.Context, e *entry, urls map[string]bool) er
 	if err != nil {
 		return err
 	}
+	snap := a.snapshot(e.res)
 	for attempt := 0; ; attempt++ {
 		if attempt > 0 {
 			if err := backoff(ctx, attempt); err != nil {
 				return err
 			}
+			e.res = refresh(e.res, snap)
 		}
 		if err := a.resolveTarget(ctx, e); err != nil {
 			return err
@@ -60,7 +62,7 @@ func (a *API) batchWrite(ctx context.Context, e *entry, urls map[string]bool) er
 		if e.write == nil {
 			return nil
 		}
-		err := a.store.Write(ctx, *e.write)
+		err := a.store.Write(ctx, withExtra(*e.write, e.extra)...)
 		if err == nil {
 			return nil
 		}

@@ -86,6 +86,7 @@ type entry struct {
 	guard   *store.Query
 	cur     *current
 	write   *store.Write
+	extra   []store.Write // writes the hooks added, stored atomically with write
 	status  int
 	rec     store.Record // the version the response describes (etag, lastModified, location)
 	hasRec  bool

@@ -33,13 +33,22 @@ func (a *API) create(c echo.Context) error {
 		return err
 	}
 	ctx := c.Request().Context()
+	snap := a.snapshot(res)
 	for attempt := 0; ; attempt++ {
-		w, err := a.indexedWrite(store.OpCreate, res, typ, newID(), 1, time.Time{})
+		if attempt > 0 {
+			res = refresh(res, snap)
+		}
+		id := newID()
+		extra, err := a.runHooks(ctx, InteractionCreate, typ, id, res, nil, false)
+		if err != nil {
+			return err
+		}
+		w, err := a.indexedWrite(store.OpCreate, res, typ, id, 1, time.Time{})
 		if err != nil {
 			return err
 		}
 		w.IfNoneExist = cond
-		err = a.store.Write(ctx, w)
+		err = a.store.Write(ctx, withExtra(w, extra)...)
 		var exists *store.ExistsError
 		switch {
 		case err == nil:

@@ -99,6 +99,10 @@ func (a *API) deleteLoop(c echo.Context, pre preconditions, choose func(context.
 			setVersionHeaders(c.Response().Header(), cur.rec)
 			return c.NoContent(http.StatusNoContent)
 		}
+		extra, err := a.runHooks(ctx, InteractionDelete, cur.rec.Type, cur.rec.ID, nil, &cur.rec, false)
+		if err != nil {
+			return err
+		}
 		w := store.Write{
 			Op:          store.OpDelete,
 			Type:        cur.rec.Type,
@@ -106,7 +110,7 @@ func (a *API) deleteLoop(c echo.Context, pre preconditions, choose func(context.
 			Version:     cur.rec.Version + 1,
 			LastUpdated: a.stamp(cur.rec.LastUpdated),
 		}
-		err = a.store.Write(ctx, w)
+		err = a.store.Write(ctx, withExtra(w, extra)...)
 		if err == nil {
 			setVersionHeaders(c.Response().Header(), record(w))
 			return c.NoContent(http.StatusNoContent)

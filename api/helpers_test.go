@@ -34,6 +34,8 @@ type options struct {
 	count    int
 	maxCount int
 	wrap     func(store.Store) store.Store // wraps the real store (fault injection)
+	hooks    []api.WriteHook
+	now      func() time.Time
 }
 
 func newServer(t testing.TB, opts ...func(*options)) *server {
@@ -64,6 +66,8 @@ func newServer(t testing.TB, opts ...func(*options)) *server {
 		MaxBodyBytes: o.maxBody,
 		DefaultCount: o.count,
 		MaxCount:     o.maxCount,
+		WriteHooks:   o.hooks,
+		Now:          o.now,
 	})
 	if err != nil {
 		t.Fatalf("api.New: %v", err)

@@ -71,11 +71,15 @@ func (a *API) patch(c echo.Context) error {
 		if err != nil {
 			return err
 		}
+		extra, err := a.runHooks(ctx, InteractionPatch, typ, id, res, &cur.rec, false)
+		if err != nil {
+			return err
+		}
 		w, err := a.indexedWrite(store.OpUpdate, res, typ, id, cur.rec.Version+1, cur.rec.LastUpdated)
 		if err != nil {
 			return err
 		}
-		err = a.store.Write(ctx, w)
+		err = a.store.Write(ctx, withExtra(w, extra)...)
 		if err == nil {
 			return a.writeWritten(c, f, http.StatusOK, record(w), "Patched")
 		}

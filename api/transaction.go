@@ -124,6 +124,7 @@ func (a *API) transactionOnce(ctx context.Context, b *bundleRequest) error {
 		}
 		if e.write != nil {
 			writes = append(writes, *e.write)
+			writes = append(writes, e.extra...)
 		}
 	}
 	if len(writes) == 0 {
@@ -140,7 +141,7 @@ func isURN(s string) bool {
 // resolveTarget chooses what a write entry changes: for POST a new id (or, with
 // ifNoneExist, the one match), for conditional PUT and DELETE the match of the criteria.
 func (a *API) resolveTarget(ctx context.Context, e *entry) error {
-	e.id, e.target, e.cur, e.guard, e.matched, e.write = e.urlID, "", nil, nil, nil, nil
+	e.id, e.target, e.cur, e.guard, e.matched, e.write, e.extra = e.urlID, "", nil, nil, nil, nil, nil
 	switch e.method {
 	case "POST":
 		cond, err := a.entryIfNoneExist(e)
@@ -293,15 +294,28 @@ func (a *API) planWrite(ctx context.Context, e *entry) error {
 			e.status, e.rec, e.hasRec, e.body = http.StatusOK, *e.matched, true, e.matched.Body
 			return nil
 		}
+		extra, err := a.runHooks(ctx, InteractionCreate, e.typ, e.id, e.res, nil, true)
+		if err != nil {
+			return err
+		}
 		w := a.versionWrite(store.OpCreate, e.res, e.typ, e.id, 1, time.Time{})
 		w.IfNoneExist = e.guard
 		e.setWrite(w, http.StatusCreated)
+		e.extra = extra
 	case "PUT":
 		c, err := cur()
 		if err != nil {
 			return err
 		}
 		if err := pre.check(c.liveVersion()); err != nil {
+			return err
+		}
+		var prev *store.Record
+		if c.live {
+			prev = &c.rec
+		}
+		extra, err := a.runHooks(ctx, InteractionUpdate, e.typ, e.id, e.res, prev, true)
+		if err != nil {
 			return err
 		}
 		w := a.versionWrite(store.OpUpdate, e.res, e.typ, e.id, c.rec.Version+1, c.rec.LastUpdated)
@@ -311,6 +325,7 @@ func (a *API) planWrite(ctx context.Context, e *entry) error {
 			status = http.StatusCreated
 		}
 		e.setWrite(w, status)
+		e.extra = extra
 	case "PATCH":
 		c, err := cur()
 		if err != nil {
@@ -329,7 +344,12 @@ func (a *API) planWrite(ctx context.Context, e *entry) error {
 		if err != nil {
 			return err
 		}
+		extra, err := a.runHooks(ctx, InteractionPatch, e.typ, e.id, res, &c.rec, true)
+		if err != nil {
+			return err
+		}
 		e.setWrite(a.versionWrite(store.OpUpdate, res, e.typ, e.id, c.rec.Version+1, c.rec.LastUpdated), http.StatusOK)
+		e.extra = extra
 	case "DELETE":
 		if e.id == "" { // conditional delete without a match
 			if err := pre.check(0); err != nil {
@@ -352,8 +372,13 @@ func (a *API) planWrite(ctx context.Context, e *entry) error {
 			e.status, e.rec, e.hasRec = http.StatusNoContent, c.rec, true
 			return nil
 		}
+		extra, err := a.runHooks(ctx, InteractionDelete, e.typ, e.id, nil, &c.rec, true)
+		if err != nil {
+			return err
+		}
 		e.setWrite(store.Write{Op: store.OpDelete, Type: e.typ, ID: e.id, Version: c.rec.Version + 1,
 			LastUpdated: a.stamp(c.rec.LastUpdated)}, http.StatusNoContent)
+		e.extra = extra
 	}
 	return nil
 }
@@ -365,7 +390,7 @@ func (e *entry) setWrite(w store.Write, status int) {
 // fail records an entry's error as its response (batch, and GET entries of a transaction).
 func (e *entry) fail(err error) {
 	status, issues, _ := classify(err)
-	e.status, e.issues, e.hasRec, e.body, e.write = status, issues, false, nil, nil
+	e.status, e.issues, e.hasRec, e.body, e.write, e.extra = status, issues, false, nil, nil, nil
 }
 
 // getEntry evaluates a GET or HEAD entry: read, vread, history, or search (which goes through

@@ -111,11 +111,13 @@ type target func(ctx context.Context) (id string, cur *current, guard *store.Que
 // retrying (up to maxAttempts) when a concurrent write wins the race, unless If-Match was
 // given: then the lost race is HTTP 412, as the client's version is no longer current.
 func (a *API) updateLoop(ctx context.Context, typ string, res *fhir.Resource, pre preconditions, choose target) (rec store.Record, created bool, err error) {
+	snap := a.snapshot(res)
 	for attempt := 0; ; attempt++ {
 		if attempt > 0 {
 			if err := backoff(ctx, attempt); err != nil {
 				return rec, false, err
 			}
+			res = refresh(res, snap)
 		}
 		id, cur, guard, err := choose(ctx)
 		if err != nil {
@@ -131,12 +133,20 @@ func (a *API) updateLoop(ctx context.Context, typ string, res *fhir.Resource, pr
 		if err := pre.check(cur.liveVersion()); err != nil {
 			return rec, false, err
 		}
+		var prev *store.Record
+		if cur.live {
+			prev = &cur.rec
+		}
+		extra, err := a.runHooks(ctx, InteractionUpdate, typ, id, res, prev, false)
+		if err != nil {
+			return rec, false, err
+		}
 		w, err := a.indexedWrite(store.OpUpdate, res, typ, id, cur.rec.Version+1, cur.rec.LastUpdated)
 		if err != nil {
 			return rec, false, err
 		}
 		w.IfNoneExist = guard
-		err = a.store.Write(ctx, w)
+		err = a.store.Write(ctx, withExtra(w, extra)...)
 		if err == nil {
 			return record(w), !cur.live, nil
 		}

@@ -10,6 +10,10 @@ import (
 // merged into LookupSearchParam and AllSearchParams and extracted like the published ones.
 // Sorted by base, then code. docs/search-index.md lists them.
 var porticoSearchParams = []SearchParam{
+	{Base: "Communication", Code: "due", Type: "date",
+		Expression:  "Communication.extension('http://portico.health/fhir/StructureDefinition/triage-due').value.ofType(dateTime)",
+		URL:         "https://portico.health/fhir/SearchParameter/Communication-due",
+		Description: "When a triaged patient message is due for an answer (extension triage-due); sortable: _sort=priority,due"},
 	{Base: "Communication", Code: "priority", Type: "token", Expression: "Communication.priority",
 		URL:         "https://portico.health/fhir/SearchParameter/Communication-priority",
 		Description: "The urgency of the communication (routine | urgent | asap | stat); _sort=priority orders stat first"},

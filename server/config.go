@@ -6,6 +6,9 @@ import (
 	"log/slog"
 	"net/url"
 	"strings"
+
+	"github.com/portico-health/portico/triage/rules"
+	"github.com/portico-health/portico/triage/triagehook"
 )
 
 // Config is everything `portico serve` can be told. Each field is a flag and an environment
@@ -17,6 +20,14 @@ type Config struct {
 	Store        string // "" or "sqlite" (embedded, in DataDir), or "sqlite:/path/to/dir"
 	LogLevel     string // debug, info, warn, error
 	MaxBodyBytes int64  // largest accepted request body
+
+	// Triage turns the triage of patient messages on (docs/triage.md).
+	Triage bool
+	// TriageRules is the triage rule file ("": the shipped rules).
+	TriageRules string
+	// TriageConfig is the triage configuration: routing, calendar, targets, replies ("": the
+	// shipped default).
+	TriageConfig string
 }
 
 // Defaults returns the configuration `go run .` uses.
@@ -27,6 +38,7 @@ func Defaults() Config {
 		BaseURL:      "http://localhost:8080/fhir",
 		LogLevel:     "info",
 		MaxBodyBytes: 8 << 20,
+		Triage:       true,
 	}
 }
 
@@ -50,7 +62,34 @@ func (c Config) Validate() error {
 	if _, _, err := storeOpener(c.Store); err != nil {
 		errs = append(errs, err)
 	}
+	if _, err := c.triageHook(); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
+}
+
+// triageHook loads and checks the triage rule file and configuration and returns the write
+// hook (nil when triage is off). Every problem of both files is reported.
+func (c Config) triageHook() (*triagehook.Hook, error) {
+	if !c.Triage {
+		if c.TriageRules != "" || c.TriageConfig != "" {
+			return nil, errors.New("triage: --triage-rules and --triage-config need --triage=true")
+		}
+		return nil, nil
+	}
+	var errs []error
+	r, err := rules.Load(c.TriageRules)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("triage-rules: %w", err))
+	}
+	cfg, err := triagehook.LoadConfig(c.TriageConfig, r) // with bad rules: checked against the shipped ones
+	if err != nil {
+		errs = append(errs, fmt.Errorf("triage-config: %w", err))
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return triagehook.New(r, cfg)
 }
 
 // ParseLevel maps a --log-level value to a slog level.

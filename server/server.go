@@ -16,6 +16,7 @@ import (
 	"github.com/portico-health/portico/conformance"
 	"github.com/portico-health/portico/fhir"
 	"github.com/portico-health/portico/store"
+	"github.com/portico-health/portico/triage/triagehook"
 )
 
 // Server is a configured Portico: its store and its HTTP handler.
@@ -44,12 +45,21 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 }
 
 func (s *Server) buildHandler() error {
+	var hooks []api.WriteHook
+	th, err := s.cfg.triageHook()
+	if err != nil {
+		return err
+	}
+	if th != nil {
+		hooks = append(hooks, th)
+	}
 	fhirAPI, err := api.New(api.Config{
 		Store:         s.store,
 		BaseURL:       s.cfg.BaseURL,
 		Logger:        s.log,
 		MaxBodyBytes:  s.cfg.MaxBodyBytes,
 		ResourceTypes: fhir.ResourceTypes,
+		WriteHooks:    hooks,
 	})
 	if err != nil {
 		return err
@@ -70,6 +80,9 @@ func (s *Server) buildHandler() error {
 		ResourceTypes: fhir.ResourceTypes,
 		SearchParams:  conformance.R4SearchParams,
 	}))
+	if th != nil {
+		g.GET(triagehook.StatsPath, th.StatsHandler(s.store, nil))
+	}
 	fhirAPI.Register(g)
 	s.echo = e
 	return nil

@@ -1,0 +1,49 @@
+package server
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestTriageWiring(t *testing.T) {
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	cfg := Defaults()
+	cfg.DataDir = t.TempDir()
+	srv, err := New(context.Background(), cfg, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	hs := httptest.NewServer(srv.Handler())
+	defer hs.Close()
+	resp, err := http.Post(hs.URL+"/fhir/Communication", "application/fhir+json", strings.NewReader(
+		`{"resourceType":"Communication","status":"completed","sender":{"reference":"Patient/p"},"payload":[{"contentString":"I cannot breathe"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 201 || !strings.Contains(string(body), `"priority":"stat"`) || !strings.Contains(string(body), "triage-due") {
+		t.Errorf("%d %s", resp.StatusCode, body)
+	}
+
+	bad := filepath.Join(t.TempDir(), "bad.json")
+	os.WriteFile(bad, []byte(`{"version":1,"calendar":{"time_zone":"Nowhere/Land"}}`), 0o644)
+	cfg.TriageConfig = bad
+	cfg.TriageRules = bad
+	err = cfg.Validate()
+	if err == nil || !strings.Contains(err.Error(), "triage-rules") || !strings.Contains(err.Error(), "Nowhere/Land") {
+		t.Errorf("Validate: %v", err)
+	}
+	cfg.Triage = false
+	if err := cfg.Validate(); err == nil {
+		t.Error("--triage-rules without triage accepted")
+	}
+}
