@@ -20,7 +20,7 @@ type frag struct {
 }
 
 func (f *frag) add(sql string, args ...any) { f.sql += sql; f.args = append(f.args, args...) }
-func (f *frag) addFrag(g frag)             { f.add(g.sql, g.args...) }
+func (f *frag) addFrag(g frag)              { f.add(g.sql, g.args...) }
 
 // joinFrags joins fragments with sep ("0" for an empty OR, "1" for an empty AND).
 func joinFrags(fs []frag, sep, empty string) frag {

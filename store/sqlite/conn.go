@@ -60,6 +60,7 @@ var readerPragmas = []string{
 	busyTimeout,
 	"PRAGMA query_only = 1",
 	"PRAGMA cache_size = -32768",
+	"PRAGMA mmap_size = 17179869184",
 }
 
 // openPool returns a database/sql pool of at most n connections configured with pragmas.

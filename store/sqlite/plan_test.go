@@ -101,6 +101,10 @@ func TestQueryPlans(t *testing.T) {
 			t.Errorf("%s: plan lacks %q:\n  %s\n%s", name, w, strings.Join(plan, "\n  "), st.sql)
 		}
 		for _, line := range plan {
+			// A co-routine is a subquery's result, bounded by its own plan's steps.
+			if name, ok := strings.CutPrefix(line, "SCAN "); ok && slices.Contains(plan, "CO-ROUTINE "+name) {
+				continue
+			}
 			if scansTable(line) && !(name == "history system (cursor false)" && line == systemHistoryWalk) {
 				t.Errorf("%s scans: %s\nplan:\n  %s\n%s", name, line, strings.Join(plan, "\n  "), st.sql)
 			}

@@ -11,7 +11,7 @@ import (
 )
 
 // RawReader reads current bodies from a store's database with the SQL Store.Read runs (the
-// resources primary key, then the versions rowid) on a read pool configured as the store's,
+// resources_by_id index, the resources row, then the versions rowid) on a read pool configured as the store's,
 // and none of the store's logic: no Record, no tombstone check, no error mapping. It is the
 // database half of a load tool's ceiling, measured on Portico's own data; it may run beside an
 // open Store on the same directory.

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync/atomic"
 
@@ -22,17 +23,17 @@ type queryer interface {
 // clause with fewer matches drives the search and its matches are sorted; when every clause
 // has at least this many, the search walks the sort order's index and probes the clauses on
 // each resource, stopping after a page.
-var driveThreshold = 1000
+var driveThreshold = 500
 
 // smallDrive ends the estimates early: a clause with at most this many matches drives.
-const smallDrive = 100
+const smallDrive = 200
 
 // Search implements store.Store.
 func (s *Store) Search(ctx context.Context, q store.Query) (store.Page, error) {
 	if s.closed.Load() {
 		return store.Page{}, errClosed
 	}
-	return search(ctx, s.read, q)
+	return search(ctx, s.searchStmts, q)
 }
 
 // traceSQL sees every search statement before it runs; TestQueryPlans explains them.
@@ -46,17 +47,22 @@ func traceSQL(f frag) {
 
 // orderItem is one term of a search's order: an expression over the resources row r.
 type orderItem struct {
-	expr     string
-	args     []any
-	desc     bool
-	nullable bool // a sort parameter the resource may have no entry for: those come last
+	expr string
+	args []any
+	desc bool
+	// nullable: a sort parameter the resource may have no entry for. Those come last: the
+	// expression yields missingValue(desc) for them, an empty BLOB ascending (SQLite orders
+	// every BLOB after every TEXT) and NULL descending (NULL is the smallest value), so that
+	// the order needs no second term and the key's subquery runs once per row.
+	nullable bool
 }
 
 // plan is a compiled search: the SQL shape of its page and count queries.
 type plan struct {
-	from  string
-	conds []frag // ANDed; every one a condition on the resources row r
-	items []orderItem
+	from     string
+	fromArgs []any
+	conds    []frag // ANDed; every one a condition on the resources row r
+	items    []orderItem
 }
 
 func search(ctx context.Context, db queryer, q store.Query) (store.Page, error) {
@@ -91,8 +97,10 @@ func search(ctx context.Context, db queryer, q store.Query) (store.Page, error) 
 
 	// The driving clause: the one with the fewest matches, if any has few enough.
 	var drive *frag
+	var pagePlan plan
 	best := -1
-	for _, cl := range q.Where {
+	driveAt := -1
+	for i, cl := range q.Where {
 		f, ok := driveSQL(cl, types)
 		if !ok {
 			continue
@@ -102,7 +110,7 @@ func search(ctx context.Context, db queryer, q store.Query) (store.Page, error) 
 			return store.Page{}, err
 		}
 		if best < 0 || n < best {
-			best, drive = n, &f
+			best, drive, driveAt = n, &f, i
 		}
 		if n <= smallDrive {
 			break
@@ -117,11 +125,29 @@ func search(ctx context.Context, db queryer, q store.Query) (store.Page, error) 
 		in := frag{sql: "r.rid IN ("}
 		in.addFrag(*drive)
 		in.add(")")
+		// The driving clause itself needs no probe.
+		rest := append(slices.Clone(q.Where[:driveAt]), q.Where[driveAt+1:]...)
+		var c compiler
+		where, err := c.where(rest, "r")
+		if err != nil {
+			return store.Page{}, err
+		}
 		base.conds = []frag{in, where}
+		if lean(q, rest) {
+			// Nothing but rid is needed from the candidates until the page is known: the page
+			// query reads them straight from the drive, and only the page's rows read their
+			// resources row.
+			pagePlan = plan{from: "(SELECT DISTINCT" + strings.TrimPrefix(drive.sql, "SELECT") + ") r",
+				fromArgs: drive.args, conds: []frag{where}, items: items}
+		}
+	}
+	if pagePlan.from == "" {
+		pagePlan = base
 	}
 
 	page := store.Page{Total: -1}
 	limit := q.Count + 1
+	base, full := pagePlan, base // the page's plan; the count's
 	var rows []searchRow
 	sortWalk := drive == nil && len(q.Sort) > 0 && !isColumn(q.Sort[0].Param) && len(types) == 1
 	if !sortWalk {
@@ -151,7 +177,7 @@ func search(ctx context.Context, db queryer, q store.Query) (store.Page, error) 
 		if len(rows) < limit {
 			p2 := base
 			p2.conds = append(append([]frag(nil), base.conds...), frag{sql: "NOT EXISTS (SELECT 1 FROM sorts s0 WHERE s0.rid = r.rid AND s0.param = ?)", args: []any{k.Param}})
-			p2.items = append([]orderItem{{expr: "NULL", nullable: true}}, items[1:]...)
+			p2.items = append([]orderItem{{expr: missingValue(k.Desc), desc: k.Desc, nullable: true}}, items[1:]...)
 			more, err := p2.run(ctx, db, after, limit-len(rows))
 			if err != nil {
 				return store.Page{}, err
@@ -168,7 +194,7 @@ func search(ctx context.Context, db queryer, q store.Query) (store.Page, error) 
 	}
 	if q.Total {
 		query := frag{sql: "SELECT count(*) FROM resources r WHERE "}
-		query.addFrag(joinFrags(base.conds, " AND ", "1"))
+		query.addFrag(joinFrags(full.conds, " AND ", "1"))
 		traceSQL(query)
 		if err := db.QueryRowContext(ctx, query.sql, query.args...).Scan(&page.Total); err != nil {
 			return store.Page{}, wrap(ctx, "search total", err)
@@ -177,12 +203,39 @@ func search(ctx context.Context, db queryer, q store.Query) (store.Page, error) 
 	return page, nil
 }
 
+// lean reports whether a driven search's page can be chosen from the candidates' rids alone:
+// it sorts on parameters only and no remaining clause reads the resources row's columns.
+func lean(q store.Query, rest []store.Clause) bool {
+	if len(q.Sort) == 0 {
+		return false
+	}
+	for _, s := range q.Sort {
+		if isColumn(s.Param) {
+			return false
+		}
+	}
+	for _, c := range rest {
+		if c.Has != nil || isColumn(c.Param) {
+			return false
+		}
+	}
+	return true
+}
+
 func emptyPage(q store.Query) store.Page {
 	p := store.Page{Total: -1}
 	if q.Total {
 		p.Total = 0
 	}
 	return p
+}
+
+// missingValue is what a nullable order item yields for a resource without the key.
+func missingValue(desc bool) string {
+	if desc {
+		return "NULL"
+	}
+	return "x''"
 }
 
 func isColumn(param string) bool { return param == idParam || param == lastUpdatedParam }
@@ -205,8 +258,8 @@ func orderItems(sorts []store.Sort) []orderItem {
 			if s.Desc {
 				col = "hi"
 			}
-			items = append(items, orderItem{expr: "(SELECT sk." + col + " FROM sorts sk WHERE sk.rid = r.rid AND sk.param = ?)",
-				args: []any{s.Param}, desc: s.Desc, nullable: true})
+			items = append(items, orderItem{expr: "coalesce((SELECT sk." + col + " FROM sorts sk WHERE sk.rid = r.rid AND sk.param = ?), " +
+				missingValue(s.Desc) + ")", args: []any{s.Param}, desc: s.Desc, nullable: true})
 		}
 	}
 	return append(items, orderItem{expr: "r.rid", desc: sorts[0].Desc})
@@ -221,23 +274,24 @@ type searchRow struct {
 // pageSQL is the page query of a plan: the keys of limit matches after the position after,
 // in order, then their versions' records. Only the page's rows read a body.
 func (p plan) pageSQL(after []any, limit int) frag {
-	q := frag{sql: "SELECT m.type, m.id, v.version, v.last_updated, v.op, v.body"}
+	q := frag{sql: "SELECT rr.type, rr.id, v.version, v.last_updated, v.op, v.body"}
 	for i := range p.items {
 		q.sql += fmt.Sprintf(", m.k%d", i)
 	}
-	q.add(" FROM (SELECT r.seq AS seq, r.type AS type, r.id AS id")
+	q.add(" FROM (SELECT r.rid AS rid")
 	for i, it := range p.items {
 		q.add(", "+it.expr+fmt.Sprintf(" AS k%d", i), it.args...)
 	}
-	q.add(" FROM " + p.from + " WHERE ")
+	q.add(" FROM "+p.from+" WHERE ", p.fromArgs...)
 	conds := p.conds
 	if after != nil {
 		conds = append(append([]frag(nil), conds...), afterCond(p.items, after))
 	}
 	q.addFrag(joinFrags(conds, " AND ", "1"))
 	q.add(" ORDER BY ")
-	q.addFrag(orderSQL(p.items, nil))
-	q.add(" LIMIT ?) AS m JOIN versions v ON v.seq = m.seq ORDER BY ", limit)
+	// By the result columns' names: a sort key's subquery runs once per row, not per use.
+	q.addFrag(orderSQL(p.items, func(i int) string { return fmt.Sprintf("k%d", i) }))
+	q.add(" LIMIT ?) AS m JOIN resources rr ON rr.rid = m.rid JOIN versions v ON v.seq = rr.seq ORDER BY ", limit)
 	q.addFrag(orderSQL(p.items, func(i int) string { return fmt.Sprintf("m.k%d", i) }))
 	return q
 }
@@ -263,8 +317,8 @@ func (p plan) run(ctx context.Context, db queryer, after []any, limit int) ([]se
 			return nil, wrap(ctx, "search", err)
 		}
 		for i, k := range r.keys {
-			if b, ok := k.([]byte); ok {
-				r.keys[i] = string(b)
+			if _, ok := k.([]byte); ok { // the empty BLOB of a missing ascending key
+				r.keys[i] = nil
 			}
 		}
 		r.rec.LastUpdated = fromNanos(lu)
@@ -286,9 +340,6 @@ func orderSQL(items []orderItem, name func(int) string) frag {
 		expr, args := it.expr, it.args
 		if name != nil {
 			expr, args = name(i), nil
-		}
-		if it.nullable {
-			f.add(expr+" IS NULL, ", args...)
 		}
 		f.add(expr, args...)
 		if it.desc {
@@ -313,10 +364,14 @@ func afterCond(items []orderItem, keys []any) frag {
 		}
 		var after, eq frag
 		switch {
-		case it.nullable && k == nil:
+		case it.nullable && k == nil: // a missing key: only other missing ones tie, none follow
 			after = frag{sql: "0"}
-			eq = frag{sql: it.expr + " IS NULL", args: it.args}
-		case it.nullable:
+			if it.desc {
+				eq = frag{sql: it.expr + " IS NULL", args: it.args}
+			} else {
+				eq = frag{sql: it.expr + " = x''", args: it.args}
+			}
+		case it.nullable && it.desc: // missing keys (NULL) follow every key
 			after = frag{sql: "(" + it.expr + " IS NULL OR " + it.expr + op + ")", args: append(append(append([]any(nil), it.args...), it.args...), k)}
 			eq = frag{sql: it.expr + " = ?", args: append(append([]any(nil), it.args...), k)}
 		default:

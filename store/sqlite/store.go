@@ -24,6 +24,7 @@ type Store struct {
 	closed atomic.Bool
 
 	readStmt, vreadStmt *sql.Stmt
+	searchStmts         *stmtCache // search statements prepared on the read pool
 }
 
 // errClosed is returned by every method of a closed Store.
@@ -53,6 +54,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{log: cfg.Logger, read: openPool(path, readerPragmas, cfg.ReadConns), w: w}
+	s.searchStmts = newStmtCache(s.read)
 	if err := s.prepare(ctx); err != nil {
 		return nil, errors.Join(err, s.Close())
 	}
@@ -152,6 +154,7 @@ func (s *Store) Close() error {
 		return nil
 	}
 	err := s.w.close()
+	s.searchStmts.close()
 	if err2 := s.read.Close(); err2 != nil {
 		err = errors.Join(err, fmt.Errorf("sqlite: close readers: %w", err2))
 	}
