@@ -2,6 +2,7 @@
 //
 //	portico [serve] [flags]          serve the FHIR API (the default)
 //	portico conformance --base-url   run the black-box conformance suite against a FHIR server
+//	portico admin app|user|keys ...  manage SMART apps, users and signing keys
 package main
 
 import (
@@ -20,10 +21,12 @@ func main() {
 		os.Exit(runServe(args))
 	case "conformance":
 		os.Exit(runConformance(args))
+	case "admin":
+		os.Exit(runAdmin(args))
 	case "help":
-		fmt.Println("usage: portico [serve|conformance] [flags]; portico COMMAND -h for the flags")
+		fmt.Println("usage: portico [serve|conformance|admin] [flags]; portico COMMAND -h for the flags")
 	default:
-		fmt.Fprintf(os.Stderr, "portico: unknown command %q (serve, conformance)\n", cmd)
+		fmt.Fprintf(os.Stderr, "portico: unknown command %q (serve, conformance, admin)\n", cmd)
 		os.Exit(2)
 	}
 }

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -63,6 +65,7 @@ type API struct {
 	log          *slog.Logger
 	maxBody      int64
 	types        map[string]struct{}
+	typeList     []string // the served types, sorted: what a system search without _type covers
 	defaultCount int
 	maxCount     int
 	now          func() time.Time
@@ -133,6 +136,7 @@ func New(cfg Config) (*API, error) {
 		}
 		a.types[t] = struct{}{}
 	}
+	a.typeList = slices.Sorted(maps.Keys(a.types))
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}

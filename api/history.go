@@ -3,6 +3,7 @@ package api
 import (
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -58,6 +59,15 @@ func (a *API) history(c echo.Context, q store.HistoryQuery) error {
 	page, err := a.store.History(c.Request().Context(), q)
 	if err != nil {
 		return err
+	}
+	if q.Type == "" {
+		// System history lists only served FHIR types: the store also holds internal records
+		// (SMART apps, users, grants) that must never be listed. A page may come out shorter
+		// than _count; the next link still continues after the last record the store read.
+		page.Records = slices.DeleteFunc(page.Records, func(r store.Record) bool {
+			_, served := a.types[r.Type]
+			return !served
+		})
 	}
 	if q.ID != "" && len(page.Records) == 0 && q.Cursor == "" && q.Since.IsZero() && q.At.IsZero() {
 		return notFound("%s/%s is not known", q.Type, q.ID)

@@ -87,6 +87,10 @@ func (a *API) parseSearch(types []string, system bool, params url.Values, strict
 				}
 			}
 			r.canonical.Set("_type", strings.Join(types, ","))
+		} else {
+			// Without _type, a system search covers the served FHIR types only: the store also
+			// holds internal records (SMART apps, users, grants) that must never be listed.
+			types = a.typeList
 		}
 	}
 	r.query = store.Query{Types: types}

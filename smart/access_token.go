@@ -1,0 +1,138 @@
+package smart
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/google/uuid"
+
+	"github.com/portico-health/portico/store"
+)
+
+// accessClaims are the claims of Portico's access tokens (RFC 9068 JWT access tokens, with
+// SMART's launch context).
+type accessClaims struct {
+	jwt.RegisteredClaims
+	ClientID  string `json:"client_id"`
+	Scope     string `json:"scope"`
+	Patient   string `json:"patient,omitempty"`
+	Encounter string `json:"encounter,omitempty"`
+	FHIRUser  string `json:"fhirUser,omitempty"`
+	GrantID   string `json:"grant_id,omitempty"` // the authorization this token came from, when a user gave one
+}
+
+const accessTokenTyp = "at+jwt"
+
+// issueAccessToken signs an RS256 access token for p, valid for ttl.
+func (s *Server) issueAccessToken(ctx context.Context, p Principal, ttl time.Duration) (string, Principal, error) {
+	now := s.cfg.Now().Truncate(time.Second)
+	p.TokenID = uuid.NewString()
+	p.ExpiresAt = now.Add(ttl)
+	claims := accessClaims{
+		RegisteredClaims: jwt.RegisteredClaims{
+			Issuer: s.issuer, Subject: p.Subject, Audience: jwt.ClaimStrings{s.audience},
+			ExpiresAt: jwt.NewNumericDate(p.ExpiresAt), IssuedAt: jwt.NewNumericDate(now),
+			NotBefore: jwt.NewNumericDate(now), ID: p.TokenID,
+		},
+		ClientID: p.ClientID, Scope: p.Scopes.String(),
+		Patient: p.Patient, Encounter: p.Encounter, FHIRUser: p.FHIRUser, GrantID: p.grantID,
+	}
+	key := s.keys.current(ctx)
+	t := jwt.NewWithClaims(jwt.SigningMethodRS256, claims)
+	t.Header["kid"] = key.kid
+	t.Header["typ"] = accessTokenTyp
+	signed, err := t.SignedString(key.key)
+	if err != nil {
+		return "", Principal{}, fmt.Errorf("smart: sign access token: %w", err)
+	}
+	return signed, p, nil
+}
+
+// Authenticate returns who is calling, from the request's bearer token (RFC 6750 §2.1).
+// ErrNoToken when there is none (HTTP 401, bare challenge); an error matching ErrInvalidToken
+// when it is malformed, not signed by Portico with RS256, for another issuer or audience,
+// expired, revoked, or its client is disabled (HTTP 401 with Challenge(err)). Other errors
+// are the store failing (HTTP 500/503). Authorization is Authorize's job, not this one's.
+func (s *Server) Authenticate(r *http.Request) (Principal, error) {
+	h := r.Header.Get("Authorization")
+	if h == "" {
+		return Principal{}, ErrNoToken
+	}
+	scheme, token, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
+		return Principal{}, withf(ErrInvalidToken, "Authorization must be: Bearer <token>")
+	}
+	return s.VerifyAccessToken(r.Context(), strings.TrimSpace(token))
+}
+
+// VerifyAccessToken checks an access token as Authenticate does.
+func (s *Server) VerifyAccessToken(ctx context.Context, token string) (Principal, error) {
+	invalid := func(cause error) (Principal, error) {
+		return Principal{}, wrap(ErrInvalidToken, cause, "the access token is invalid, expired or revoked")
+	}
+	if len(token) > 16<<10 {
+		return invalid(errors.New("token too long"))
+	}
+	var claims accessClaims
+	t, err := jwt.ParseWithClaims(token, &claims, func(t *jwt.Token) (any, error) {
+		if typ, _ := t.Header["typ"].(string); typ != accessTokenTyp {
+			return nil, errors.New("not an access token")
+		}
+		kid, _ := t.Header["kid"].(string)
+		pub, ok := s.keys.verificationKey(ctx, kid)
+		if !ok {
+			return nil, errors.New("unknown kid")
+		}
+		return pub, nil
+	}, jwt.WithValidMethods([]string{"RS256"}), jwt.WithIssuer(s.issuer), jwt.WithAudience(s.audience),
+		jwt.WithExpirationRequired(), jwt.WithIssuedAt(), jwt.WithLeeway(clockSkew), jwt.WithTimeFunc(s.cfg.Now))
+	if err != nil || !t.Valid {
+		return invalid(err)
+	}
+	if claims.ID == "" {
+		return invalid(errors.New("no jti"))
+	}
+	scopes, _, err := ParseScopes(claims.Scope)
+	if err != nil {
+		return invalid(err)
+	}
+	if revoked, err := s.revoked(ctx, claims.ID); err != nil {
+		return Principal{}, err
+	} else if revoked {
+		return invalid(errors.New("revoked"))
+	}
+	if revoked, err := s.grantRevoked(ctx, claims.GrantID); err != nil {
+		return Principal{}, err
+	} else if revoked {
+		return invalid(errors.New("grant revoked"))
+	}
+	c, err := s.registry.Client(ctx, claims.ClientID)
+	if errors.Is(err, ErrUnknownClient) || err == nil && c.Disabled {
+		return invalid(errors.New("client unknown or disabled"))
+	}
+	if err != nil {
+		return Principal{}, err
+	}
+	return Principal{
+		Scopes: scopes, Patient: claims.Patient, Encounter: claims.Encounter, FHIRUser: claims.FHIRUser,
+		ClientID: claims.ClientID, Subject: claims.Subject, TokenID: claims.ID, ExpiresAt: claims.ExpiresAt.Time,
+		grantID: claims.GrantID,
+	}, nil
+}
+
+// revoked reports whether a token id was revoked.
+func (s *Server) revoked(ctx context.Context, jti string) (bool, error) {
+	_, err := s.st.Read(ctx, TypeRevoked, jti)
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, store.ErrNotFound):
+		return false, nil
+	}
+	return false, err
+}

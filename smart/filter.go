@@ -1,0 +1,171 @@
+package smart
+
+import (
+	"github.com/portico-health/portico/fhir"
+	"github.com/portico-health/portico/store"
+)
+
+// Filter is what a restricted Decision lets through: a resource passes when it satisfies at
+// least one Alternative (OR).
+type Filter struct {
+	Alternatives []Alternative
+}
+
+// Alternative is one scope's reach: the resource is in Patient's compartment (when Patient is
+// set) and matches every granular Param (AND).
+type Alternative struct {
+	Patient string  // patient id; "" means no compartment restriction
+	Params  []Param // granular token restrictions
+}
+
+// CompartmentRef is one way into a patient's compartment: the resource's reference search
+// parameter Param points at Reference ("Patient/123"). For the Patient type itself Param is
+// "_id" and Reference the bare id.
+type CompartmentRef struct {
+	Param     string
+	Reference string
+}
+
+// InPatientCompartment reports whether resources of type typ belong to patients' compartments
+// (R4 CompartmentDefinition patient; Patient itself by its id).
+func InPatientCompartment(typ string) bool {
+	return typ == "Patient" || fhir.PatientCompartmentParams(typ) != nil
+}
+
+// CompartmentRefs lists the ways a resource of type typ enters patient id's compartment;
+// a resource is in it when any one holds (OR). Nil when typ is not in the compartment.
+//
+// Patient itself is in its own compartment by _id only: the CompartmentDefinition's "link"
+// would let anyone who can write a Patient link it into another patient's compartment.
+func CompartmentRefs(typ, patientID string) []CompartmentRef {
+	if typ == "Patient" {
+		return []CompartmentRef{{Param: "_id", Reference: patientID}}
+	}
+	params := fhir.PatientCompartmentParams(typ)
+	out := make([]CompartmentRef, len(params))
+	for i, p := range params {
+		out[i] = CompartmentRef{Param: p, Reference: "Patient/" + patientID}
+	}
+	return out
+}
+
+// InCompartment reports whether the resource typ/id with these index entries is in patient
+// patientID's compartment.
+func InCompartment(typ, id string, index []store.IndexEntry, patientID string) bool {
+	if patientID == "" {
+		return false
+	}
+	if typ == "Patient" {
+		return id == patientID
+	}
+	for _, param := range fhir.PatientCompartmentParams(typ) {
+		for _, e := range index {
+			if e.Param == param && refersTo(e, patientID) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func refersTo(e store.IndexEntry, patientID string) bool {
+	return e.Kind == store.KindReference && e.RefType == "Patient" && e.RefID == patientID
+}
+
+// Matches reports whether one resource passes the filter.
+func (f *Filter) Matches(typ, id string, index []store.IndexEntry) bool {
+	if f == nil {
+		return true
+	}
+	for _, a := range f.Alternatives {
+		if a.Matches(typ, id, index) {
+			return true
+		}
+	}
+	return false
+}
+
+// Matches reports whether one resource satisfies the alternative.
+func (a Alternative) Matches(typ, id string, index []store.IndexEntry) bool {
+	if a.Patient != "" && InPatientCompartment(typ) && !InCompartment(typ, id, index, a.Patient) {
+		return false
+	}
+	for _, p := range a.Params {
+		if !tokenMatches(p, index) {
+			return false
+		}
+	}
+	return true
+}
+
+func tokenMatches(p Param, index []store.IndexEntry) bool {
+	for _, e := range index {
+		if e.Param == p.Name && e.Kind == store.KindToken && e.Code == p.Code && (!p.HasSystem || e.System == p.System) {
+			return true
+		}
+	}
+	return false
+}
+
+// senderOK: when an alternative confines the caller to a patient's compartment, the
+// Communication written must name that patient, and only that patient, as sender.
+func (f *Filter) senderOK(index []store.IndexEntry) bool {
+	confined := false
+	for _, a := range f.Alternatives {
+		if a.Patient == "" {
+			continue
+		}
+		confined = true
+		n, ok := 0, true
+		for _, e := range index {
+			if e.Param != "sender" {
+				continue
+			}
+			n++
+			if !refersTo(e, a.Patient) {
+				ok = false
+			}
+		}
+		if ok && n > 0 {
+			return true
+		}
+	}
+	return !confined
+}
+
+// Clauses expresses the filter for resource type typ as clauses to AND into a store.Query,
+// when the store's model can: one alternative whose compartment has a single way in (Patient
+// by _id, Account by subject...). ok is false otherwise (several alternatives, or a type with
+// several compartment parameters such as Observation's subject and performer): the caller then
+// checks each result with Matches, or the store gains an OR across clauses (see docs/smart.md).
+// A system-level search (typ "") is never expressed as clauses.
+func (f *Filter) Clauses(typ string) (clauses []store.Clause, ok bool) {
+	if f == nil {
+		return nil, true
+	}
+	if len(f.Alternatives) != 1 || typ == "" {
+		return nil, false // a system-level search: filter each result by its own type
+	}
+	a := f.Alternatives[0]
+	if a.Patient != "" && InPatientCompartment(typ) {
+		refs := CompartmentRefs(typ, a.Patient)
+		if len(refs) != 1 {
+			return nil, false
+		}
+		if refs[0].Param == "_id" {
+			clauses = append(clauses, store.Clause{Param: "_id", Kind: store.KindToken,
+				Values: []store.Value{{Code: a.Patient, AnySystem: true}}})
+		} else {
+			clauses = append(clauses, store.Clause{Param: refs[0].Param, Kind: store.KindReference,
+				Values: []store.Value{{RefType: "Patient", RefID: a.Patient}}})
+		}
+	}
+	for _, p := range a.Params {
+		v := store.Value{Code: p.Code, AnySystem: !p.HasSystem}
+		if p.HasSystem {
+			v.System = p.System
+		}
+		clauses = append(clauses, store.Clause{Param: p.Name, Kind: store.KindToken, Values: []store.Value{v}})
+	}
+	return clauses, true
+}

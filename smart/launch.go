@@ -1,0 +1,118 @@
+package smart
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/portico-health/portico/store"
+)
+
+// TypeLaunch records EHR launch contexts, by the SHA-256 of their handle.
+const TypeLaunch = "PorticoLaunch"
+
+// launchTTL is how long a launch handle can start an authorization.
+const launchTTL = 5 * time.Minute
+
+// launchContext is what an EHR launch hands the app (SMART 2.2 app-launch.html#launch-app-ehr-launch).
+type launchContext struct {
+	Patient   string    `json:"patient"`
+	Encounter string    `json:"encounter,omitempty"`
+	ClientID  string    `json:"client_id,omitempty"` // the only app that may use it, when set
+	IssuedBy  string    `json:"issued_by"`           // the EHR integration's client
+	Expires   time.Time `json:"expires"`
+}
+
+// launch answers POST /auth/launch: an EHR integration, with a Portico access token whose
+// scopes allow reading Patient (e.g. system/Patient.rs), gets a launch handle carrying a patient
+// and optionally an encounter, to pass to an app as its launch parameter. Form parameters:
+// patient (required), encounter, client_id (restrict the handle to one app). The handle works
+// for five minutes; its records are kept as hashes like codes.
+func (s *Server) launch(w http.ResponseWriter, r *http.Request) {
+	p, err := s.Authenticate(r)
+	if err != nil {
+		if errors.Is(err, ErrNoToken) {
+			err = &Error{Code: ErrInvalidToken.Code, Description: "a bearer token is required", Status: http.StatusUnauthorized, Cause: err}
+		}
+		w.Header().Set("WWW-Authenticate", Challenge(err, s.issuer))
+		writeError(w, err)
+		return
+	}
+	form, err := readForm(w, r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	ctx := r.Context()
+	lc := launchContext{Patient: form.Get("patient"), Encounter: form.Get("encounter"), ClientID: form.Get("client_id"),
+		IssuedBy: p.ClientID, Expires: s.cfg.Now().Add(launchTTL)}
+	if lc.Patient == "" {
+		writeError(w, withf(ErrInvalidRequest, "patient is required"))
+		return
+	}
+	if d := Authorize(p, Request{Interaction: InteractionRead, Type: "Patient", ID: lc.Patient, Resource: &Resource{ID: lc.Patient}}); !d.Allow {
+		writeError(w, d.Err())
+		return
+	}
+	if err := s.mustExist(ctx, "Patient", lc.Patient); err != nil {
+		writeError(w, err)
+		return
+	}
+	if lc.Encounter != "" {
+		if err := s.mustExist(ctx, "Encounter", lc.Encounter); err != nil {
+			writeError(w, err)
+			return
+		}
+	}
+	if lc.ClientID != "" {
+		if _, err := s.registry.Client(ctx, lc.ClientID); err != nil {
+			writeError(w, wrap(ErrInvalidRequest, err, "unknown client_id"))
+			return
+		}
+	}
+	handle, err := randomToken()
+	if err == nil {
+		var body []byte
+		if body, err = json.Marshal(lc); err == nil {
+			err = create(ctx, s.st, TypeLaunch, tokenID(handle), body, nil)
+		}
+	}
+	if err != nil {
+		s.logError(r, "launch", err)
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"launch": handle, "expires_in": int64(launchTTL / time.Second)})
+}
+
+func (s *Server) mustExist(ctx context.Context, typ, id string) error {
+	_, err := s.st.Read(ctx, typ, id)
+	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrGone) {
+		return withf(ErrInvalidRequest, "%s/%s does not exist", typ, id)
+	}
+	return err
+}
+
+// launchFor returns the context of a launch handle for client clientID.
+func (s *Server) launchFor(ctx context.Context, handle, clientID string) (*launchContext, error) {
+	if len(handle) > 512 {
+		return nil, withf(ErrInvalidRequest, "unknown or expired launch")
+	}
+	rec, err := s.st.Read(ctx, TypeLaunch, tokenID(handle))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, withf(ErrInvalidRequest, "unknown or expired launch")
+	}
+	if err != nil {
+		return nil, err
+	}
+	var lc launchContext
+	if err := json.Unmarshal(rec.Body, &lc); err != nil {
+		return nil, err
+	}
+	if !s.cfg.Now().Before(lc.Expires) || lc.ClientID != "" && lc.ClientID != clientID {
+		return nil, withf(ErrInvalidRequest, "unknown or expired launch")
+	}
+	return &lc, nil
+}

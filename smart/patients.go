@@ -1,0 +1,93 @@
+package smart
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/portico-health/portico/fhir"
+	"github.com/portico-health/portico/store"
+)
+
+// ownPatient is the one patient a user acts for: themselves, or for a RelatedPerson the
+// patient it relates to. "" for practitioners, who pick.
+func (s *Server) ownPatient(ctx context.Context, u User) (string, error) {
+	typ, id, _ := strings.Cut(u.FHIRUser, "/")
+	switch typ {
+	case "Patient":
+		return id, nil
+	case "RelatedPerson":
+		rec, err := s.st.Read(ctx, "RelatedPerson", id)
+		if err != nil {
+			return "", fmt.Errorf("smart: %s: %w", u.FHIRUser, err)
+		}
+		var rp struct {
+			Patient struct{ Reference string } `json:"patient"`
+		}
+		if err := json.Unmarshal(rec.Body, &rp); err != nil {
+			return "", err
+		}
+		pid, ok := strings.CutPrefix(rp.Patient.Reference, "Patient/")
+		if !ok || pid == "" {
+			return "", fmt.Errorf("smart: %s has no patient", u.FHIRUser)
+		}
+		return pid, nil
+	}
+	return "", nil
+}
+
+// mayActFor reports whether u may choose patient id.
+func (s *Server) mayActFor(ctx context.Context, u User, id string) (bool, error) {
+	own, err := s.ownPatient(ctx, u)
+	if err != nil || own != "" {
+		return own == id, err
+	}
+	typ, _, _ := strings.Cut(u.FHIRUser, "/")
+	if typ != "Practitioner" && typ != "PractitionerRole" {
+		return false, nil
+	}
+	_, err = s.st.Read(ctx, "Patient", id)
+	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrGone) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// findPatients lists up to 50 patients, by name when q is given.
+func (s *Server) findPatients(ctx context.Context, q string) ([]patientChoice, error) {
+	query := store.Query{Types: []string{"Patient"}, Count: 50}
+	if q = strings.TrimSpace(q); q != "" {
+		query.Where = []store.Clause{{Param: "name", Kind: store.KindString, Values: []store.Value{{Text: fhir.NormalizeString(q)}}}}
+	}
+	page, err := s.st.Search(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]patientChoice, 0, len(page.Records))
+	for _, rec := range page.Records {
+		out = append(out, patientChoice{ID: rec.ID, Name: patientName(rec.Body)})
+	}
+	return out, nil
+}
+
+// patientName is a display name from a Patient's JSON: its first name's text, or given and
+// family names.
+func patientName(body []byte) string {
+	var p struct {
+		Name []struct {
+			Text   string   `json:"text"`
+			Family string   `json:"family"`
+			Given  []string `json:"given"`
+		} `json:"name"`
+	}
+	if json.Unmarshal(body, &p) != nil || len(p.Name) == 0 {
+		return "(no name)"
+	}
+	n := p.Name[0]
+	if n.Text != "" {
+		return n.Text
+	}
+	return strings.TrimSpace(strings.Join(append(n.Given, n.Family), " "))
+}

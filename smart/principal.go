@@ -1,0 +1,31 @@
+package smart
+
+import (
+	"strings"
+	"time"
+)
+
+// Principal is who is calling, as an access token describes them: the scopes granted, the
+// launch context, the user and the client. The API gets one from Server.Authenticate and hands
+// it to Authorize with each request.
+type Principal struct {
+	Scopes    Scopes
+	Patient   string // launch patient id ("123"), for patient/ scopes
+	Encounter string // launch encounter id
+	FHIRUser  string // the user's resource, "Practitioner/7", "Patient/123"; "" for a backend service
+	ClientID  string
+	Subject   string    // the token's sub: a user id, or the client id for a backend service
+	TokenID   string    // jti of the access token
+	ExpiresAt time.Time // when the token stops being valid
+
+	grantID string // the user's authorization the token came from ("" for client_credentials)
+}
+
+// fhirUserRef splits FHIRUser into type and id.
+func (p Principal) fhirUserRef() (typ, id string) {
+	typ, id, ok := strings.Cut(p.FHIRUser, "/")
+	if !ok {
+		return "", ""
+	}
+	return typ, id
+}

@@ -1,0 +1,169 @@
+package smart
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/portico-health/portico/store"
+)
+
+// Config configures the authorization server.
+type Config struct {
+	Store   store.Store  // required: apps, users, keys, replay and revocation records
+	BaseURL string       // required: the public FHIR base, e.g. "https://portal.example/fhir"
+	Logger  *slog.Logger // nil: discard
+
+	// AuthBaseURL is where the /auth routes are reached and the issuer of Portico's tokens;
+	// "" means BaseURL with its last path segment replaced by "auth"
+	// (https://portal.example/fhir → https://portal.example/auth).
+	AuthBaseURL string
+
+	AccessTokenTTL time.Duration // 0: one hour; client_credentials tokens get at most 5 minutes
+	HTTPClient     *http.Client  // fetches clients' JWKS URLs; nil: a client with a 10 s timeout
+	Now            func() time.Time
+}
+
+// Server is the authorization server: discovery, JWKS, token, introspection and revocation
+// endpoints, and Authenticate for the resource server.
+type Server struct {
+	cfg      Config
+	log      *slog.Logger
+	st       store.Store
+	keys     *KeySet
+	registry *Registry
+	jwks     *jwksCache
+
+	issuer   string // = auth base URL
+	audience string // = FHIR base URL
+}
+
+// Paths of the routes Register adds (under AuthBaseURL's path, and the FHIR base's path).
+const (
+	pathJWKS       = "/jwks"
+	pathToken      = "/token"
+	pathIntrospect = "/introspect"
+	pathRevoke     = "/revoke"
+	pathAuthorize  = "/authorize"
+	pathOpenIDConf = "/.well-known/openid-configuration"
+	pathSMARTConf  = "/.well-known/smart-configuration"
+	pathStyle      = "/smart-style.json"
+	pathLaunch     = "/launch"
+)
+
+// New checks cfg, loads (or on first use creates) the signing keys, and returns the server.
+func New(cfg Config) (*Server, error) {
+	var errs []error
+	if cfg.Store == nil {
+		errs = append(errs, errors.New("smart: Config.Store is required"))
+	}
+	base, err := url.Parse(cfg.BaseURL)
+	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" || strings.HasSuffix(cfg.BaseURL, "/") {
+		errs = append(errs, fmt.Errorf("smart: BaseURL %q is not an absolute http(s) URL without trailing slash", cfg.BaseURL))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	if cfg.AuthBaseURL == "" {
+		p := base.Path
+		if i := strings.LastIndexByte(p, '/'); i >= 0 {
+			p = p[:i]
+		}
+		cfg.AuthBaseURL = base.Scheme + "://" + base.Host + p + "/auth"
+	}
+	cfg.AuthBaseURL = strings.TrimSuffix(cfg.AuthBaseURL, "/")
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.AccessTokenTTL <= 0 {
+		cfg.AccessTokenTTL = time.Hour
+	}
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = &http.Client{Timeout: 10 * time.Second}
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	keys, err := loadKeys(ctx, cfg.Store)
+	if err != nil {
+		return nil, err
+	}
+	return &Server{
+		cfg: cfg, log: cfg.Logger, st: cfg.Store, keys: keys,
+		registry: NewRegistry(cfg.Store),
+		jwks:     newJWKSCache(cfg.HTTPClient),
+		issuer:   cfg.AuthBaseURL,
+		audience: cfg.BaseURL,
+	}, nil
+}
+
+// Registry is the app and user registry the server uses.
+func (s *Server) Registry() *Registry { return s.registry }
+
+// Issuer is the iss of Portico's tokens, also the OpenID Connect issuer.
+func (s *Server) Issuer() string { return s.issuer }
+
+// TokenURL is the token endpoint; client assertions must carry it as aud.
+func (s *Server) TokenURL() string { return s.issuer + pathToken }
+
+// Register adds the public routes: the SMART configuration beside the FHIR base, the OpenID
+// configuration and JWKS, and the token, introspection and revocation endpoints. None of them
+// takes a bearer token from the API's authentication; the token endpoints authenticate clients
+// themselves.
+func (s *Server) Register(e *echo.Echo) {
+	fhirPath := mustPath(s.cfg.BaseURL)
+	authPath := mustPath(s.issuer)
+	get := func(path string, h http.HandlerFunc) {
+		e.GET(path, echo.WrapHandler(cors(h)))
+		e.OPTIONS(path, echo.WrapHandler(cors(h)))
+	}
+	post := func(path string, h http.HandlerFunc) {
+		e.POST(path, echo.WrapHandler(cors(h)))
+		e.OPTIONS(path, echo.WrapHandler(cors(h)))
+	}
+	get(fhirPath+pathSMARTConf, s.smartConfiguration)
+	get(authPath+pathOpenIDConf, s.openIDConfiguration)
+	get(authPath+pathJWKS, s.serveJWKS)
+	post(authPath+pathToken, s.token)
+	post(authPath+pathIntrospect, s.introspect)
+	post(authPath+pathRevoke, s.revoke)
+	get(authPath+pathStyle, s.smartStyle)
+	post(authPath+pathLaunch, s.launch)
+	e.GET(authPath+pathAuthorize, echo.WrapHandler(http.HandlerFunc(s.authorize)))
+	e.POST(authPath+pathAuthorize, echo.WrapHandler(http.HandlerFunc(s.authorize)))
+}
+
+func mustPath(u string) string {
+	p, err := url.Parse(u)
+	if err != nil {
+		panic(err) // checked in New
+	}
+	return strings.TrimSuffix(p.Path, "/")
+}
+
+// cors lets browser apps call the endpoint from any origin (SMART apps run on their own
+// origin). No cookies are involved, so a wildcard origin is safe. Preflights end here.
+func cors(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		hd := w.Header()
+		hd.Set("Access-Control-Allow-Origin", "*")
+		hd.Set("Access-Control-Expose-Headers", "WWW-Authenticate")
+		if r.Method == http.MethodOptions {
+			hd.Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
+			hd.Set("Access-Control-Allow-Headers", "Authorization, Content-Type")
+			hd.Set("Access-Control-Max-Age", "86400")
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		h(w, r)
+	}
+}
