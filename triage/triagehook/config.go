@@ -50,6 +50,10 @@ type Route struct {
 	// GeneralPractitioner adds the patient's Patient.generalPractitioner (the patient is the
 	// sender, or the subject when a RelatedPerson writes).
 	GeneralPractitioner bool `json:"general_practitioner,omitempty"`
+
+	// CareTeam adds the members of the patient's active CareTeams (practitioners, roles and
+	// organizations; never the patient or their relatives).
+	CareTeam bool `json:"care_team,omitempty"`
 }
 
 // Target is the answer target of one priority.
@@ -149,8 +153,8 @@ func ParseConfig(data []byte, r *rules.Rules) (*Config, error) {
 				bad("%s.priorities: %q is not routine, urgent, asap or stat", where, pr)
 			}
 		}
-		if len(rt.Recipients) == 0 && !rt.GeneralPractitioner {
-			bad("%s: no recipients and general_practitioner is false", where)
+		if len(rt.Recipients) == 0 && !rt.GeneralPractitioner && !rt.CareTeam {
+			bad("%s: no recipients, and general_practitioner and care_team are false", where)
 		}
 		for j, ref := range rt.Recipients {
 			checkRef(fmt.Sprintf("%s.recipients[%d]", where, j), ref)

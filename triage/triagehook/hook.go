@@ -136,6 +136,11 @@ func (h *Hook) triage(ctx context.Context, w *api.WriteContext, root *fhir.Value
 		for _, ref := range rt.Recipients {
 			addRecipient(root, ref, rt.ID)
 		}
+		if rt.CareTeam {
+			for _, ref := range h.careTeam(ctx, w, root) {
+				addRecipient(root, ref, rt.ID)
+			}
+		}
 		if rt.GeneralPractitioner {
 			for _, ref := range h.generalPractitioners(ctx, w, root) {
 				addRecipient(root, ref, rt.ID)
@@ -231,16 +236,58 @@ func (h *Hook) reply(w *api.WriteContext, msg *fhir.Value, kind, text, lang stri
 	return res
 }
 
-// generalPractitioners reads Patient.generalPractitioner of the message's patient.
-func (h *Hook) generalPractitioners(ctx context.Context, w *api.WriteContext, root *fhir.Value) []Ref {
+// patientID is the id of the message's patient: the sender, or the subject when a
+// RelatedPerson writes.
+func patientID(root *fhir.Value) string {
 	ref := str(root.Get("sender").Get("reference"))
 	if !strings.HasPrefix(ref, "Patient/") {
 		if s := root.Get("subject"); s != nil {
 			ref = str(s.Get("reference"))
 		}
 	}
-	id, ok := strings.CutPrefix(ref, "Patient/")
-	if !ok || id == "" {
+	id, _ := strings.CutPrefix(ref, "Patient/")
+	return id
+}
+
+// careTeam lists the clinical members of the patient's active CareTeams.
+func (h *Hook) careTeam(ctx context.Context, w *api.WriteContext, root *fhir.Value) []Ref {
+	id := patientID(root)
+	if id == "" {
+		return nil
+	}
+	page, err := w.Store.Search(ctx, store.Query{
+		Types: []string{"CareTeam"},
+		Where: []store.Clause{
+			{Param: "patient", Kind: store.KindReference, Values: []store.Value{{RefType: "Patient", RefID: id}}},
+			{Param: "status", Kind: store.KindToken, Values: []store.Value{{Code: "active", AnySystem: true}}},
+		},
+		Count: 20,
+	})
+	if err != nil {
+		return nil // routing is best effort: the original addressee still has the message
+	}
+	var out []Ref
+	for _, rec := range page.Records {
+		team, err := fhir.ParseJSON(rec.Body)
+		if err != nil {
+			continue
+		}
+		for _, p := range arr(team.Get("participant")) {
+			r := str(p.Get("member").Get("reference"))
+			switch {
+			case strings.HasPrefix(r, "Practitioner/"), strings.HasPrefix(r, "PractitionerRole/"),
+				strings.HasPrefix(r, "Organization/"), strings.HasPrefix(r, "CareTeam/"):
+				out = append(out, Ref{Reference: r, Display: str(p.Get("member").Get("display"))})
+			}
+		}
+	}
+	return out
+}
+
+// generalPractitioners reads Patient.generalPractitioner of the message's patient.
+func (h *Hook) generalPractitioners(ctx context.Context, w *api.WriteContext, root *fhir.Value) []Ref {
+	id := patientID(root)
+	if id == "" {
 		return nil
 	}
 	rec, err := w.Store.Read(ctx, "Patient", id)

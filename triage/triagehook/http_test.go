@@ -436,3 +436,19 @@ func TestTwoAnswersInOneTransaction(t *testing.T) {
 		t.Errorf("after the batch: %v %v", m["status"], get(m, "meta", "versionId"))
 	}
 }
+
+// TestCareTeamRouting: clinical questions also reach the clinical members of the patient's
+// active care teams; inactive teams and non-clinical members are left out.
+func TestCareTeamRouting(t *testing.T) {
+	x := setup(t)
+	x.at(ny(t, "2026-01-14 10:00"))
+	x.must(201, "POST", "/CareTeam", `{"resourceType":"CareTeam","status":"active","subject":{"reference":"Patient/pat-1"},
+		"participant":[{"member":{"reference":"Practitioner/nurse-1"}},{"member":{"reference":"RelatedPerson/mum"}},{"member":{"reference":"PractitionerRole/diabetes-educator"}}]}`)
+	x.must(201, "POST", "/CareTeam", `{"resourceType":"CareTeam","status":"inactive","subject":{"reference":"Patient/pat-1"},
+		"participant":[{"member":{"reference":"Practitioner/former"}}]}`)
+	m := x.must(201, "POST", "/Communication", message("my cough is getting worse since monday"))
+	got := strings.Join(recipients(m), " ")
+	if want := "Practitioner/dr-y Practitioner/nurse-1 PractitionerRole/diabetes-educator Practitioner/gp-1"; got != want {
+		t.Errorf("recipients %s, want %s", got, want)
+	}
+}
