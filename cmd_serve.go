@@ -26,6 +26,7 @@ func runServe(args []string) int {
 	fs.StringVar(&cfg.Store, "store", cfg.Store, `store backend: "" or "sqlite" (embedded, in --data-dir) or "sqlite:/dir"`)
 	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "debug, info, warn or error")
 	fs.Int64Var(&cfg.MaxBodyBytes, "max-body-bytes", cfg.MaxBodyBytes, "largest accepted request body, in bytes (larger: 413)")
+	fs.StringVar(&cfg.Auth, "auth", cfg.Auth, `"smart": SMART on FHIR tokens required on the FHIR API; "none": an open server, for local development only`)
 	fs.BoolVar(&cfg.Triage, "triage", cfg.Triage, "triage patient messages (Communication from a Patient or RelatedPerson)")
 	fs.StringVar(&cfg.TriageRules, "triage-rules", cfg.TriageRules, "triage rule file (JSON); empty: the shipped rules")
 	fs.StringVar(&cfg.TriageConfig, "triage-config", cfg.TriageConfig, "triage configuration (JSON: routing, clinic calendar, answer targets, automatic replies); empty: the shipped default")
@@ -56,7 +57,7 @@ func runServe(args []string) int {
 		log.Error("cannot listen", "addr", cfg.Addr, "error", err)
 		return 1
 	}
-	log.Info("serving FHIR R4", "addr", ln.Addr().String(), "base_url", cfg.BaseURL, "data_dir", cfg.DataDir)
+	log.Info("serving FHIR R4", "addr", ln.Addr().String(), "base_url", cfg.BaseURL, "data_dir", cfg.DataDir, "auth", cfg.Auth)
 	if err := srv.Serve(ctx, ln); err != nil {
 		log.Error("server stopped with an error", "error", err)
 		return 1

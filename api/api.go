@@ -56,6 +56,10 @@ type Config struct {
 	// WriteHooks run, in order, before every write (see WriteHook): triage, booking, billing
 	// and audit plug in here.
 	WriteHooks []WriteHook
+
+	// Authorizer decides what each request may do and see (see Authorizer). Nil means an
+	// open server: every request is allowed (portico serve --auth=none).
+	Authorizer Authorizer
 }
 
 // API serves the FHIR RESTful interactions. Create it with New; it is safe for concurrent use.
@@ -71,6 +75,7 @@ type API struct {
 	now          func() time.Time
 	maxEntries   int
 	hooks        []WriteHook
+	authz        Authorizer
 }
 
 // New checks cfg and returns the API; it reports every configuration problem at once.
@@ -98,6 +103,7 @@ func New(cfg Config) (*API, error) {
 		maxCount:     cfg.MaxCount,
 		now:          cfg.Now,
 		hooks:        cfg.WriteHooks,
+		authz:        cfg.Authorizer,
 	}
 	for i, h := range cfg.WriteHooks {
 		if h == nil {

@@ -24,6 +24,9 @@ func (a *API) create(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if _, err := a.authorize(c.Request().Context(), AccessRequest{Access: AccessCreate, Type: typ}); err != nil {
+		return err
+	}
 	cond, err := a.ifNoneExist(c.Request().Header, typ)
 	if err != nil {
 		return err
@@ -47,6 +50,9 @@ func (a *API) create(c echo.Context) error {
 		if err != nil {
 			return err
 		}
+		if err := a.authorizeWrite(ctx, AccessCreate, typ, id, nil, w.Index, true); err != nil {
+			return err
+		}
 		w.IfNoneExist = cond
 		err = a.store.Write(ctx, withExtra(w, extra)...)
 		var exists *store.ExistsError
@@ -62,6 +68,9 @@ func (a *API) create(c echo.Context) error {
 				if m, err = a.store.Read(ctx, m.Type, m.ID); err != nil {
 					return err
 				}
+			}
+			if err := a.authorizeBody(ctx, AccessRead, m.Type, m.ID, m.Body); err != nil {
+				return err // the match is not the caller's to see
 			}
 			return a.writeWritten(c, f, http.StatusOK, m, "Found existing")
 		case errors.Is(err, store.ErrVersionConflict) && attempt+1 < maxAttempts:

@@ -21,6 +21,9 @@ func (a *API) delete(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if _, err := a.authorize(c.Request().Context(), AccessRequest{Access: AccessDelete, Type: typ, ID: id}); err != nil {
+		return err
+	}
 	pre, err := parsePreconditions(c.Request().Header)
 	if err != nil {
 		return err
@@ -55,6 +58,9 @@ func (a *API) conditionalDelete(c echo.Context) error {
 	}
 	if !ok {
 		return needsCriteria("DELETE")
+	}
+	if _, err := a.authorize(c.Request().Context(), AccessRequest{Access: AccessDelete, Type: typ}); err != nil {
+		return err
 	}
 	pre, err := parsePreconditions(c.Request().Header)
 	if err != nil {
@@ -98,6 +104,9 @@ func (a *API) deleteLoop(c echo.Context, pre preconditions, choose func(context.
 		if !cur.live { // already deleted: no new version
 			setVersionHeaders(c.Response().Header(), cur.rec)
 			return c.NoContent(http.StatusNoContent)
+		}
+		if err := a.authorizeWrite(ctx, AccessDelete, cur.rec.Type, cur.rec.ID, &cur.rec, nil, false); err != nil {
+			return err
 		}
 		extra, err := a.runHooks(ctx, InteractionDelete, cur.rec.Type, cur.rec.ID, nil, &cur.rec, false)
 		if err != nil {

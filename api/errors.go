@@ -10,6 +10,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/portico-health/portico/fhir"
+	"github.com/portico-health/portico/smart"
 	"github.com/portico-health/portico/store"
 )
 
@@ -70,6 +71,7 @@ func classify(err error) (int, []fhir.Issue, http.Header) {
 		ve *fhir.ValidationError
 		he *echo.HTTPError
 		mb *http.MaxBytesError
+		se *smart.Error
 	)
 	issue := func(status int, code, diag string) (int, []fhir.Issue, http.Header) {
 		return status, []fhir.Issue{{Severity: "error", Code: code, Diagnostics: diag}}, nil
@@ -77,6 +79,8 @@ func classify(err error) (int, []fhir.Issue, http.Header) {
 	switch {
 	case errors.As(err, &ae):
 		return ae.Status, ae.Issues, ae.Header
+	case errors.As(err, &se):
+		return smartIssue(se)
 	case errors.As(err, &ve):
 		return ve.Status(), ve.Issues, nil
 	case errors.As(err, &he):
@@ -101,6 +105,30 @@ func classify(err error) (int, []fhir.Issue, http.Header) {
 		return issue(http.StatusServiceUnavailable, "timeout", "the request timed out")
 	}
 	return issue(http.StatusInternalServerError, "exception", "internal server error")
+}
+
+// smartIssue is the OperationOutcome of an authorization error: 401 (issue code security;
+// the middleware that refused the token already set WWW-Authenticate) or 403 (forbidden, with
+// an insufficient_scope challenge, RFC 6750 §3.1). The description is PHI-free by contract.
+func smartIssue(se *smart.Error) (int, []fhir.Issue, http.Header) {
+	status, code := se.Status, "processing"
+	var h http.Header
+	switch {
+	case status == http.StatusUnauthorized:
+		code = "security"
+	case status == http.StatusForbidden:
+		code = "forbidden"
+		h = http.Header{"Www-Authenticate": {fmt.Sprintf(`Bearer error=%q, error_description=%q`, se.Code, se.Description)}}
+	case status >= 500 || status == 0:
+		return http.StatusInternalServerError, []fhir.Issue{{Severity: "error", Code: "exception", Diagnostics: "internal server error"}}, nil
+	case status == http.StatusBadRequest:
+		code = "invalid"
+	}
+	diag := se.Description
+	if diag == "" {
+		diag = se.Code
+	}
+	return status, []fhir.Issue{{Severity: "error", Code: code, Diagnostics: diag}}, h
 }
 
 // httpStatusIssue turns an error Echo raised itself (routing, 405) into an issue.

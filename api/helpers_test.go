@@ -36,6 +36,7 @@ type options struct {
 	wrap     func(store.Store) store.Store // wraps the real store (fault injection)
 	hooks    []api.WriteHook
 	now      func() time.Time
+	authz    api.Authorizer
 }
 
 func newServer(t testing.TB, opts ...func(*options)) *server {
@@ -68,6 +69,7 @@ func newServer(t testing.TB, opts ...func(*options)) *server {
 		MaxCount:     o.maxCount,
 		WriteHooks:   o.hooks,
 		Now:          o.now,
+		Authorizer:   o.authz,
 	})
 	if err != nil {
 		t.Fatalf("api.New: %v", err)

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"slices"
@@ -56,8 +57,16 @@ func (a *API) history(c echo.Context, q store.HistoryQuery) error {
 		return err
 	}
 	q.Cursor = params.Get("_cursor")
-	page, err := a.store.History(c.Request().Context(), q)
+	ctx := c.Request().Context()
+	vis, err := a.authorizeHistory(ctx, q)
 	if err != nil {
+		return err
+	}
+	page, err := a.store.History(ctx, q)
+	if err != nil {
+		return err
+	}
+	if page.Records, err = a.historyVisible(vis, q, page.Records); err != nil {
 		return err
 	}
 	if q.Type == "" {
@@ -73,6 +82,61 @@ func (a *API) history(c echo.Context, q store.HistoryQuery) error {
 		return notFound("%s/%s is not known", q.Type, q.ID)
 	}
 	return writeJSON(c, f, http.StatusOK, a.historyBundle(q, params, page))
+}
+
+// authorizeHistory asks the Authorizer about a history interaction before the store is read;
+// nil on an open server. Instance history of a resource whose current version the caller may
+// not read is denied (403).
+func (a *API) authorizeHistory(ctx context.Context, q store.HistoryQuery) (*visibility, error) {
+	if a.authz == nil {
+		return nil, nil
+	}
+	f, err := a.authorize(ctx, AccessRequest{Access: AccessHistory, Type: q.Type, ID: q.ID})
+	if err != nil {
+		return nil, err
+	}
+	vis := a.newVisibility(ctx, AccessHistory)
+	if q.Type != "" {
+		vis.setType(q.Type, f)
+	}
+	if q.ID != "" {
+		vis.keepTombstones = true // the versions of one resource the caller may see
+		cur, err := a.store.Read(ctx, q.Type, q.ID)
+		if err == nil {
+			if err := a.authorizeBody(ctx, AccessHistory, q.Type, q.ID, cur.Body); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return vis, nil
+}
+
+// historyVisible drops the versions the caller may not see: each version must pass its type's
+// filter (a resource may have moved between compartments); tombstones of type and system
+// history under a filter are dropped, as nothing tells whose they were. A page may come out
+// shorter than _count.
+func (a *API) historyVisible(vis *visibility, q store.HistoryQuery, recs []store.Record) ([]store.Record, error) {
+	if vis == nil {
+		return recs, nil
+	}
+	liveSeen := false
+	for _, r := range recs {
+		liveSeen = liveSeen || !r.Deleted()
+	}
+	out, err := vis.filter(recs)
+	if err != nil {
+		return nil, err
+	}
+	if q.ID != "" && liveSeen {
+		liveVisible := false
+		for _, r := range out {
+			liveVisible = liveVisible || !r.Deleted()
+		}
+		if !liveVisible {
+			return nil, errorf(http.StatusForbidden, "forbidden", "the token does not allow reading the history of %s/%s", q.Type, q.ID)
+		}
+	}
+	return out, nil
 }
 
 // instantParam parses an instant parameter (RFC 3339 with seconds and a time zone). A '+'

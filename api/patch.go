@@ -36,6 +36,9 @@ func (a *API) patch(c echo.Context) error {
 	if err := requireContentType(c, mimeJSONPatch); err != nil {
 		return err
 	}
+	if _, err := a.authorize(c.Request().Context(), AccessRequest{Access: AccessPatch, Type: typ, ID: id}); err != nil {
+		return err
+	}
 	data, err := a.readBody(c)
 	if err != nil {
 		return err
@@ -77,6 +80,9 @@ func (a *API) patch(c echo.Context) error {
 		}
 		w, err := a.indexedWrite(store.OpUpdate, res, typ, id, cur.rec.Version+1, cur.rec.LastUpdated)
 		if err != nil {
+			return err
+		}
+		if err := a.authorizeWrite(ctx, AccessPatch, typ, id, &cur.rec, w.Index, true); err != nil {
 			return err
 		}
 		err = a.store.Write(ctx, withExtra(w, extra)...)

@@ -42,9 +42,16 @@ func (a *API) read(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	rec, err := a.store.Read(c.Request().Context(), typ, id)
+	ctx := c.Request().Context()
+	if _, err := a.authorize(ctx, AccessRequest{Access: AccessRead, Type: typ, ID: id}); err != nil {
+		return err
+	}
+	rec, err := a.store.Read(ctx, typ, id)
 	if err != nil {
 		return readError(err, rec, typ, id)
+	}
+	if err := a.authorizeBody(ctx, AccessRead, typ, id, rec.Body); err != nil {
+		return err
 	}
 	return a.answerRead(c, f, rec)
 }
@@ -65,9 +72,16 @@ func (a *API) vread(c echo.Context) error {
 	if err != nil || v < 1 || vid[0] == '+' {
 		return notFound("%s/%s has no version %q", typ, id, vid)
 	}
-	rec, err := a.store.VRead(c.Request().Context(), typ, id, v)
+	ctx := c.Request().Context()
+	if _, err := a.authorize(ctx, AccessRequest{Access: AccessVRead, Type: typ, ID: id}); err != nil {
+		return err
+	}
+	rec, err := a.store.VRead(ctx, typ, id, v)
 	if err != nil {
 		return readError(err, rec, typ, id)
+	}
+	if err := a.authorizeBody(ctx, AccessVRead, typ, id, rec.Body); err != nil {
+		return err
 	}
 	return a.answerRead(c, f, rec)
 }

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -82,9 +83,18 @@ func (a *API) search(c echo.Context, types []string, system bool, params url.Val
 	}
 	r.query.Cursor = params.Get("_cursor")
 	ctx := c.Request().Context()
+	vis, postFilter, err := a.authorizeSearch(ctx, r, params.Get("_type") != "")
+	if err != nil {
+		return err
+	}
 	page, err := a.store.Search(ctx, r.query)
 	if err != nil {
 		return err
+	}
+	if postFilter {
+		if page.Records, err = vis.filter(page.Records); err != nil {
+			return err
+		}
 	}
 	if r.countOnly {
 		page.Records, page.Next = nil, ""
@@ -95,6 +105,8 @@ func (a *API) search(c echo.Context, types []string, system bool, params url.Val
 		if r.query.Cursor == "" && page.Next == "" && !r.countOnly {
 			total = len(page.Records) // known for free: everything is on this page
 		}
+	} else if postFilter {
+		total = -1 // the store counted resources the caller may not see
 	}
 	var included []store.Record
 	if len(r.includes)+len(r.revincludes) > 0 && len(page.Records) > 0 {
@@ -104,6 +116,11 @@ func (a *API) search(c echo.Context, types []string, system bool, params url.Val
 			return err
 		}
 		r.warnings = append(r.warnings, warn...)
+		if a.authz != nil {
+			if included, err = a.newVisibility(ctx, AccessSearch).filter(included); err != nil {
+				return err
+			}
+		}
 	}
 	body, err := a.searchBundle(r, page, total, included)
 	if err != nil {
@@ -206,4 +223,53 @@ func (a *API) searchBundle(r *searchRequest, page store.Page, total int, include
 		b = append(b, ']')
 	}
 	return append(b, '}'), nil
+}
+
+// authorizeSearch asks the Authorizer about the types searched. A type search of a denied
+// type is denied; a system search with _type too when any named type is denied, and without
+// _type it covers only the allowed types (denied when none is). A restricted type's filter
+// goes into the store query when it can be expressed as clauses (single-type search);
+// otherwise postFilter is true and the results are checked one by one with vis, so a page may
+// hold fewer than _count resources (docs/smart.md). Chains and _has must look only into
+// types the caller may search.
+func (a *API) authorizeSearch(ctx context.Context, r *searchRequest, namedTypes bool) (vis *visibility, postFilter bool, err error) {
+	if a.authz == nil {
+		return nil, false, nil
+	}
+	vis = a.newVisibility(ctx, AccessSearch)
+	var allowed []string
+	var firstErr error
+	for _, t := range r.query.Types {
+		f, err := vis.typeFilter(t)
+		if err != nil {
+			if !r.system || namedTypes {
+				return nil, false, err
+			}
+			if firstErr == nil {
+				firstErr = err
+			}
+			continue
+		}
+		allowed = append(allowed, t)
+		if f != nil {
+			postFilter = true
+		}
+	}
+	if len(allowed) == 0 {
+		if firstErr == nil {
+			firstErr = errorf(http.StatusForbidden, "forbidden", "the token allows searching no resource type")
+		}
+		return nil, false, firstErr
+	}
+	r.query.Types = allowed
+	if err := a.authorizeReferencedTypes(ctx, r.query.Where); err != nil {
+		return nil, false, err
+	}
+	if postFilter && !r.system && len(allowed) == 1 {
+		if clauses, ok := vis.filters[allowed[0]].Clauses(allowed[0]); ok {
+			r.query.Where = append(r.query.Where, clauses...)
+			postFilter = false
+		}
+	}
+	return vis, postFilter, nil
 }

@@ -280,6 +280,9 @@ func (a *API) planWrite(ctx context.Context, e *entry) error {
 	if err != nil {
 		return err
 	}
+	if _, err := a.authorize(ctx, AccessRequest{Access: e.access(), Type: e.typ, ID: e.id}); err != nil {
+		return err
+	}
 	cur := func() (current, error) {
 		if e.cur != nil {
 			return *e.cur, nil
@@ -291,6 +294,9 @@ func (a *API) planWrite(ctx context.Context, e *entry) error {
 	switch e.method {
 	case "POST":
 		if e.matched != nil {
+			if err := a.authorizeBody(ctx, AccessRead, e.typ, e.matched.ID, e.matched.Body); err != nil {
+				return err // the match is not the caller's to see
+			}
 			e.status, e.rec, e.hasRec, e.body = http.StatusOK, *e.matched, true, e.matched.Body
 			return nil
 		}
@@ -299,6 +305,9 @@ func (a *API) planWrite(ctx context.Context, e *entry) error {
 			return err
 		}
 		w := a.versionWrite(store.OpCreate, e.res, e.typ, e.id, 1, time.Time{})
+		if err := a.authorizeWrite(ctx, AccessCreate, e.typ, e.id, nil, w.Index, true); err != nil {
+			return err
+		}
 		w.IfNoneExist = e.guard
 		e.setWrite(w, http.StatusCreated)
 		e.extra = extra
@@ -319,6 +328,9 @@ func (a *API) planWrite(ctx context.Context, e *entry) error {
 			return err
 		}
 		w := a.versionWrite(store.OpUpdate, e.res, e.typ, e.id, c.rec.Version+1, c.rec.LastUpdated)
+		if err := a.authorizeWrite(ctx, AccessUpdate, e.typ, e.id, prev, w.Index, true); err != nil {
+			return err
+		}
 		w.IfNoneExist = e.guard
 		status := http.StatusOK
 		if !c.live {
@@ -348,7 +360,11 @@ func (a *API) planWrite(ctx context.Context, e *entry) error {
 		if err != nil {
 			return err
 		}
-		e.setWrite(a.versionWrite(store.OpUpdate, res, e.typ, e.id, c.rec.Version+1, c.rec.LastUpdated), http.StatusOK)
+		w := a.versionWrite(store.OpUpdate, res, e.typ, e.id, c.rec.Version+1, c.rec.LastUpdated)
+		if err := a.authorizeWrite(ctx, AccessPatch, e.typ, e.id, &c.rec, w.Index, true); err != nil {
+			return err
+		}
+		e.setWrite(w, http.StatusOK)
 		e.extra = extra
 	case "DELETE":
 		if e.id == "" { // conditional delete without a match
@@ -371,6 +387,9 @@ func (a *API) planWrite(ctx context.Context, e *entry) error {
 		if !c.live { // already deleted: nothing written
 			e.status, e.rec, e.hasRec = http.StatusNoContent, c.rec, true
 			return nil
+		}
+		if err := a.authorizeWrite(ctx, AccessDelete, e.typ, e.id, &c.rec, nil, false); err != nil {
+			return err
 		}
 		extra, err := a.runHooks(ctx, InteractionDelete, e.typ, e.id, nil, &c.rec, true)
 		if err != nil {
@@ -401,9 +420,15 @@ func (a *API) getEntry(ctx context.Context, b *bundleRequest, e *entry) error {
 	case getSearch:
 		return b.sub.search(ctx, e)
 	case getRead:
+		if _, err := a.authorize(ctx, AccessRequest{Access: AccessRead, Type: e.typ, ID: e.urlID}); err != nil {
+			return err
+		}
 		rec, err := a.store.Read(ctx, e.typ, e.urlID)
 		if err != nil {
 			return readError(err, rec, e.typ, e.urlID)
+		}
+		if err := a.authorizeBody(ctx, AccessRead, e.typ, e.urlID, rec.Body); err != nil {
+			return err
 		}
 		return e.answerRead(rec)
 	case getVRead:
@@ -411,9 +436,15 @@ func (a *API) getEntry(ctx context.Context, b *bundleRequest, e *entry) error {
 		if err != nil || v < 1 || p[3][0] == '+' {
 			return notFound("%s/%s has no version %q", e.typ, e.urlID, p[3])
 		}
+		if _, err := a.authorize(ctx, AccessRequest{Access: AccessVRead, Type: e.typ, ID: e.urlID}); err != nil {
+			return err
+		}
 		rec, err := a.store.VRead(ctx, e.typ, e.urlID, v)
 		if err != nil {
 			return readError(err, rec, e.typ, e.urlID)
+		}
+		if err := a.authorizeBody(ctx, AccessVRead, e.typ, e.urlID, rec.Body); err != nil {
+			return err
 		}
 		return e.answerRead(rec)
 	case getHistory:
@@ -432,9 +463,22 @@ func (a *API) getEntry(ctx context.Context, b *bundleRequest, e *entry) error {
 			return err
 		}
 		q.Cursor = params.Get("_cursor")
+		vis, err := a.authorizeHistory(ctx, q)
+		if err != nil {
+			return err
+		}
 		page, err := a.store.History(ctx, q)
 		if err != nil {
 			return err
+		}
+		if page.Records, err = a.historyVisible(vis, q, page.Records); err != nil {
+			return err
+		}
+		if q.Type == "" {
+			page.Records = slices.DeleteFunc(page.Records, func(r store.Record) bool {
+				_, served := a.types[r.Type]
+				return !served
+			})
 		}
 		if q.ID != "" && len(page.Records) == 0 && q.Cursor == "" && q.Since.IsZero() && q.At.IsZero() {
 			return notFound("%s/%s is not known", q.Type, q.ID)

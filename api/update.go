@@ -22,6 +22,9 @@ func (a *API) update(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if _, err := a.authorize(c.Request().Context(), AccessRequest{Access: AccessUpdate, Type: typ, ID: id}); err != nil {
+		return err
+	}
 	pre, err := parsePreconditions(c.Request().Header)
 	if err != nil {
 		return err
@@ -64,6 +67,9 @@ func (a *API) conditionalUpdate(c echo.Context) error {
 	}
 	if !ok {
 		return needsCriteria("PUT")
+	}
+	if _, err := a.authorize(c.Request().Context(), AccessRequest{Access: AccessUpdate, Type: typ}); err != nil {
+		return err
 	}
 	pre, err := parsePreconditions(c.Request().Header)
 	if err != nil {
@@ -143,6 +149,9 @@ func (a *API) updateLoop(ctx context.Context, typ string, res *fhir.Resource, pr
 		}
 		w, err := a.indexedWrite(store.OpUpdate, res, typ, id, cur.rec.Version+1, cur.rec.LastUpdated)
 		if err != nil {
+			return rec, false, err
+		}
+		if err := a.authorizeWrite(ctx, AccessUpdate, typ, id, prev, w.Index, true); err != nil {
 			return rec, false, err
 		}
 		w.IfNoneExist = guard

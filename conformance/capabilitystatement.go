@@ -37,6 +37,9 @@ func CapabilityStatement(d Description) fhir.Value {
 	}
 
 	rest := object(member("mode", fhir.Str("server")))
+	if d.Security != nil {
+		rest.Set("security", securityElement(*d.Security))
+	}
 	types := slices.Sorted(slices.Values(d.ResourceTypes))
 	if len(types) > 0 {
 		resources := fhir.Value{Kind: fhir.Array}
@@ -50,6 +53,33 @@ func CapabilityStatement(d Description) fhir.Value {
 	}
 	cs.Set("rest", fhir.Value{Kind: fhir.Array, Arr: []fhir.Value{rest}})
 	return cs
+}
+
+// securityElement is rest.security for a SMART-protected server: the oauth-uris extension
+// and the SMART-on-FHIR service coding.
+func securityElement(s Security) fhir.Value {
+	var exts []fhir.Value
+	for _, u := range []struct{ name, url string }{
+		{"authorize", s.AuthorizeURL}, {"token", s.TokenURL}, {"introspect", s.IntrospectURL}, {"revoke", s.RevokeURL},
+	} {
+		if u.url != "" {
+			exts = append(exts, object(member("url", fhir.Str(u.name)), member("valueUri", fhir.Str(u.url))))
+		}
+	}
+	return object(
+		member("extension", fhir.Value{Kind: fhir.Array, Arr: []fhir.Value{object(
+			member("url", fhir.Str("http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris")),
+			member("extension", fhir.Value{Kind: fhir.Array, Arr: exts}),
+		)}}),
+		member("service", fhir.Value{Kind: fhir.Array, Arr: []fhir.Value{object(
+			member("coding", fhir.Value{Kind: fhir.Array, Arr: []fhir.Value{object(
+				member("system", fhir.Str("http://terminology.hl7.org/CodeSystem/restful-security-service")),
+				member("code", fhir.Str("SMART-on-FHIR")),
+				member("display", fhir.Str("SMART-on-FHIR")),
+			)}}),
+			member("text", fhir.Str("OAuth2 using SMART-on-FHIR profile (see http://docs.smarthealthit.org)")),
+		)}}),
+	)
 }
 
 // resourceEntry is one rest.resource.

@@ -25,6 +25,12 @@ func goldenDescription() conformance.Description {
 		ResourceTypes:   []string{"Patient", "Observation", "Communication"},
 		SoftwareVersion: "1.2.3",
 		Date:            time.Date(2025, 3, 4, 5, 6, 7, 0, time.UTC),
+		Security: &conformance.Security{
+			AuthorizeURL:  "https://portal.example.org/auth/authorize",
+			TokenURL:      "https://portal.example.org/auth/token",
+			IntrospectURL: "https://portal.example.org/auth/introspect",
+			RevokeURL:     "https://portal.example.org/auth/revoke",
+		},
 	}
 }
 

@@ -25,6 +25,16 @@ type Description struct {
 	// SearchParams lists the search parameters of a type, for rest.resource.searchParam. Nil
 	// lists none: a server must not advertise parameters its search cannot evaluate.
 	SearchParams func(resourceType string) []SearchParam
+
+	// Security, when set, is the SMART on FHIR authorization protecting the API: the
+	// CapabilityStatement then carries rest.security with the SMART-on-FHIR service and the
+	// oauth-uris extension (SMART App Launch 2.2 conformance.html). Nil: an open server.
+	Security *Security
+}
+
+// Security lists the OAuth endpoints of the authorization server (absolute URLs).
+type Security struct {
+	AuthorizeURL, TokenURL, IntrospectURL, RevokeURL string
 }
 
 // SearchParam is one CapabilityStatement.rest.resource.searchParam.

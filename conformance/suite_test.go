@@ -24,6 +24,9 @@ func TestPortico(t *testing.T) {
 	cfg := server.Defaults()
 	cfg.DataDir = t.TempDir()
 	cfg.BaseURL = base
+	// The black-box suite checks FHIR behaviour (it sends no tokens, like any FHIR client
+	// suite); authorization is tested on its own in server/authz_test.go.
+	cfg.Auth = server.AuthNone
 	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 	s, err := server.New(t.Context(), cfg, log)
 	if err != nil {

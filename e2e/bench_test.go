@@ -28,6 +28,7 @@ func benchServer(b *testing.B) (*client, map[string]any) {
 	b.Helper()
 	cfg := server.Defaults()
 	cfg.DataDir = b.TempDir()
+	cfg.Auth = server.AuthNone // a benchmark of the FHIR API, not of authorization
 	srv, err := server.New(context.Background(), cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		b.Fatal(err)

@@ -77,7 +77,8 @@ func startPortico(t testing.TB, addr, dataDir string) *proc {
 	t.Helper()
 	base := "http://" + addr + "/fhir"
 	p := &proc{t: t, base: base, log: &syncBuffer{}, exited: make(chan struct{})}
-	p.cmd = exec.Command(porticoBinary(t), "serve", "--addr", addr, "--data-dir", dataDir, "--base-url", base, "--log-level", "warn")
+	p.cmd = exec.Command(porticoBinary(t), "serve", "--addr", addr, "--data-dir", dataDir, "--base-url", base, "--log-level", "warn",
+		"--auth", "none") // these tests are about crash safety and shutdown, not authorization
 	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -21,6 +21,10 @@ type Config struct {
 	LogLevel     string // debug, info, warn, error
 	MaxBodyBytes int64  // largest accepted request body
 
+	// Auth is how the FHIR API is protected: AuthSMART (tokens required, the default) or
+	// AuthNone (an open server for local development; a warning is logged at every start).
+	Auth string
+
 	// Triage turns the triage of patient messages on (docs/triage.md).
 	Triage bool
 	// TriageRules is the triage rule file ("": the shipped rules).
@@ -38,6 +42,7 @@ func Defaults() Config {
 		BaseURL:      "http://localhost:8080/fhir",
 		LogLevel:     "info",
 		MaxBodyBytes: 8 << 20,
+		Auth:         AuthSMART,
 		Triage:       true,
 	}
 }
@@ -58,6 +63,11 @@ func (c Config) Validate() error {
 	}
 	if c.MaxBodyBytes <= 0 {
 		errs = append(errs, errors.New("max-body-bytes: must be positive"))
+	}
+	switch c.Auth {
+	case "", AuthSMART, AuthNone: // "": smart
+	default:
+		errs = append(errs, fmt.Errorf("auth: %q is not smart or none", c.Auth))
 	}
 	if _, _, err := storeOpener(c.Store); err != nil {
 		errs = append(errs, err)

@@ -15,6 +15,7 @@ import (
 	"github.com/portico-health/portico/api"
 	"github.com/portico-health/portico/conformance"
 	"github.com/portico-health/portico/fhir"
+	"github.com/portico-health/portico/smart"
 	"github.com/portico-health/portico/store"
 	"github.com/portico-health/portico/triage/triagehook"
 )
@@ -53,6 +54,18 @@ func (s *Server) buildHandler() error {
 	if th != nil {
 		hooks = append(hooks, th)
 	}
+	var (
+		authz      *smart.Server
+		authorizer api.Authorizer
+	)
+	if s.cfg.Auth == AuthNone {
+		s.log.Warn("AUTHORIZATION IS OFF (--auth=none): anyone who can reach this server can read and change every resource; use it only for local development")
+	} else {
+		if authz, err = smart.New(smart.Config{Store: s.store, BaseURL: s.cfg.BaseURL, Logger: s.log}); err != nil {
+			return err
+		}
+		authorizer = smartAuthorizer{}
+	}
 	fhirAPI, err := api.New(api.Config{
 		Store:         s.store,
 		BaseURL:       s.cfg.BaseURL,
@@ -60,6 +73,7 @@ func (s *Server) buildHandler() error {
 		MaxBodyBytes:  s.cfg.MaxBodyBytes,
 		ResourceTypes: fhir.ResourceTypes,
 		WriteHooks:    hooks,
+		Authorizer:    authorizer,
 	})
 	if err != nil {
 		return err
@@ -74,14 +88,32 @@ func (s *Server) buildHandler() error {
 	e.GET("/healthz", func(c echo.Context) error { return c.String(http.StatusOK, "ok\n") })
 	e.GET("/readyz", s.ready)
 
-	g := e.Group("/fhir")
-	g.GET("/metadata", conformance.Handler(conformance.Description{
+	// Public: the CapabilityStatement, the SMART documents and the /auth routes. Everything
+	// else under /fhir goes through the smart middleware (401 without a valid token).
+	desc := conformance.Description{
 		BaseURL:       s.cfg.BaseURL,
 		ResourceTypes: fhir.ResourceTypes,
 		SearchParams:  conformance.R4SearchParams,
-	}))
+	}
+	var protect []echo.MiddlewareFunc
+	if authz != nil {
+		authz.Register(e)
+		desc.Security = &conformance.Security{
+			AuthorizeURL:  authz.Issuer() + "/authorize",
+			TokenURL:      authz.TokenURL(),
+			IntrospectURL: authz.Issuer() + "/introspect",
+			RevokeURL:     authz.Issuer() + "/revoke",
+		}
+		protect = append(protect, authz.Middleware())
+	}
+	e.GET("/fhir/metadata", conformance.Handler(desc))
+	g := e.Group("/fhir", protect...)
 	if th != nil {
-		g.GET(triagehook.StatsPath, th.StatsHandler(s.store, nil))
+		stats := th.StatsHandler(s.store, nil)
+		if authz != nil {
+			stats = requireUnrestricted("Communication", "$triage-stats", stats)
+		}
+		g.GET(triagehook.StatsPath, stats)
 	}
 	fhirAPI.Register(g)
 	s.echo = e

@@ -16,6 +16,7 @@ func TestTriageWiring(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	cfg := Defaults()
 	cfg.DataDir = t.TempDir()
+	cfg.Auth = AuthNone
 	srv, err := New(context.Background(), cfg, log)
 	if err != nil {
 		t.Fatal(err)
