@@ -1,23 +1,17 @@
 package conformance
 
-import (
-	"slices"
-	"strings"
+import "github.com/portico-health/portico/fhir"
 
-	"github.com/portico-health/portico/fhir"
-)
-
-// R4SearchParams lists every R4 search parameter of a resource type, including those all
-// resources have (_id, _lastUpdated, ...) and those the fhir package adds, sorted by name: the
-// Description.SearchParams of a server that evaluates every parameter of the registry, as
-// Portico's search does.
+// R4SearchParams lists the search parameters Portico evaluates for a resource type, sorted by
+// name: every R4 parameter of the type and of the types it derives from (_id, _lastUpdated, ...)
+// and Portico's own (Communication priority and due), less those the index extractor skips
+// (e.g. Location near): the Description.SearchParams of Portico's search.
 func R4SearchParams(resourceType string) []SearchParam {
 	var out []SearchParam
-	for t := fhir.LookupType(resourceType); t != nil; t = fhir.LookupType(t.Base) {
-		for _, sp := range fhir.SearchParams(t.Name) {
+	for _, sp := range fhir.AllSearchParams(resourceType) {
+		if fhir.Searchable(sp) {
 			out = append(out, SearchParam{Name: sp.Code, Definition: sp.URL, Type: sp.Type})
 		}
 	}
-	slices.SortFunc(out, func(a, b SearchParam) int { return strings.Compare(a.Name, b.Name) })
 	return out
 }

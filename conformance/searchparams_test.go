@@ -39,3 +39,24 @@ func TestR4SearchParams(t *testing.T) {
 		t.Errorf("not a valid resource with search parameters: %v", err)
 	}
 }
+
+// TestR4SearchParamsPorticoAndSkipped: Portico's own parameters are advertised, and the ones
+// the extractor cannot evaluate are not.
+func TestR4SearchParamsPorticoAndSkipped(t *testing.T) {
+	names := func(typ string) []string {
+		var out []string
+		for _, p := range conformance.R4SearchParams(typ) {
+			out = append(out, p.Name)
+		}
+		return out
+	}
+	comm := names("Communication")
+	for _, want := range []string{"priority", "due", "recipient", "_lastUpdated"} {
+		if !slices.Contains(comm, want) {
+			t.Errorf("Communication does not advertise %s: %v", want, comm)
+		}
+	}
+	if slices.Contains(names("Location"), "near") {
+		t.Error("Location advertises near, which search does not evaluate")
+	}
+}

@@ -715,3 +715,7 @@ func rangeOf(v *Value) (lo, hi float64, unit *Value, ok bool) {
 	}
 	return lo, hi, unit, unit != nil
 }
+
+// Searchable reports whether the extractor indexes sp, so that a search on it is evaluated (the
+// CapabilityStatement advertises only those).
+func Searchable(sp *SearchParam) bool { return skipReason(sp) == "" }
