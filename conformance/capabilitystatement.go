@@ -44,7 +44,7 @@ func CapabilityStatement(d Description) fhir.Value {
 	if len(types) > 0 {
 		resources := fhir.Value{Kind: fhir.Array}
 		for _, t := range types {
-			resources.Arr = append(resources.Arr, resourceEntry(t, in, d.SearchParams))
+			resources.Arr = append(resources.Arr, resourceEntry(t, in, d))
 		}
 		rest.Set("resource", resources)
 	}
@@ -83,7 +83,7 @@ func securityElement(s Security) fhir.Value {
 }
 
 // resourceEntry is one rest.resource.
-func resourceEntry(typ string, in *Interactions, params func(string) []SearchParam) fhir.Value {
+func resourceEntry(typ string, in *Interactions, d Description) fhir.Value {
 	r := object(
 		member("type", fhir.Str(typ)),
 		member("profile", fhir.Str("http://hl7.org/fhir/StructureDefinition/"+typ)),
@@ -98,11 +98,25 @@ func resourceEntry(typ string, in *Interactions, params func(string) []SearchPar
 	setCode(&r, "conditionalRead", in.ConditionalRead)
 	r.Set("conditionalUpdate", boolean(in.ConditionalUpdate))
 	setCode(&r, "conditionalDelete", in.ConditionalDelete)
-	if params == nil {
-		return r
+	if d.SearchParams != nil {
+		setSearchParams(&r, d.SearchParams(typ))
 	}
+	if d.Operations != nil {
+		var ops []fhir.Value
+		for _, op := range d.Operations(typ) {
+			ops = append(ops, object(member("name", fhir.Str(op.Name)), member("definition", fhir.Str(op.Definition))))
+		}
+		if len(ops) > 0 {
+			r.Set("operation", fhir.Value{Kind: fhir.Array, Arr: ops})
+		}
+	}
+	return r
+}
+
+// setSearchParams sets rest.resource.searchParam.
+func setSearchParams(r *fhir.Value, params []SearchParam) {
 	var list []fhir.Value
-	for _, p := range params(typ) {
+	for _, p := range params {
 		sp := object(member("name", fhir.Str(p.Name)))
 		if p.Definition != "" {
 			sp.Set("definition", fhir.Str(p.Definition))
@@ -113,7 +127,6 @@ func resourceEntry(typ string, in *Interactions, params func(string) []SearchPar
 	if len(list) > 0 {
 		r.Set("searchParam", fhir.Value{Kind: fhir.Array, Arr: list})
 	}
-	return r
 }
 
 func interactionList(codes []string) fhir.Value {

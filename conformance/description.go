@@ -26,6 +26,9 @@ type Description struct {
 	// lists none: a server must not advertise parameters its search cannot evaluate.
 	SearchParams func(resourceType string) []SearchParam
 
+	// Operations lists the type-level operations of a type, for rest.resource.operation.
+	Operations func(resourceType string) []Operation
+
 	// Security, when set, is the SMART on FHIR authorization protecting the API: the
 	// CapabilityStatement then carries rest.security with the SMART-on-FHIR service and the
 	// oauth-uris extension (SMART App Launch 2.2 conformance.html). Nil: an open server.
@@ -35,6 +38,12 @@ type Description struct {
 // Security lists the OAuth endpoints of the authorization server (absolute URLs).
 type Security struct {
 	AuthorizeURL, TokenURL, IntrospectURL, RevokeURL string
+}
+
+// Operation is one CapabilityStatement.rest.resource.operation.
+type Operation struct {
+	Name       string // the name used in URLs, without '$', e.g. "triage-stats"
+	Definition string // canonical URL of its OperationDefinition
 }
 
 // SearchParam is one CapabilityStatement.rest.resource.searchParam.

@@ -95,6 +95,14 @@ func (s *Server) buildHandler() error {
 		ResourceTypes: fhir.ResourceTypes,
 		SearchParams:  conformance.R4SearchParams,
 	}
+	if th != nil {
+		desc.Operations = func(typ string) []conformance.Operation {
+			if typ != "Communication" {
+				return nil
+			}
+			return []conformance.Operation{{Name: triagehook.StatsOperation, Definition: triagehook.StatsDefinition}}
+		}
+	}
 	var protect []echo.MiddlewareFunc
 	if authz != nil {
 		authz.Register(e)

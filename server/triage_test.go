@@ -35,6 +35,19 @@ func TestTriageWiring(t *testing.T) {
 		t.Errorf("%d %s", resp.StatusCode, body)
 	}
 
+	// The CapabilityStatement advertises the workload operation and the triage parameters.
+	resp, err = http.Get(hs.URL + "/fhir/metadata")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`"name":"triage-stats"`, `"name":"due"`, `"name":"priority"`} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("metadata lacks %s", want)
+		}
+	}
+
 	bad := filepath.Join(t.TempDir(), "bad.json")
 	os.WriteFile(bad, []byte(`{"version":1,"calendar":{"time_zone":"Nowhere/Land"}}`), 0o644)
 	cfg.TriageConfig = bad

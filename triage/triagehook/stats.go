@@ -21,6 +21,12 @@ import (
 // StatsPath is where the workload operation is served, under the FHIR base.
 const StatsPath = "/Communication/$triage-stats"
 
+// StatsOperation names the workload operation and its definition, for the CapabilityStatement.
+const (
+	StatsOperation  = "triage-stats"
+	StatsDefinition = "http://portico.health/fhir/OperationDefinition/Communication-triage-stats"
+)
+
 // StatsHandler serves GET [base]/Communication/$triage-stats?recipient=Type/id&period=P: a
 // Parameters resource with the workload of the triaged patient messages received in the period
 // (and addressed to recipient, when given). now is the clock that decides what is overdue.
