@@ -23,7 +23,7 @@ func runServe(args []string) int {
 	fs.StringVar(&cfg.Addr, "addr", cfg.Addr, "listen address")
 	fs.StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "directory of the embedded store")
 	fs.StringVar(&cfg.BaseURL, "base-url", cfg.BaseURL, "public FHIR base URL, as clients reach it")
-	fs.StringVar(&cfg.Store, "store", cfg.Store, `store backend: "" or "sqlite" (embedded, in --data-dir) or "sqlite:/dir"`)
+	fs.StringVar(&cfg.Store, "store", cfg.Store, `store backend: "" or "sqlite" (embedded, in --data-dir), "sqlite:/dir", or a mongodb:// or mongodb+srv:// connection string`)
 	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "debug, info, warn or error")
 	fs.Int64Var(&cfg.MaxBodyBytes, "max-body-bytes", cfg.MaxBodyBytes, "largest accepted request body, in bytes (larger: 413)")
 	fs.StringVar(&cfg.Auth, "auth", cfg.Auth, `"smart": SMART on FHIR tokens required on the FHIR API; "none": an open server, for local development only`)

@@ -17,7 +17,7 @@ type Config struct {
 	Addr         string // listen address, e.g. ":8080"
 	DataDir      string // directory of the embedded store
 	BaseURL      string // public FHIR base URL, e.g. "http://localhost:8080/fhir"
-	Store        string // "" or "sqlite" (embedded, in DataDir), or "sqlite:/path/to/dir"
+	Store        string // "" or "sqlite" (embedded, in DataDir), "sqlite:/path/to/dir", or a mongodb:// or mongodb+srv:// URI
 	LogLevel     string // debug, info, warn, error
 	MaxBodyBytes int64  // largest accepted request body
 

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/portico-health/portico/store"
+	"github.com/portico-health/portico/store/mongo"
 	"github.com/portico-health/portico/store/sqlite"
 )
 
@@ -15,7 +16,9 @@ type opener func(ctx context.Context, cfg Config, rest string, log *slog.Logger)
 
 // openers maps the scheme of --store to the backend that serves it.
 var openers = map[string]opener{
-	"sqlite": openSQLite,
+	"sqlite":      openSQLite,
+	"mongodb":     openMongo,
+	"mongodb+srv": openMongo,
 }
 
 // storeOpener splits --store into its backend and the rest of the location.
@@ -26,7 +29,7 @@ func storeOpener(location string) (opener, string, error) {
 	scheme, rest, _ := strings.Cut(location, ":")
 	o, ok := openers[scheme]
 	if !ok {
-		return nil, "", fmt.Errorf("store: unknown backend %q (expected sqlite or sqlite:/path)", scheme)
+		return nil, "", fmt.Errorf("store: unknown backend %q (expected sqlite, sqlite:/path, mongodb://... or mongodb+srv://...)", scheme)
 	}
 	return o, rest, nil
 }
@@ -37,6 +40,16 @@ func openSQLite(ctx context.Context, cfg Config, rest string, log *slog.Logger) 
 		dir = rest
 	}
 	return sqlite.Open(ctx, sqlite.Config{Dir: dir, Logger: log})
+}
+
+// openMongo opens the MongoDB backend; rest is the connection string after "mongodb:" or
+// "mongodb+srv:", so the scheme is put back.
+func openMongo(ctx context.Context, cfg Config, rest string, log *slog.Logger) (store.Store, error) {
+	scheme := "mongodb"
+	if strings.HasPrefix(cfg.Store, "mongodb+srv:") {
+		scheme = "mongodb+srv"
+	}
+	return mongo.Open(ctx, mongo.Config{URI: scheme + ":" + rest, Logger: log})
 }
 
 // OpenStore opens the store that cfg.Store names.

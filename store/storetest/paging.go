@@ -21,9 +21,8 @@ func testSearchPaging(t *testing.T, s *handle) {
 		mustWrite(t, s, create("Patient", id, at(i), index...))
 		want = append(want, key("Patient", id, 1))
 	}
-	mustWrite(t, s,
-		create("Patient", "q99", at(1), tok("identifier", "urn:page", "x")), // deleted below
-		create("Group", "g", at(1), tok("identifier", "urn:page", "x")))     // another type
+	mustWrite(t, s, create("Patient", "q99", at(1), tok("identifier", "urn:page", "x"))) // deleted below
+	mustWrite(t, s, create("Group", "g", at(1), tok("identifier", "urn:page", "x")))     // another type
 	mustWrite(t, s, del("Patient", "q99", 2, at(2)))
 
 	where := []store.Clause{tokens("identifier", sysCode("urn:page", "x"), sysCode("urn:page", "y"))}

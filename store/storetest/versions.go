@@ -95,7 +95,7 @@ func testVRead(t *testing.T, s *handle) {
 }
 
 func testConflicts(t *testing.T, s *handle) {
-	mustWrite(t, s, create("Patient", "p", at(1)), update("Patient", "p", 2, at(2)))
+	writeAll(t, s, []store.Write{create("Patient", "p", at(1)), update("Patient", "p", 2, at(2))})
 	cases := []struct {
 		name string
 		w    store.Write

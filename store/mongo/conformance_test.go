@@ -1,0 +1,99 @@
+package mongo_test
+
+import (
+	"context"
+	"log/slog"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/portico-health/portico/conformance"
+	"github.com/portico-health/portico/server"
+	"github.com/portico-health/portico/store/mongo"
+)
+
+// withDatabase returns uri with its database (the path) set to name.
+func withDatabase(uri, name string) string {
+	scheme, rest, _ := strings.Cut(uri, "://")
+	hosts, tail, hasPath := strings.Cut(rest, "/")
+	query := ""
+	if hasPath {
+		if _, q, ok := strings.Cut(tail, "?"); ok {
+			query = "?" + q
+		}
+	} else if h, q, ok := strings.Cut(hosts, "?"); ok {
+		hosts, query = h, "?"+q
+	}
+	return scheme + "://" + hosts + "/" + name + query
+}
+
+// TestHTTPConformance runs the black-box HTTP suite against Portico on MongoDB, as
+// conformance/suite_test.go does on SQLite. On a deployment without transactions (the Java
+// server) Portico answers transaction Bundles with 501 not-supported; those checks, and only
+// when they report exactly that, are skipped.
+func TestHTTPConformance(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a server and sends a 20 MB request")
+	}
+	requireMongo(t)
+	name := "portico_conformance_" + time.Now().Format("150405.000000")
+	name = strings.ReplaceAll(name, ".", "_")
+	uri := withDatabase(testURI, name)
+	probe, err := mongo.Open(t.Context(), mongo.Config{URI: uri})
+	if err != nil {
+		t.Fatal(err)
+	}
+	txn := probe.Transactions()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		_ = probe.DropDatabase(ctx)
+		_ = probe.Close()
+	})
+
+	ts := httptest.NewUnstartedServer(nil)
+	base := "http://" + ts.Listener.Addr().String() + "/fhir"
+	cfg := server.Defaults()
+	cfg.DataDir = t.TempDir()
+	cfg.Store = uri
+	cfg.BaseURL = base
+	cfg.Auth = server.AuthNone // as conformance/suite_test.go: the suite sends no tokens
+	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+	s, err := server.New(t.Context(), cfg, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts.Config.Handler = s.Handler()
+	ts.Start()
+	t.Cleanup(func() {
+		ts.Close()
+		if err := s.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+
+	rep := conformance.Run(t.Context(), conformance.Options{BaseURL: base, Client: ts.Client()})
+	var text strings.Builder
+	if err := rep.WriteText(&text); err != nil {
+		t.Fatal(err)
+	}
+	t.Log("\n" + text.String())
+	var skipped []string
+	for _, r := range rep.Results {
+		notSupported := !txn && strings.Contains(strings.ToLower(r.Name), "transaction") &&
+			strings.Contains(r.Detail, "501") && strings.Contains(r.Detail, "not-supported")
+		switch {
+		case r.Status == conformance.Fail && notSupported:
+			skipped = append(skipped, r.Section+"/"+r.Name)
+		case r.Status == conformance.Fail:
+			t.Errorf("%s/%s failed: %s", r.Section, r.Name, r.Detail)
+		case r.Status == conformance.Skip:
+			t.Errorf("%s/%s skipped: %s", r.Section, r.Name, r.Detail)
+		}
+	}
+	if len(skipped) > 0 {
+		t.Logf("not run for lack of multi-document transactions on this deployment (Portico answered 501 not-supported): %s",
+			strings.Join(skipped, "; "))
+	}
+}

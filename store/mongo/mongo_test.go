@@ -1,0 +1,224 @@
+package mongo_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/portico-health/portico/store"
+	"github.com/portico-health/portico/store/mongo"
+	"github.com/portico-health/portico/store/storetest"
+)
+
+// The tests run against PORTICO_TEST_MONGODB_URI when it is set (a real MongoDB: every store
+// gets its own database, dropped afterwards), else against mongo-java-server, started here from
+// the jar that .ci/run builds (tools/mongo-java-server).
+
+const jarPath = "../../tools/mongo-java-server/target/mongo-java-server.jar"
+
+var (
+	testURI     string // the deployment the tests use; "" when none could be had
+	unavailable string // why there is none
+	javaServer  bool   // testURI is the Java server
+)
+
+func TestMain(m *testing.M) {
+	stop := setup()
+	code := m.Run()
+	stop()
+	os.Exit(code)
+}
+
+func setup() (stop func()) {
+	if uri := os.Getenv("PORTICO_TEST_MONGODB_URI"); uri != "" {
+		testURI = uri
+		return func() {}
+	}
+	if _, err := os.Stat(jarPath); err != nil {
+		unavailable = fmt.Sprintf("no MongoDB: PORTICO_TEST_MONGODB_URI is unset and %s is missing "+
+			"(build it with: mvn -q -f tools/mongo-java-server/pom.xml package)", jarPath)
+		return func() {}
+	}
+	java, err := exec.LookPath("java")
+	if err != nil {
+		unavailable = "no MongoDB: PORTICO_TEST_MONGODB_URI is unset and java is not on PATH"
+		return func() {}
+	}
+	cmd := exec.Command(java, "-jar", jarPath, "0")
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		unavailable = err.Error()
+		return func() {}
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		unavailable = err.Error()
+		return func() {}
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		unavailable = "starting mongo-java-server: " + err.Error()
+		return func() {}
+	}
+	ready := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if addr, ok := strings.CutPrefix(sc.Text(), "mongo-java-server ready "); ok {
+				ready <- addr
+				break
+			}
+		}
+		close(ready)
+		_, _ = io.Copy(io.Discard, stdout)
+	}()
+	stop = func() {
+		_ = stdin.Close() // the launcher exits when its stdin closes
+		done := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+		}
+	}
+	select {
+	case addr, ok := <-ready:
+		if !ok {
+			unavailable = "mongo-java-server exited before it was ready"
+			return stop
+		}
+		testURI = "mongodb://" + addr + "/"
+		javaServer = true
+	case <-time.After(60 * time.Second):
+		unavailable = "mongo-java-server was not ready after 60s"
+	}
+	return stop
+}
+
+// requireMongo skips the test when no MongoDB could be had, and fails it under CI=true, where
+// .ci/run builds the Java server and such a skip is unexpected.
+func requireMongo(t *testing.T) {
+	t.Helper()
+	if testURI != "" {
+		return
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatal(unavailable + " (CI=true: an unexpected skip is a failure)")
+	}
+	t.Skip(unavailable)
+}
+
+var dbCounter atomic.Int64
+
+// openStore opens a store on a new database, dropped when the test ends.
+func openStore(t *testing.T) *mongo.Store {
+	t.Helper()
+	name := fmt.Sprintf("portico_test_%d_%d", os.Getpid(), dbCounter.Add(1))
+	s, err := mongo.Open(t.Context(), mongo.Config{URI: testURI, Database: name})
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() {
+		// storetest closes s before this runs (cleanups run last-registered first): reopen
+		// to drop the database.
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		d, err := mongo.Open(ctx, mongo.Config{URI: testURI, Database: name})
+		if err != nil {
+			t.Logf("dropping %s: %v", name, err)
+			return
+		}
+		_ = d.DropDatabase(ctx)
+		_ = d.Close()
+	})
+	return s
+}
+
+// noTxnStore is the store under test on the Java server: it turns the cases that server cannot
+// run in CI time into explained skips.
+type noTxnStore struct {
+	*mongo.Store
+	t *testing.T
+}
+
+// javaServerTooSlow names the storetest cases that the Java server cannot run in CI time.
+var javaServerTooSlow = map[string]string{
+	"TestStore/Search/PagingUnderInserts": "mongo-java-server evaluates every query by scanning all documents (it uses no " +
+		"secondary index), so paging 10,000 matches while another goroutine inserts as fast as it can does not " +
+		"converge: each page costs time proportional to the growing collection. Runs against a real MongoDB " +
+		"(PORTICO_TEST_MONGODB_URI), whose indexes serve it",
+}
+
+func (s noTxnStore) Write(ctx context.Context, writes ...store.Write) error {
+	if why, ok := javaServerTooSlow[s.t.Name()]; ok && javaServer {
+		s.t.Skip(why)
+	}
+	return s.Store.Write(ctx, writes...)
+}
+
+func TestStore(t *testing.T) {
+	requireMongo(t)
+	storetest.RunTests(t, func(t *testing.T) store.Store {
+		s := openStore(t)
+		if !s.Transactions() || javaServer {
+			return noTxnStore{s, t}
+		}
+		return s
+	})
+}
+
+// TestDeploymentKind checks the transaction detection: the Java server is a standalone server.
+func TestDeploymentKind(t *testing.T) {
+	requireMongo(t)
+	s := openStore(t)
+	defer s.Close()
+	if javaServer && s.Transactions() {
+		t.Error("mongo-java-server detected as supporting transactions")
+	}
+	t.Logf("transactions: %v", s.Transactions())
+}
+
+// TestTooLarge checks that a body that cannot fit a 16 MiB document is refused before the driver.
+func TestTooLarge(t *testing.T) {
+	requireMongo(t)
+	s := openStore(t)
+	defer s.Close()
+	body := []byte(`{"resourceType":"Binary","data":"` + strings.Repeat("A", 17<<20) + `"}`)
+	err := s.Write(t.Context(), store.Write{Op: store.OpCreate, Type: "Binary", ID: "big", Version: 1,
+		LastUpdated: time.Now(), Body: body})
+	if err == nil || !errorsIs(err, store.ErrTooLarge) {
+		t.Fatalf("err %v, want ErrTooLarge", err)
+	}
+}
+
+// TestUnreachable checks that a server that does not answer is ErrUnavailable at Open.
+func TestUnreachable(t *testing.T) {
+	_, err := mongo.Open(t.Context(), mongo.Config{URI: "mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=300",
+		ConnectTimeout: 2 * time.Second})
+	if !errorsIs(err, store.ErrUnavailable) {
+		t.Fatalf("err %v, want ErrUnavailable", err)
+	}
+}
+
+func errorsIs(err, target error) bool {
+	for err != nil {
+		if err == target {
+			return true
+		}
+		if u, ok := err.(interface{ Unwrap() error }); ok {
+			err = u.Unwrap()
+			continue
+		}
+		return strings.Contains(err.Error(), target.Error())
+	}
+	return false
+}
