@@ -46,7 +46,7 @@ func prepareWriteStmts(ctx context.Context, conn *sql.Conn) (*writeStmts, error)
 		{&s.insertURI, `INSERT OR IGNORE INTO uris (rid, type, param, uri) VALUES (?, ?, ?, ?)`},
 		{&s.insertComposite, `INSERT INTO composites (rid, type, param, a_system, a_code, a_text, a_lo, a_hi,
 			b_system, b_code, b_text, b_lo, b_hi) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
-		{&s.insertSort, `INSERT INTO sorts (rid, type, param, lo, hi) VALUES (?, ?, ?, ?, ?)`},
+		{&s.insertSort, `INSERT INTO sorts (rid, type, param, lo, hi, walk) VALUES (?, ?, ?, ?, ?, ?)`},
 	}
 	for i, t := range indexTables {
 		list = append(list, struct {
@@ -143,14 +143,37 @@ func (w *writer) apply(ctx context.Context, wr *store.Write) error {
 	return nil
 }
 
+// walkable reports whether a sort key of e goes into the sort walk indexes (sorts_by_lo/hi).
+// References, uris and identifiers are left out: their keys are nearly unique (a random page of
+// each walk index per insert) and nobody pages through a type in their order; a _sort on them
+// sorts the matches instead (search.go). Dates, numbers, quantities, strings and the other
+// tokens (status, code, Communication.priority) stay walkable.
+func walkable(e *store.IndexEntry) bool {
+	switch e.Kind {
+	case store.KindReference, store.KindURI:
+		return false
+	case store.KindToken:
+		return e.Param != "identifier"
+	}
+	return true
+}
+
 // insertIndex stores a version's index entries and sort keys under its resource's rid.
 func (w *writer) insertIndex(ctx context.Context, rid int64, wr *store.Write) error {
-	type minmax struct{ lo, hi string }
+	type minmax struct {
+		lo, hi string
+		walk   bool
+	}
 	var sorts map[string]minmax
 	var sortOrder []string
 	st := w.stmts
 	for i := range wr.Index {
 		e := &wr.Index[i]
+		if isColumn(e.Param) {
+			// _id and _lastUpdated are columns of resources, searched and sorted there: their
+			// entries would only cost insertions.
+			continue
+		}
 		var err error
 		switch e.Kind {
 		case store.KindToken:
@@ -187,19 +210,20 @@ func (w *writer) insertIndex(ctx context.Context, rid int64, wr *store.Write) er
 			m, ok := sorts[e.Param]
 			switch {
 			case !ok:
-				m = minmax{e.SortKey, e.SortKey}
+				m = minmax{e.SortKey, e.SortKey, true}
 				sortOrder = append(sortOrder, e.Param)
 			case e.SortKey < m.lo:
 				m.lo = e.SortKey
 			case e.SortKey > m.hi:
 				m.hi = e.SortKey
 			}
+			m.walk = m.walk && walkable(e)
 			sorts[e.Param] = m
 		}
 	}
 	for _, p := range sortOrder {
 		m := sorts[p]
-		if _, err := st.insertSort.ExecContext(ctx, rid, wr.Type, p, m.lo, m.hi); err != nil {
+		if _, err := st.insertSort.ExecContext(ctx, rid, wr.Type, p, m.lo, m.hi, m.walk); err != nil {
 			return err
 		}
 	}

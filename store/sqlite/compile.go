@@ -437,7 +437,7 @@ func driveSQL(cl store.Clause, types []string) (f frag, ok bool) {
 	}
 	for _, v := range cl.Values {
 		switch {
-		case cl.Kind == store.KindToken && v.AnySystem && v.AnyCode,
+		case cl.Kind == store.KindToken && v.AnyCode, // no index by system alone (schema.go)
 			cl.Kind == store.KindString && v.Text == "",
 			(cl.Kind == store.KindDate || cl.Kind == store.KindNumber || cl.Kind == store.KindQuantity) && v.Prefix == store.PrefixNe,
 			cl.Kind == store.KindComposite && (len(v.Components) == 0 || v.Components[0].Code == "" || v.Components[0].AnyCode):

@@ -88,10 +88,11 @@ func TestQueryPlans(t *testing.T) {
 	}
 	// The steps that make the hot statements fast, beyond the absence of scans.
 	want := map[string]string{
-		"read":                                    "SEARCH r USING INDEX resources_by_id (type=? AND id=?)",
+		"read":                                    "SEARCH versions USING INDEX versions_by_resource (type=? AND id=?)",
 		"patient+code sorted by -date #3":         "SEARCH d USING COVERING INDEX refs_by_target (type=? AND param=? AND ref_id=?)",
-		"common code sorted by -date #2":          "SEARCH s0 USING COVERING INDEX sorts_by_hi (type=? AND param=?)",
-		"common code sorted by -date (page 2) #2": "SEARCH s0 USING COVERING INDEX sorts_by_hi (type=? AND param=? AND hi<?)",
+		"common code sorted by -date #2":          "SEARCH sorts USING COVERING INDEX sorts_unwalked (type=? AND param=?)",
+		"common code sorted by -date #3":          "SEARCH s0 USING COVERING INDEX sorts_by_hi (type=? AND param=?)",
+		"common code sorted by -date (page 2) #3": "SEARCH s0 USING COVERING INDEX sorts_by_hi (type=? AND param=? AND hi<?)",
 		"recipient+status sorted #3":              "SEARCH d USING COVERING INDEX refs_by_target (type=? AND param=? AND ref_id=?)",
 		"history type (cursor true)":              "SEARCH v USING INDEX versions_by_type_time (type=? AND last_updated<?)",
 	}

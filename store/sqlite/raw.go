@@ -20,7 +20,7 @@ type RawReader struct {
 	body *sql.Stmt
 }
 
-const rawBodySQL = `SELECT v.body FROM resources r JOIN versions v ON v.seq = r.seq WHERE r.type = ? AND r.id = ?`
+const rawBodySQL = `SELECT body FROM versions WHERE type = ? AND id = ? ORDER BY version DESC LIMIT 1`
 
 // OpenRawReader opens a pool of conns read-only connections (0: GOMAXPROCS, as the store's
 // default) to the database of an existing store in dir.

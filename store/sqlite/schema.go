@@ -8,8 +8,10 @@ import (
 
 // schemaVersion is stored in PRAGMA user_version; Open refuses a file written by a newer
 // schema rather than misreading it. Version 2 added the search index of every parameter kind
-// and keys index rows by the resource's rid; a version-1 file has no migration.
-const schemaVersion = 2
+// and keys index rows by the resource's rid; a version-1 file has no migration. Version 3
+// (fewer index insertions per write: docs/store.md, "Write cost") dropped tokens_by_system and
+// made the sort walk indexes partial; migrateV2 upgrades a version-2 file in place.
+const schemaVersion = 3
 
 // schema is the whole database. docs/store.md explains every index by the query it serves.
 var schema = []string{
@@ -58,8 +60,9 @@ var schema = []string{
 		text   TEXT    NOT NULL, -- normalised display/text, for :text
 		PRIMARY KEY (rid, param, system, code)
 	) WITHOUT ROWID`,
+	// No index by (type, param, system): a system| value alone does not drive a search (it is
+	// probed), which saves one b-tree insertion per token row.
 	`CREATE INDEX tokens_by_code ON tokens (type, param, code)`,
-	`CREATE INDEX tokens_by_system ON tokens (type, param, system)`,
 
 	`CREATE TABLE strings (
 		rid   INTEGER NOT NULL,
@@ -125,20 +128,41 @@ var schema = []string{
 	`CREATE INDEX composites_by_code ON composites (type, param, a_code)`,
 
 	// Sort keys: per resource and parameter the smallest (lo) and largest (hi) SortKey of its
-	// entries. Ascending _sort walks sorts_by_lo, descending sorts_by_hi.
+	// entries. The primary key serves the sort of a driven search (a lookup per candidate) and
+	// costs a create one append, rid being new. Ascending _sort walks sorts_by_lo, descending
+	// sorts_by_hi; both are partial: walk is 0 for the parameters nobody walks in order
+	// (references, uris, identifier: high-cardinality keys, each a random page per insert),
+	// and sorts_unwalked (appended to, like the primary key) tells a search that a parameter
+	// has such rows, so that it sorts its matches instead of walking (walkable in search.go).
 	`CREATE TABLE sorts (
 		rid   INTEGER NOT NULL,
 		type  TEXT    NOT NULL,
 		param TEXT    NOT NULL,
 		lo    TEXT    NOT NULL,
 		hi    TEXT    NOT NULL,
+		walk  INTEGER NOT NULL DEFAULT 1,
 		PRIMARY KEY (rid, param)
 	) WITHOUT ROWID`,
-	`CREATE INDEX sorts_by_lo ON sorts (type, param, lo)`,
-	`CREATE INDEX sorts_by_hi ON sorts (type, param, hi)`,
+	sortIndexes[0], sortIndexes[1], sortIndexes[2],
 
 	fmt.Sprintf("PRAGMA user_version = %d", schemaVersion),
 }
+
+// sortIndexes are the sort walk indexes of schema version 3 (also created by migrateV2).
+var sortIndexes = []string{
+	`CREATE INDEX sorts_by_lo ON sorts (type, param, lo) WHERE walk = 1`,
+	`CREATE INDEX sorts_by_hi ON sorts (type, param, hi) WHERE walk = 1`,
+	`CREATE INDEX sorts_unwalked ON sorts (type, param) WHERE walk = 0`,
+}
+
+// migrateV2 upgrades a version-2 database: existing sort rows stay walkable (walk defaults to
+// 1), which is correct, only larger than needed; rows written from now on follow the new rule.
+var migrateV2 = append([]string{
+	`ALTER TABLE sorts ADD COLUMN walk INTEGER NOT NULL DEFAULT 1`,
+	`DROP INDEX tokens_by_system`,
+	`DROP INDEX sorts_by_lo`,
+	`DROP INDEX sorts_by_hi`,
+}, append(sortIndexes, fmt.Sprintf("PRAGMA user_version = %d", schemaVersion))...)
 
 // indexTables are the tables holding a resource's search rows, all keyed by rid.
 var indexTables = []string{"tokens", "strings", "refs", "ranges", "uris", "composites", "sorts"}
@@ -154,21 +178,28 @@ func migrate(ctx context.Context, db *sql.DB) error {
 		return nil
 	case v > schemaVersion:
 		return fmt.Errorf("sqlite: database schema version %d is newer than this Portico's %d", v, schemaVersion)
+	case v == 2:
+		return run(ctx, db, "migrate schema 2 to 3", migrateV2)
 	case v != 0:
 		return fmt.Errorf("sqlite: database schema version %d has no migration", v)
 	}
+	return run(ctx, db, "create schema", schema)
+}
+
+// run executes stmts in one transaction.
+func run(ctx context.Context, db *sql.DB, what string, stmts []string) error {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("sqlite: create schema: %w", err)
+		return fmt.Errorf("sqlite: %s: %w", what, err)
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
-	for _, stmt := range schema {
+	for _, stmt := range stmts {
 		if _, err := tx.ExecContext(ctx, stmt); err != nil {
-			return fmt.Errorf("sqlite: create schema: %w", err)
+			return fmt.Errorf("sqlite: %s: %w", what, err)
 		}
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("sqlite: create schema: %w", err)
+		return fmt.Errorf("sqlite: %s: %w", what, err)
 	}
 	return nil
 }

@@ -150,6 +150,11 @@ func search(ctx context.Context, db queryer, q store.Query) (store.Page, error) 
 	base, full := pagePlan, base // the page's plan; the count's
 	var rows []searchRow
 	sortWalk := drive == nil && len(q.Sort) > 0 && !isColumn(q.Sort[0].Param) && len(types) == 1
+	if sortWalk {
+		if sortWalk, err = walkableSort(ctx, db, types[0], q.Sort[0].Param); err != nil {
+			return store.Page{}, err
+		}
+	}
 	if !sortWalk {
 		if rows, err = base.run(ctx, db, after, limit); err != nil {
 			return store.Page{}, err
@@ -165,7 +170,7 @@ func search(ctx context.Context, db queryer, q store.Query) (store.Page, error) 
 		if after == nil || after[0] != nil {
 			p1 := base
 			p1.from = "sorts s0 CROSS JOIN resources r"
-			p1.conds = append([]frag{{sql: "s0.type = ? AND s0.param = ? AND r.rid = s0.rid", args: []any{types[0], k.Param}}}, base.conds...)
+			p1.conds = append([]frag{{sql: "s0.type = ? AND s0.param = ? AND s0.walk = 1 AND r.rid = s0.rid", args: []any{types[0], k.Param}}}, base.conds...)
 			p1.items = append([]orderItem{{expr: "s0." + col, desc: k.Desc}}, items[1:]...)
 			// The tie-break read from the index itself: sorts_by_lo/hi end with rid.
 			p1.items[len(p1.items)-1].expr = "s0.rid"
@@ -399,6 +404,23 @@ func afterCond(items []orderItem, keys []any) frag {
 		f = frag{sql: "(" + bound.sql + ")", args: bound.args}
 	}
 	return f
+}
+
+// walkableSQL is true unless some resource of the type has an unwalkable sort row for the
+// parameter (sorts_unwalked: one descent).
+const walkableSQL = `SELECT NOT EXISTS (SELECT 1 FROM sorts WHERE type = ? AND param = ? AND walk = 0)`
+
+// walkableSort reports whether the sort walk indexes hold every sort key of param: the walk
+// plan needs them all; otherwise the search sorts its matches (correct, slower on a large
+// type). See walkable in apply.go for which parameters are walked.
+func walkableSort(ctx context.Context, db queryer, typ, param string) (bool, error) {
+	var ok bool
+	f := frag{sql: walkableSQL, args: []any{typ, param}}
+	traceSQL(f)
+	if err := db.QueryRowContext(ctx, f.sql, f.args...).Scan(&ok); err != nil {
+		return false, wrap(ctx, "search sort", err)
+	}
+	return ok, nil
 }
 
 // estimate counts a driving clause's index rows, up to driveThreshold.

@@ -74,11 +74,12 @@ func (s *Store) prepare(ctx context.Context) error {
 	return nil
 }
 
-// readSQL finds the current version through the resources table's primary key and fetches
-// it by rowid: two b-tree descents.
-const readSQL = `SELECT v.version, v.last_updated, v.op, v.body
-	FROM resources r JOIN versions v ON v.seq = r.seq
-	WHERE r.type = ? AND r.id = ?`
+// readSQL reads the latest version, tombstones included (op tells one), which is the current
+// one: one descent of versions_by_resource from its (type, id) end, then the versions rowid.
+// (Through resources it was three descents: resources_by_id, the resources row for seq, the
+// versions rowid.) docs/store.md, "Point reads".
+const readSQL = `SELECT version, last_updated, op, body
+	FROM versions WHERE type = ? AND id = ? ORDER BY version DESC LIMIT 1`
 
 const vreadSQL = `SELECT version, last_updated, op, body
 	FROM versions WHERE type = ? AND id = ? AND version = ?`
