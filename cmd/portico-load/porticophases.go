@@ -98,4 +98,3 @@ func startProfile(prefix, phase string) (func() error, error) {
 	}
 	return func() error { pprof.StopCPUProfile(); return f.Close() }, nil
 }
-
