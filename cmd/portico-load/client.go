@@ -43,16 +43,18 @@ func requireLoopback(base string) error {
 	return nil
 }
 
-// worker is one client connection's state: its buffer for response bodies.
+// worker is one client connection's state: its buffer for response bodies, and the
+// Authorization header value it sends ("" for none).
 type worker struct {
-	c   *http.Client
-	buf bytes.Buffer
+	c      *http.Client
+	buf    bytes.Buffer
+	bearer string
 }
 
-func newWorkers(c *http.Client, n int) []*worker {
+func newWorkers(c *http.Client, n int, bearer string) []*worker {
 	ws := make([]*worker, n)
 	for i := range ws {
-		ws[i] = &worker{c: c}
+		ws[i] = &worker{c: c, bearer: bearer}
 	}
 	return ws
 }
@@ -70,6 +72,9 @@ func (w *worker) do(ctx context.Context, method, u string, body []byte, hdr map[
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/fhir+json")
+	}
+	if w.bearer != "" {
+		req.Header.Set("Authorization", w.bearer)
 	}
 	for k, v := range hdr {
 		req.Header.Set(k, v)

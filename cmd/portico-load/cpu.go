@@ -65,3 +65,38 @@ func otherLoad(a, b cpuSample) string {
 	other := max(b.busy-a.busy-(b.ours-a.ours), 0)
 	return fmt.Sprintf("; other processes %.0f%% CPU", 100*float64(other)/float64(total))
 }
+
+// ioSample is a process's I/O counters from /proc/PID/io: bytes passed to write calls
+// (wchar), bytes sent to storage (write_bytes), and write calls (syscw).
+type ioSample struct{ wchar, writeBytes, syscw int64 }
+
+func sampleIO(pid int) ioSample {
+	var s ioSample
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/io", pid))
+	if err != nil {
+		return s
+	}
+	for line := range strings.SplitSeq(string(data), "\n") {
+		k, v, _ := strings.Cut(line, ": ")
+		n, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+		switch k {
+		case "wchar":
+			s.wchar = n
+		case "write_bytes":
+			s.writeBytes = n
+		case "syscw":
+			s.syscw = n
+		}
+	}
+	return s
+}
+
+// ioPerOp describes the server's writes per operation between two samples.
+func ioPerOp(a, b ioSample, ops uint64) string {
+	if ops == 0 || b.wchar == 0 {
+		return ""
+	}
+	n := float64(ops)
+	return fmt.Sprintf("; server writes %.1f KB/request (%.1f KB to storage, %.1f write calls)",
+		float64(b.wchar-a.wchar)/1e3/n, float64(b.writeBytes-a.writeBytes)/1e3/n, float64(b.syscw-a.syscw)/n)
+}

@@ -12,7 +12,8 @@ import (
 type result struct {
 	phase    string
 	unit     string // "req/s" or "ops/s"
-	ops      uint64
+	ops      uint64 // operations completed in the measured window
+	warmOps  uint64 // operations completed during the warm-up
 	errs     uint64
 	firstErr error
 	window   time.Duration
@@ -55,7 +56,7 @@ func run(ctx context.Context, workers int, warmup, d time.Duration, op func(work
 	start := time.Now()
 	from, end := start.Add(warmup), start.Add(warmup+d)
 	hists := make([]hist, workers)
-	ops := make([]uint64, workers)
+	ops, warm := make([]uint64, workers), make([]uint64, workers)
 	errs := make([]uint64, workers)
 	firstErrs := make([]error, workers)
 	var wg sync.WaitGroup
@@ -68,6 +69,9 @@ func run(ctx context.Context, workers int, warmup, d time.Duration, op func(work
 				}
 				err := op(w, i)
 				if t0.Before(from) {
+					if err == nil {
+						warm[w]++
+					}
 					continue
 				}
 				if err != nil {
@@ -90,6 +94,7 @@ func run(ctx context.Context, workers int, warmup, d time.Duration, op func(work
 	for w := range workers {
 		r.lat.merge(&hists[w])
 		r.ops += ops[w]
+		r.warmOps += warm[w]
 		r.errs += errs[w]
 		if r.firstErr == nil {
 			r.firstErr = firstErrs[w]

@@ -36,9 +36,11 @@ import (
 // options are the flags of a run.
 type options struct {
 	duration, warmup         time.Duration
+	preloadTimeout           time.Duration
 	conns, writers, preload  int
 	dataDir, store, only     string
 	repo, server, cpuprofile string
+	auth                     string
 	phases                   map[string]bool
 }
 
@@ -82,10 +84,12 @@ func parseFlags(args []string) (*options, error) {
 	fs.IntVar(&o.conns, "conns", 32, "connections of the read phases (Portico read and the Echo ceilings)")
 	fs.IntVar(&o.writers, "writers", 16, "clients of the create and update phases")
 	fs.IntVar(&o.preload, "preload", 100_000, "resources stored before the HTTP phases (and in the SQLite ceiling's database)")
+	fs.DurationVar(&o.preloadTimeout, "preload-timeout", 10*time.Minute, "stop the preload after this long and go on with what was stored")
 	fs.StringVar(&o.dataDir, "data-dir", "", "work directory (kept); default a temporary directory removed at the end")
 	fs.StringVar(&o.store, "store", "", "passed to server.Config.Store (portico serve --store); the SQLite ceilings need the embedded store")
 	fs.StringVar(&o.only, "only", "", "comma-separated phases to run: "+strings.Join(phaseNames, ","))
 	fs.StringVar(&o.repo, "repo", "", "repository root (fixtures, and the source `portico` is built from); default: found from the working directory")
+	fs.StringVar(&o.auth, "auth", "smart", "passed to portico serve --auth: smart (the default: requests carry a client_credentials token of an app the tool registers) or none")
 	fs.StringVar(&o.server, "server", "binary", "binary: servers run as child processes (`portico serve`); inproc: in this process")
 	fs.StringVar(&o.cpuprofile, "cpuprofile", "", "write CPU profiles of the Portico phases to PREFIX-read.pprof, PREFIX-create.pprof, PREFIX-update.pprof (needs --server inproc; server goroutines carry the label side=server, client ones side=client)")
 	if err := fs.Parse(args); err != nil {
@@ -101,8 +105,14 @@ func parseFlags(args []string) (*options, error) {
 	if o.preload < 100 || o.preload > 10_000_000 {
 		errs = append(errs, errors.New("--preload must be in [100, 10000000]"))
 	}
+	if o.preloadTimeout <= 0 {
+		errs = append(errs, errors.New("--preload-timeout must be positive"))
+	}
 	if o.server != "binary" && o.server != "inproc" {
 		errs = append(errs, fmt.Errorf("--server %q: want binary or inproc", o.server))
+	}
+	if o.auth != "smart" && o.auth != "none" {
+		errs = append(errs, fmt.Errorf("--auth %q: want smart or none", o.auth))
 	}
 	if o.cpuprofile != "" && o.server != "inproc" {
 		errs = append(errs, errors.New("--cpuprofile needs --server inproc"))

@@ -58,12 +58,12 @@ func sqlitePhases(ctx context.Context, o *options, dir string, body []byte, inde
 }
 
 // readPhase reads Observations by id at random over ids from conns connections.
-func readPhase(ctx context.Context, o *options, name, base string, ids []string) *result {
+func readPhase(ctx context.Context, o *options, name string, t *target, ids []string) *result {
 	c := newClient(o.conns)
 	defer c.CloseIdleConnections()
-	ws := newWorkers(c, o.conns)
+	ws := newWorkers(c, o.conns, t.bearer)
 	r := run(ctx, o.conns, o.warmup, o.duration, func(w, _ int) error {
-		_, err := ws[w].do(ctx, http.MethodGet, base+"/fhir/Observation/"+ids[rand.IntN(len(ids))], nil, nil, http.StatusOK)
+		_, err := ws[w].do(ctx, http.MethodGet, t.base+"/fhir/Observation/"+ids[rand.IntN(len(ids))], nil, nil, http.StatusOK)
 		return err
 	})
 	r.phase, r.unit = name, "req/s"
@@ -75,7 +75,7 @@ func readPhase(ctx context.Context, o *options, name, base string, ids []string)
 const bodyVariants = 64
 
 // createPhase POSTs Observations about the preloaded Patients from o.writers clients.
-func createPhase(ctx context.Context, o *options, fx *fixtures, base string, ds *dataset) *result {
+func createPhase(ctx context.Context, o *options, fx *fixtures, t *target, ds *dataset) *result {
 	bodies := make([][][]byte, o.writers)
 	for w := range bodies {
 		for k := range bodyVariants {
@@ -85,9 +85,9 @@ func createPhase(ctx context.Context, o *options, fx *fixtures, base string, ds 
 	}
 	c := newClient(o.writers)
 	defer c.CloseIdleConnections()
-	ws := newWorkers(c, o.writers)
+	ws := newWorkers(c, o.writers, t.bearer)
 	r := run(ctx, o.writers, o.warmup, o.duration, func(w, i int) error {
-		_, err := ws[w].do(ctx, http.MethodPost, base+"/fhir/Observation", bodies[w][i%bodyVariants], nil, http.StatusCreated)
+		_, err := ws[w].do(ctx, http.MethodPost, t.base+"/fhir/Observation", bodies[w][i%bodyVariants], nil, http.StatusCreated)
 		return err
 	})
 	r.phase, r.unit = "Portico create (POST Observation)", "req/s"
@@ -97,7 +97,7 @@ func createPhase(ctx context.Context, o *options, fx *fixtures, base string, ds 
 
 // updatePhase PUTs preloaded Observations with If-Match from o.writers clients, each on
 // resources of its own, so that no update conflicts.
-func updatePhase(ctx context.Context, o *options, fx *fixtures, base string, ds *dataset) (*result, error) {
+func updatePhase(ctx context.Context, o *options, fx *fixtures, t *target, ds *dataset) (*result, error) {
 	per := min(256, len(ds.observations)/o.writers)
 	if per == 0 {
 		return nil, fmt.Errorf("update: %d Observations preloaded, fewer than the %d writers", len(ds.observations), o.writers)
@@ -115,12 +115,12 @@ func updatePhase(ctx context.Context, o *options, fx *fixtures, base string, ds 
 			if err != nil {
 				return nil, err
 			}
-			own[w] = append(own[w], owned{url: base + "/fhir/Observation/" + id, body: body, version: 1})
+			own[w] = append(own[w], owned{url: t.base + "/fhir/Observation/" + id, body: body, version: 1})
 		}
 	}
 	c := newClient(o.writers)
 	defer c.CloseIdleConnections()
-	ws := newWorkers(c, o.writers)
+	ws := newWorkers(c, o.writers, t.bearer)
 	r := run(ctx, o.writers, o.warmup, o.duration, func(w, i int) error {
 		res := &own[w][i%per]
 		h, err := ws[w].do(ctx, http.MethodPut, res.url, res.body,

@@ -22,9 +22,10 @@ import (
 
 // target is a server under load: its base URL, the process it runs in, and how to stop it.
 type target struct {
-	base string // e.g. http://127.0.0.1:40123
-	pid  int
-	stop func() error
+	base   string // e.g. http://127.0.0.1:40123
+	pid    int
+	stop   func() error
+	bearer string // Authorization header value for the FHIR API ("" when open)
 }
 
 // buildPortico builds the `portico` command of the repository into dir.
@@ -49,7 +50,7 @@ func freeAddr() (string, error) {
 }
 
 // startPortico starts Portico with its real configuration (server.Defaults, as `portico
-// serve` has it) on a loopback port: the built binary as a child process, or server.New in
+// serve` has it, with --auth and --store from the options) on a loopback port: the built binary as a child process, or server.New in
 // this process (--server inproc). Its request log goes to logFile.
 func startPortico(ctx context.Context, o *options, bin, dataDir, logFile string) (*target, error) {
 	if o.server == "inproc" {
@@ -64,7 +65,7 @@ func startPortico(ctx context.Context, o *options, bin, dataDir, logFile string)
 		return nil, err
 	}
 	defer logf.Close() // the child has its own descriptor
-	args := []string{"serve", "--addr", addr, "--data-dir", dataDir, "--base-url", "http://" + addr + "/fhir"}
+	args := []string{"serve", "--addr", addr, "--data-dir", dataDir, "--base-url", "http://" + addr + "/fhir", "--auth", o.auth}
 	if o.store != "" {
 		args = append(args, "--store", o.store)
 	}
@@ -105,7 +106,7 @@ func startPorticoInProc(ctx context.Context, o *options, dataDir, logFile string
 		return nil, errors.Join(err, logf.Close())
 	}
 	cfg := server.Defaults()
-	cfg.Addr, cfg.DataDir, cfg.Store = ln.Addr().String(), dataDir, o.store
+	cfg.Addr, cfg.DataDir, cfg.Store, cfg.Auth = ln.Addr().String(), dataDir, o.store, o.auth
 	cfg.BaseURL = "http://" + cfg.Addr + "/fhir"
 	srv, err := server.New(ctx, cfg, slog.New(slog.NewJSONHandler(logf, nil)))
 	if err != nil {

@@ -9,7 +9,13 @@ import (
 
 // porticoPhases starts Portico and runs the read, create and update phases against it.
 func porticoPhases(ctx context.Context, o *options, rep *report, fx *fixtures, ds *dataset, bin, dataDir, logFile string) (err error) {
-	logf("starting Portico (%s) on %s", o.server, dataDir)
+	var app appCredentials
+	if o.auth == "smart" {
+		if app, err = registerApp(ctx, bin, o, dataDir); err != nil {
+			return err
+		}
+	}
+	logf("starting Portico (%s, --auth %s) on %s", o.server, o.auth, dataDir)
 	t, err := startPortico(ctx, o, bin, dataDir, logFile)
 	if err != nil {
 		return err
@@ -38,18 +44,27 @@ func porticoPhases(ctx context.Context, o *options, rep *report, fx *fixtures, d
 	// phase runs one client phase, labelled side=client, profiled into
 	// <cpuprofile>-<name>.pprof when asked, and notes the other load meanwhile.
 	phase := func(name string, f func(ctx context.Context) *result) *result {
+		if o.auth == "smart" { // a fresh token: they live five minutes
+			var err error
+			if t.bearer, err = app.token(ctx, t.base); err != nil {
+				return &result{phase: "Portico " + name, notes: "no token: " + err.Error()}
+			}
+		}
 		stopProfile, err := startProfile(o.cpuprofile, name)
 		if err != nil {
 			logf("no CPU profile: %v", err)
 			stopProfile = func() error { return nil }
 		}
-		a := sampleCPU(t.pid)
+		a, io := sampleCPU(t.pid), sampleIO(t.pid)
 		var r *result
 		asClient(ctx, func(ctx context.Context) { r = f(ctx) })
 		if err := stopProfile(); err != nil {
 			logf("CPU profile: %v", err)
 		}
 		if r != nil {
+			if name != "read" {
+				r.notes += ioPerOp(io, sampleIO(t.pid), r.ops+r.warmOps)
+			}
 			r.notes += otherLoad(a, sampleCPU(t.pid))
 			rep.add(r)
 		}
@@ -57,14 +72,14 @@ func porticoPhases(ctx context.Context, o *options, rep *report, fx *fixtures, d
 	}
 	if o.phases["read"] {
 		rep.porticoRead = phase("read", func(ctx context.Context) *result {
-			return readPhase(ctx, o, "Portico read (GET Observation/id)", t.base, ds.observations)
+			return readPhase(ctx, o, "Portico read (GET Observation/id)", t, ds.observations)
 		})
 		mem("after read")
 	}
 	if o.phases["create"] {
 		rep.create = phase("create", func(ctx context.Context) *result {
-			r := createPhase(ctx, o, fx, t.base, ds)
-			r.notes += fmt.Sprintf("; store of %d resources before", o.preload)
+			r := createPhase(ctx, o, fx, t, ds)
+			r.notes += fmt.Sprintf("; store of %d resources before", rep.preloaded)
 			return r
 		})
 		mem("after create")
@@ -72,7 +87,7 @@ func porticoPhases(ctx context.Context, o *options, rep *report, fx *fixtures, d
 	if o.phases["update"] {
 		phase("update", func(ctx context.Context) *result {
 			var r *result
-			r, err = updatePhase(ctx, o, fx, t.base, ds)
+			r, err = updatePhase(ctx, o, fx, t, ds)
 			return r
 		})
 		if err != nil {

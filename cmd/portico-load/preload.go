@@ -28,44 +28,67 @@ const preloadBatch = 500
 // preload stores n resources, one Patient for every nine Observations referencing it, through
 // Portico's own write path below HTTP: each body is parsed and validated by
 // fhir.ParseResource, given a random UUID, meta.versionId 1 and meta.lastUpdated, and indexed
-// by fhir.IndexEntries, exactly as the api prepares a create, then written with store.Write
-// into the store that cfg names (server.OpenStore), preloadBatch creates per call. A backend
-// without multi-write transactions gets them one per call.
-func preload(ctx context.Context, cfg server.Config, fx *fixtures, n int) (*dataset, error) {
+// by fhir.ExtractIndex (every search parameter of the type), exactly as the api prepares a
+// create, then written with store.Write into the store that cfg names (server.OpenStore),
+// preloadBatch creates per call. A backend without multi-write transactions gets them one per
+// call. It stops starting batches after timeout; the dataset holds what was stored.
+func preload(ctx context.Context, cfg server.Config, fx *fixtures, n int, timeout time.Duration) (*dataset, error) {
 	st, err := server.OpenStore(ctx, cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		return nil, err
 	}
-	ds := &dataset{}
-	var pat string
+	all := &dataset{}
 	for i := range n {
 		if i%10 == 0 {
-			pat = uuid.NewString()
-			ds.patients = append(ds.patients, pat)
+			all.patients = append(all.patients, uuid.NewString())
 		} else {
-			ds.observations = append(ds.observations, uuid.NewString())
+			all.observations = append(all.observations, uuid.NewString())
 		}
 	}
-	jobs := make(chan int) // batch start indexes
+	deadline := time.Now().Add(timeout)
+	batches := (n + preloadBatch - 1) / preloadBatch
+	stored := make([]bool, batches)
+	jobs := make(chan int) // batch numbers
 	errs := make([]error, runtime.GOMAXPROCS(0))
 	var wg sync.WaitGroup
 	for w := range errs {
 		wg.Go(func() {
-			for from := range jobs {
-				if errs[w] != nil {
-					continue
+			for b := range jobs {
+				if errs[w] == nil {
+					errs[w] = writeBatch(ctx, st, fx, all, b*preloadBatch, min((b+1)*preloadBatch, n))
+					stored[b] = errs[w] == nil
 				}
-				errs[w] = writeBatch(ctx, st, fx, ds, from, min(from+preloadBatch, n))
 			}
 		})
 	}
-	for from := 0; from < n; from += preloadBatch {
-		jobs <- from
+	for b := 0; b < batches && time.Now().Before(deadline) && ctx.Err() == nil; b++ {
+		jobs <- b
 	}
 	close(jobs)
 	wg.Wait()
-	return ds, errors.Join(errors.Join(errs...), st.Close())
+	if err := errors.Join(errors.Join(errs...), st.Close()); err != nil {
+		return nil, err
+	}
+	// Keep the resources of the stored batches: a batch holds whole groups of ten (a Patient
+	// and its Observations), since preloadBatch is a multiple of ten.
+	ds := &dataset{}
+	for b, ok := range stored {
+		for i := b * preloadBatch; ok && i < min((b+1)*preloadBatch, n); i++ {
+			if i%10 == 0 {
+				ds.patients = append(ds.patients, all.patients[i/10])
+			} else {
+				ds.observations = append(ds.observations, all.observations[i-i/10-1])
+			}
+		}
+	}
+	if len(ds.observations) == 0 {
+		return nil, errors.New("preload: nothing stored before the timeout")
+	}
+	return ds, nil
 }
+
+// size is how many resources the dataset holds.
+func (ds *dataset) size() int { return len(ds.patients) + len(ds.observations) }
 
 // writeBatch prepares and writes resources [from, to) of the dataset.
 func writeBatch(ctx context.Context, st store.Store, fx *fixtures, ds *dataset, from, to int) error {
@@ -106,6 +129,10 @@ func createWrite(typ, id string, body []byte) (store.Write, error) {
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	res.SetID(id)
 	res.SetMeta(strconv.Itoa(1), now)
+	index, err := fhir.ExtractIndex(res)
+	if err != nil {
+		return store.Write{}, fmt.Errorf("preload: index of the generated %s: %w", typ, err)
+	}
 	return store.Write{Op: store.OpCreate, Type: typ, ID: id, Version: 1, LastUpdated: now,
-		Body: res.JSON(), Index: fhir.IndexEntries(res)}, nil
+		Body: res.JSON(), Index: index}, nil
 }

@@ -23,8 +23,8 @@ const (
 func (rep *report) print(w io.Writer, o *options, total time.Duration) {
 	fmt.Fprintf(w, "\nportico-load: %s, GOMAXPROCS %d, %d CPUs (%s), SQLite driver %s, servers: %s\n",
 		runtime.Version(), gomaxprocs(), runtime.NumCPU(), cpuModel(), sqlite.DriverName, o.server)
-	fmt.Fprintf(w, "preload %d, %v per phase after %v warm-up, %d read connections, %d writers; run took %v\n\n",
-		o.preload, o.duration, o.warmup, o.conns, o.writers, total.Round(time.Second))
+	fmt.Fprintf(w, "preload %d (stored %d), %v per phase after %v warm-up, %d read connections, %d writers; run took %v\n\n",
+		o.preload, rep.preloaded, o.duration, o.warmup, o.conns, o.writers, total.Round(time.Second))
 	fmt.Fprintln(w, "| phase | rate | p50 | p99 | notes |")
 	fmt.Fprintln(w, "|---|--:|--:|--:|---|")
 	for _, r := range rep.rows {
@@ -74,7 +74,7 @@ func (rep *report) verdicts(w io.Writer, o *options) {
 	}
 	if r := rep.create; r != nil {
 		fmt.Fprintf(w, "- %s create: %s req/s with %d clients on a store of %d (target ≥ %s with 16 on 100,000)\n",
-			verdict(r.rate() >= targetCreates), commas(r.rate()), o.writers, o.preload, commas(targetCreates))
+			verdict(r.rate() >= targetCreates), commas(r.rate()), o.writers, rep.preloaded, commas(targetCreates))
 	}
 	if len(rep.mem) > 0 {
 		last := rep.mem[len(rep.mem)-1].m

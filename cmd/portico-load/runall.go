@@ -23,6 +23,7 @@ type report struct {
 	memWhat                               string
 	stopErr                               error
 	dbBytes                               int64
+	preloaded                             int // resources stored by the preload
 }
 
 // memPoint is the server's memory at the end of a phase, and its largest sample during it.
@@ -116,7 +117,7 @@ func runAll(ctx context.Context, o *options) (*report, error) {
 
 	needPortico := o.phases["read"] || o.phases["create"] || o.phases["update"]
 	var bin string
-	if needPortico && o.server == "binary" {
+	if needPortico && (o.server == "binary" || o.auth == "smart") {
 		logf("building portico from %s", o.repo)
 		if bin, err = buildPortico(ctx, o.repo, filepath.Join(work, "bin")); err != nil {
 			return rep, err
@@ -128,12 +129,16 @@ func runAll(ctx context.Context, o *options) (*report, error) {
 		cfg.DataDir, cfg.Store = dataDir, o.store
 		logf("preloading %d resources through store.Write", o.preload)
 		t0, a := time.Now(), sampleCPU()
-		if ds, err = preload(ctx, cfg, fx, o.preload); err != nil {
+		if ds, err = preload(ctx, cfg, fx, o.preload, o.preloadTimeout); err != nil {
 			return rep, err
 		}
 		el := time.Since(t0)
+		rep.preloaded = ds.size()
+		if ds.size() < o.preload {
+			logf("preload stopped after %v: %d of %d resources stored", o.preloadTimeout, ds.size(), o.preload)
+		}
 		rep.dbBytes = fileSize(dbPath) + fileSize(dbPath+"-wal")
-		rep.add(&result{phase: "preload (store.Write, 500 per call)", unit: "res/s", fixedRate: float64(o.preload) / el.Seconds(),
+		rep.add(&result{phase: "preload (store.Write, 500 per call)", unit: "res/s", fixedRate: float64(ds.size()) / el.Seconds(),
 			notes: fmt.Sprintf("%d Patients + %d Observations in %v; database %.0f MB",
 				len(ds.patients), len(ds.observations), el.Round(time.Millisecond), float64(rep.dbBytes)/1e6) +
 				otherLoad(a, sampleCPU())})
@@ -176,7 +181,7 @@ func ceilingRead(ctx context.Context, o *options, mode string, body []byte, body
 	}
 	var r *result
 	a := sampleCPU(t.pid)
-	asClient(ctx, func(ctx context.Context) { r = readPhase(ctx, o, name, t.base, ids) })
+	asClient(ctx, func(ctx context.Context) { r = readPhase(ctx, o, name, t, ids) })
 	r.notes += otherLoad(a, sampleCPU(t.pid))
 	if err := t.stop(); err != nil {
 		r.notes += fmt.Sprintf("; stop: %v", err)
