@@ -47,27 +47,37 @@ func (a *API) history(c echo.Context, q store.HistoryQuery) error {
 		return err
 	}
 	params := c.QueryParams()
-	if q.Since, err = instantParam(params, "_since"); err != nil {
+	page, err := a.historyPage(c.Request().Context(), &q, params)
+	if err != nil {
 		return err
+	}
+	return writeJSON(c, f, http.StatusOK, a.historyBundle(q, params, page))
+}
+
+// historyPage completes q with the paging and time parameters of params and reads one page of
+// history as the caller may see it. Both the HTTP interaction and Bundle GET entries use it.
+func (a *API) historyPage(ctx context.Context, q *store.HistoryQuery, params url.Values) (store.Page, error) {
+	var err error
+	if q.Since, err = instantParam(params, "_since"); err != nil {
+		return store.Page{}, err
 	}
 	if q.At, err = instantParam(params, "_at"); err != nil {
-		return err
+		return store.Page{}, err
 	}
 	if q.Count, err = a.countParam(params); err != nil {
-		return err
+		return store.Page{}, err
 	}
 	q.Cursor = params.Get("_cursor")
-	ctx := c.Request().Context()
-	vis, err := a.authorizeHistory(ctx, q)
+	vis, err := a.authorizeHistory(ctx, *q)
 	if err != nil {
-		return err
+		return store.Page{}, err
 	}
-	page, err := a.store.History(ctx, q)
+	page, err := a.store.History(ctx, *q)
 	if err != nil {
-		return err
+		return store.Page{}, err
 	}
-	if page.Records, err = a.historyVisible(vis, q, page.Records); err != nil {
-		return err
+	if page.Records, err = a.historyVisible(vis, *q, page.Records); err != nil {
+		return store.Page{}, err
 	}
 	if q.Type == "" {
 		// System history lists only served FHIR types: the store also holds internal records
@@ -79,9 +89,9 @@ func (a *API) history(c echo.Context, q store.HistoryQuery) error {
 		})
 	}
 	if q.ID != "" && len(page.Records) == 0 && q.Cursor == "" && q.Since.IsZero() && q.At.IsZero() {
-		return notFound("%s/%s is not known", q.Type, q.ID)
+		return store.Page{}, notFound("%s/%s is not known", q.Type, q.ID)
 	}
-	return writeJSON(c, f, http.StatusOK, a.historyBundle(q, params, page))
+	return page, nil
 }
 
 // authorizeHistory asks the Authorizer about a history interaction before the store is read;

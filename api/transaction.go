@@ -453,35 +453,9 @@ func (a *API) getEntry(ctx context.Context, b *bundleRequest, e *entry) error {
 		if err != nil {
 			return badRequest("the query of %s is not correctly URL-encoded", e.url)
 		}
-		if q.Since, err = instantParam(params, "_since"); err != nil {
-			return err
-		}
-		if q.At, err = instantParam(params, "_at"); err != nil {
-			return err
-		}
-		if q.Count, err = a.countParam(params); err != nil {
-			return err
-		}
-		q.Cursor = params.Get("_cursor")
-		vis, err := a.authorizeHistory(ctx, q)
+		page, err := a.historyPage(ctx, &q, params)
 		if err != nil {
 			return err
-		}
-		page, err := a.store.History(ctx, q)
-		if err != nil {
-			return err
-		}
-		if page.Records, err = a.historyVisible(vis, q, page.Records); err != nil {
-			return err
-		}
-		if q.Type == "" {
-			page.Records = slices.DeleteFunc(page.Records, func(r store.Record) bool {
-				_, served := a.types[r.Type]
-				return !served
-			})
-		}
-		if q.ID != "" && len(page.Records) == 0 && q.Cursor == "" && q.Since.IsZero() && q.At.IsZero() {
-			return notFound("%s/%s is not known", q.Type, q.ID)
 		}
 		e.status, e.body = http.StatusOK, a.historyBundle(q, params, page)
 		if e.method == "HEAD" {
