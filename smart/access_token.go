@@ -78,6 +78,23 @@ func (s *Server) VerifyAccessToken(ctx context.Context, token string) (Principal
 	if len(token) > 16<<10 {
 		return invalid(errors.New("token too long"))
 	}
+	now := s.cfg.Now()
+	if p, ok := s.tokens.get(token, now); ok {
+		return p, nil
+	}
+	p, err := s.verifyAccessToken(ctx, token)
+	if err == nil {
+		s.tokens.put(token, p, now)
+	}
+	return p, err
+}
+
+// verifyAccessToken checks the signature and claims of an access token and, in the store,
+// that neither it nor its grant was revoked and that its client is still enabled.
+func (s *Server) verifyAccessToken(ctx context.Context, token string) (Principal, error) {
+	invalid := func(cause error) (Principal, error) {
+		return Principal{}, wrap(ErrInvalidToken, cause, "the access token is invalid, expired or revoked")
+	}
 	var claims accessClaims
 	t, err := jwt.ParseWithClaims(token, &claims, func(t *jwt.Token) (any, error) {
 		if typ, _ := t.Header["typ"].(string); typ != accessTokenTyp {

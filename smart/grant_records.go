@@ -130,6 +130,7 @@ func (s *Server) redeem(ctx context.Context, typ, token string, check func(grant
 }
 
 func (s *Server) revokeGrant(ctx context.Context, g grant) error {
+	defer s.tokens.reset() // tokens of the grant must fail at once in this process
 	body, _ := json.Marshal(map[string]any{"client_id": g.ClientID})
 	err := create(ctx, s.st, TypeRevokedGrant, g.GrantID, body, nil)
 	if errors.Is(err, store.ErrVersionConflict) {

@@ -47,6 +47,10 @@ type KeySet struct {
 	mu     sync.Mutex
 	keys   []signingKey
 	loaded time.Time
+
+	// onReload runs after every reload (set once, before use): the server forgets the tokens
+	// it verified, so that tokens of a retired key stop at once.
+	onReload func()
 }
 
 // loadKeys reads the key set, creating it on first use.
@@ -130,6 +134,9 @@ func (ks *KeySet) reload(ctx context.Context) error {
 	ks.mu.Lock()
 	ks.keys, ks.loaded = keys, time.Now()
 	ks.mu.Unlock()
+	if ks.onReload != nil {
+		ks.onReload()
+	}
 	return nil
 }
 

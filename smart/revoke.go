@@ -50,6 +50,7 @@ func (s *Server) revoke(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
+	s.tokens.reset()
 	s.log.Info("token revoked", "client_id", c.ID, "jti", p.TokenID)
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusOK)

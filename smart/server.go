@@ -40,6 +40,7 @@ type Server struct {
 	keys     *KeySet
 	registry *Registry
 	jwks     *jwksCache
+	tokens   tokenCache // access tokens verified recently
 
 	issuer   string // = auth base URL
 	audience string // = FHIR base URL
@@ -97,13 +98,15 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Server{
+	s := &Server{
 		cfg: cfg, log: cfg.Logger, st: cfg.Store, keys: keys,
 		registry: NewRegistry(cfg.Store),
 		jwks:     newJWKSCache(cfg.HTTPClient),
 		issuer:   cfg.AuthBaseURL,
 		audience: cfg.BaseURL,
-	}, nil
+	}
+	keys.onReload = s.tokens.reset
+	return s, nil
 }
 
 // Registry is the app and user registry the server uses.
