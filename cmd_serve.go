@@ -30,6 +30,12 @@ func runServe(args []string) int {
 	fs.BoolVar(&cfg.Triage, "triage", cfg.Triage, "triage patient messages (Communication from a Patient or RelatedPerson)")
 	fs.StringVar(&cfg.TriageRules, "triage-rules", cfg.TriageRules, "triage rule file (JSON); empty: the shipped rules")
 	fs.StringVar(&cfg.TriageConfig, "triage-config", cfg.TriageConfig, "triage configuration (JSON: routing, clinic calendar, answer targets, automatic replies); empty: the shipped default")
+	fs.StringVar(&cfg.OIDCIssuer, "oidc-issuer", cfg.OIDCIssuer, "issuer URL of an external OpenID Connect provider whose access tokens Portico accepts instead of running its own authorization server (needs --oidc-audience)")
+	fs.StringVar(&cfg.OIDCAudience, "oidc-audience", cfg.OIDCAudience, "with --oidc-issuer: a value the access tokens' aud must contain (usually the FHIR base URL)")
+	fs.StringVar(&cfg.OIDCScopeClaim, "oidc-scope-claim", cfg.OIDCScopeClaim, `with --oidc-issuer: the claim with the SMART scopes, a space-separated string or an array ("scope" falls back to "scp")`)
+	fs.StringVar(&cfg.OIDCPatientClaim, "oidc-patient-claim", cfg.OIDCPatientClaim, "with --oidc-issuer: the claim with the launch patient's id")
+	fs.StringVar(&cfg.OIDCFHIRUserClaim, "oidc-fhir-user-claim", cfg.OIDCFHIRUserClaim, "with --oidc-issuer: the claim with the user's FHIR resource (Type/id or a URL ending in it)")
+	fs.BoolVar(&cfg.Demo, "demo", cfg.Demo, "serve the /demo SMART patient-portal app and register its public client portico-demo (needs --auth=smart)")
 	if err := parseWithEnv(fs, args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0

@@ -49,8 +49,10 @@ type AccessResource struct {
 }
 
 // ResultFilter restricts what an allowed request may see: every resource returned must
-// satisfy Matches. Clauses expresses it as store clauses to AND into a search of typ, when
-// ok; otherwise the API drops non-matching results one by one. *smart.Filter implements it.
+// satisfy Matches. Clauses expresses it as store clauses to AND into a search of typ (exactly
+// the resources Matches accepts), when ok; otherwise a search drops non-matching results one
+// by one, and conditional interactions on typ are refused (their search runs in the store).
+// *smart.Filter implements it, with ok for every type.
 type ResultFilter interface {
 	Matches(typ, id string, index []store.IndexEntry) bool
 	Clauses(typ string) (clauses []store.Clause, ok bool)

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/url"
@@ -127,4 +128,39 @@ func unescape(s string) string {
 		b.WriteByte(s[i])
 	}
 	return b.String()
+}
+
+// restrictConditions confines the search of a conditional interaction (If-None-Exist,
+// conditional update and delete, conditional references) to what the caller could find with
+// a normal search of the type: otherwise a 200, 412 or a deletion would reveal resources it
+// may not see. The type's search filter is ANDed into q; a caller who may not search the
+// type at all sees no match. Chains and _has in the criteria must look only into types the
+// caller may search, as in a search (403 otherwise).
+func (a *API) restrictConditions(ctx context.Context, q *store.Query) error {
+	if a.authz == nil || q == nil {
+		return nil
+	}
+	if err := a.authorizeReferencedTypes(ctx, q.Where); err != nil {
+		return err
+	}
+	typ := q.Types[0]
+	f, err := a.authorize(ctx, AccessRequest{Access: AccessSearch, Type: typ})
+	if err != nil {
+		if status, _, _ := classify(err); status == http.StatusForbidden {
+			q.Where = append(q.Where, store.Clause{AnyOf: [][]store.Clause{}}) // matches nothing
+			return nil
+		}
+		return err
+	}
+	if f == nil {
+		return nil
+	}
+	clauses, ok := f.Clauses(typ)
+	if !ok {
+		// The store must apply the filter itself (a conditional create's search runs inside
+		// the write): without clauses the interaction cannot be made safe.
+		return errorf(http.StatusForbidden, "forbidden", "conditional interactions on %s are not available to this token", typ)
+	}
+	q.Where = append(q.Where, clauses...)
+	return nil
 }

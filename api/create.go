@@ -14,7 +14,8 @@ import (
 // create is POST [base]/[type] (http.html#create). The server assigns the id (a UUID); an id
 // in the body is ignored, as the specification requires. With If-None-Exist it is a
 // conditional create (http.html#ccreate), atomic through store.Write.IfNoneExist: no match
-// creates (201), one match returns it unchanged (200), several are HTTP 412.
+// creates (201), one match returns it unchanged (200), several are HTTP 412. The criteria see
+// only what the caller may search (restrictConditions): a match it may not see is no match.
 func (a *API) create(c echo.Context) error {
 	f, err := negotiate(c)
 	if err != nil {
@@ -29,6 +30,9 @@ func (a *API) create(c echo.Context) error {
 	}
 	cond, err := a.ifNoneExist(c.Request().Header, typ)
 	if err != nil {
+		return err
+	}
+	if err := a.restrictConditions(c.Request().Context(), cond); err != nil {
 		return err
 	}
 	res, err := a.readResource(c, typ)

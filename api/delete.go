@@ -43,7 +43,8 @@ func (a *API) delete(c echo.Context) error {
 
 // conditionalDelete is DELETE [base]/[type]?[criteria] (http.html#cdelete), "single" mode:
 // one match is deleted (204), no match answers 204 (nothing to delete: the state the client
-// asked for holds), several are HTTP 412. Without criteria it is HTTP 405.
+// asked for holds), several are HTTP 412. Without criteria it is HTTP 405. The criteria see
+// only what the caller may search (restrictConditions): what it may not see is not deleted.
 func (a *API) conditionalDelete(c echo.Context) error {
 	if _, err := negotiate(c); err != nil {
 		return err
@@ -60,6 +61,9 @@ func (a *API) conditionalDelete(c echo.Context) error {
 		return needsCriteria("DELETE")
 	}
 	if _, err := a.authorize(c.Request().Context(), AccessRequest{Access: AccessDelete, Type: typ}); err != nil {
+		return err
+	}
+	if err := a.restrictConditions(c.Request().Context(), &q); err != nil {
 		return err
 	}
 	pre, err := parsePreconditions(c.Request().Header)

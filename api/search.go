@@ -83,7 +83,7 @@ func (a *API) search(c echo.Context, types []string, system bool, params url.Val
 	}
 	r.query.Cursor = params.Get("_cursor")
 	ctx := c.Request().Context()
-	vis, postFilter, err := a.authorizeSearch(ctx, r, params.Get("_type") != "")
+	vis, auth, err := a.authorizeSearch(ctx, r, params.Get("_type") != "")
 	if err != nil {
 		return err
 	}
@@ -91,9 +91,19 @@ func (a *API) search(c echo.Context, types []string, system bool, params url.Val
 	if err != nil {
 		return err
 	}
-	if postFilter {
+	// Results are checked one by one also when the filter went into the query: a defensive
+	// check against a store or an extractor that disagrees with the policy. Then a record
+	// dropped means the store's count cannot be trusted either.
+	postFilter := !auth.inQuery
+	if auth.restricted {
+		n := len(page.Records)
 		if page.Records, err = vis.filter(page.Records); err != nil {
 			return err
+		}
+		if len(page.Records) != n && auth.inQuery {
+			postFilter = true
+			a.log.ErrorContext(ctx, "search: the store returned records outside the token's filter",
+				"type", r.query.Types, "dropped", n-len(page.Records))
 		}
 	}
 	if r.countOnly {
@@ -225,16 +235,25 @@ func (a *API) searchBundle(r *searchRequest, page store.Page, total int, include
 	return append(b, '}'), nil
 }
 
+// searchAuth is what authorizeSearch found: whether some searched type is restricted by a
+// filter, and whether every filter went into the store query as clauses.
+type searchAuth struct {
+	restricted bool
+	inQuery    bool
+}
+
 // authorizeSearch asks the Authorizer about the types searched. A type search of a denied
 // type is denied; a system search with _type too when any named type is denied, and without
 // _type it covers only the allowed types (denied when none is). A restricted type's filter
-// goes into the store query when it can be expressed as clauses (single-type search);
-// otherwise postFilter is true and the results are checked one by one with vis, so a page may
-// hold fewer than _count resources (docs/smart.md). Chains and _has must look only into
-// types the caller may search.
-func (a *API) authorizeSearch(ctx context.Context, r *searchRequest, namedTypes bool) (vis *visibility, postFilter bool, err error) {
+// goes into the store query as clauses (store.Clause AnyOf expresses every filter of one
+// type), so pages are full and Bundle.total is exact; a system search of several types keeps
+// each type's filter out of the query and drops results one by one, so its pages may hold
+// fewer than _count resources and it reports no total (docs/smart.md). Chains and _has must
+// look only into types the caller may search.
+func (a *API) authorizeSearch(ctx context.Context, r *searchRequest, namedTypes bool) (vis *visibility, auth searchAuth, err error) {
+	auth.inQuery = true
 	if a.authz == nil {
-		return nil, false, nil
+		return nil, auth, nil
 	}
 	vis = a.newVisibility(ctx, AccessSearch)
 	var allowed []string
@@ -243,7 +262,7 @@ func (a *API) authorizeSearch(ctx context.Context, r *searchRequest, namedTypes 
 		f, err := vis.typeFilter(t)
 		if err != nil {
 			if !r.system || namedTypes {
-				return nil, false, err
+				return nil, auth, err
 			}
 			if firstErr == nil {
 				firstErr = err
@@ -252,24 +271,27 @@ func (a *API) authorizeSearch(ctx context.Context, r *searchRequest, namedTypes 
 		}
 		allowed = append(allowed, t)
 		if f != nil {
-			postFilter = true
+			auth.restricted = true
 		}
 	}
 	if len(allowed) == 0 {
 		if firstErr == nil {
 			firstErr = errorf(http.StatusForbidden, "forbidden", "the token allows searching no resource type")
 		}
-		return nil, false, firstErr
+		return nil, auth, firstErr
 	}
 	r.query.Types = allowed
 	if err := a.authorizeReferencedTypes(ctx, r.query.Where); err != nil {
-		return nil, false, err
+		return nil, auth, err
 	}
-	if postFilter && !r.system && len(allowed) == 1 {
-		if clauses, ok := vis.filters[allowed[0]].Clauses(allowed[0]); ok {
-			r.query.Where = append(r.query.Where, clauses...)
-			postFilter = false
+	if auth.restricted {
+		auth.inQuery = false
+		if len(allowed) == 1 {
+			if clauses, ok := vis.filters[allowed[0]].Clauses(allowed[0]); ok {
+				r.query.Where = append(r.query.Where, clauses...)
+				auth.inQuery = true
+			}
 		}
 	}
-	return vis, postFilter, nil
+	return vis, auth, nil
 }

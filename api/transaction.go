@@ -150,6 +150,9 @@ func (a *API) resolveTarget(ctx context.Context, e *entry) error {
 		}
 		e.id = newID()
 		if cond != nil {
+			if err := a.conditionalEntry(ctx, e, cond); err != nil {
+				return err
+			}
 			m, n, err := a.searchOne(ctx, *cond)
 			switch {
 			case err != nil:
@@ -180,6 +183,9 @@ func (a *API) resolveTarget(ctx context.Context, e *entry) error {
 		if err != nil {
 			return err
 		}
+		if err := a.conditionalEntry(ctx, e, &q); err != nil {
+			return err
+		}
 		m, n, err := a.searchOne(ctx, q)
 		switch {
 		case err != nil:
@@ -205,6 +211,9 @@ func (a *API) resolveTarget(ctx context.Context, e *entry) error {
 		if err != nil {
 			return err
 		}
+		if err := a.conditionalEntry(ctx, e, &q); err != nil {
+			return err
+		}
 		m, n, err := a.searchOne(ctx, q)
 		switch {
 		case err != nil:
@@ -221,6 +230,16 @@ func (a *API) resolveTarget(ctx context.Context, e *entry) error {
 		e.target = e.typ + "/" + e.id
 	}
 	return nil
+}
+
+// conditionalEntry authorizes the entry's interaction on its type before its criteria are
+// searched, and confines them to what the caller may search (restrictConditions), so that an
+// entry's outcome tells nothing of resources the caller may not see.
+func (a *API) conditionalEntry(ctx context.Context, e *entry, q *store.Query) error {
+	if _, err := a.authorize(ctx, AccessRequest{Access: e.access(), Type: e.typ}); err != nil {
+		return err
+	}
+	return a.restrictConditions(ctx, q)
 }
 
 // entryIfNoneExist parses request.ifNoneExist: search criteria, optionally preceded by
@@ -572,6 +591,10 @@ func (rw *refRewriter) reference(v *fhir.Value) error {
 	}
 	if !ok {
 		return badRequest("conditional reference %s has no search criteria", s)
+	}
+	// Resolved only among what the caller may search: a 412 must not tell of others.
+	if err := rw.a.restrictConditions(rw.ctx, &q); err != nil {
+		return err
 	}
 	m, n, err := rw.a.searchOne(rw.ctx, q)
 	if err != nil {

@@ -51,7 +51,8 @@ func (a *API) update(c echo.Context) error {
 // conditionalUpdate is PUT [base]/[type]?[criteria] (http.html#cond-update): no match creates
 // (at the body's id if it has one, else at a new UUID), one match updates it (a body id must
 // be the match's), several are HTTP 412. The create is guarded by IfNoneExist, so a racing
-// conditional update cannot create a duplicate. Without criteria it is HTTP 405.
+// conditional update cannot create a duplicate. Without criteria it is HTTP 405. The criteria
+// see only what the caller may search (restrictConditions).
 func (a *API) conditionalUpdate(c echo.Context) error {
 	f, err := negotiate(c)
 	if err != nil {
@@ -69,6 +70,9 @@ func (a *API) conditionalUpdate(c echo.Context) error {
 		return needsCriteria("PUT")
 	}
 	if _, err := a.authorize(c.Request().Context(), AccessRequest{Access: AccessUpdate, Type: typ}); err != nil {
+		return err
+	}
+	if err := a.restrictConditions(c.Request().Context(), &q); err != nil {
 		return err
 	}
 	pre, err := parsePreconditions(c.Request().Header)

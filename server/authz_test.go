@@ -500,15 +500,18 @@ func TestAuthorizationAcrossEndpoints(t *testing.T) {
 		en.must(p1, http.MethodPut, "/Observation/new1", obs("new1", "p2", "", "", "3"), http.StatusForbidden)
 		en.must(p1, http.MethodPut, "/Observation/o1", obs("o1", "p1", "", "e1", "1111-1"), http.StatusOK)
 		en.must(p1, http.MethodDelete, "/Observation/o2", "", http.StatusForbidden)
-		en.must(p1, http.MethodDelete, "/Observation?_id=o2", "", http.StatusForbidden)
-		en.must(p1, http.MethodPut, "/Observation?_id=o2", obs("", "p1", "", "", "3"), http.StatusForbidden)
+		// Conditional interactions see only what the token may search: o2 is no match, so
+		// nothing is deleted (204) and the update creates the patient's own (201).
+		en.must(p1, http.MethodDelete, "/Observation?_id=o2", "", http.StatusNoContent)
+		en.must(p1, http.MethodPut, "/Observation?_id=o2", obs("", "p1", "", "", "3"), http.StatusCreated)
 		status, _, b := en.do(p1, http.MethodPatch, "/Observation/o2", `[{"op":"replace","path":"/status","value":"amended"}]`, "Content-Type", "application/json-patch+json")
 		if status != http.StatusForbidden {
 			t.Errorf("patch of another patient's Observation: %d %s", status, b)
 		}
-		// A conditional create must not hand out another patient's resource it matched.
+		// A conditional create must neither hand out nor reveal another patient's resource it
+		// would match: the criteria see only the patient's own, so it creates.
 		status, _, b = en.do(p1, http.MethodPost, "/Observation", obs("", "p1", "", "", "3"), "If-None-Exist", "_id=o2")
-		if status != http.StatusForbidden {
+		if status != http.StatusCreated || strings.Contains(string(b), `"id":"o2"`) {
 			t.Errorf("conditional create matching o2: %d %s", status, b)
 		}
 		comm := func(sender, subject string) string {

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/portico-health/portico/smart"
 	"github.com/portico-health/portico/triage/rules"
 	"github.com/portico-health/portico/triage/triagehook"
 )
@@ -32,6 +33,30 @@ type Config struct {
 	// TriageConfig is the triage configuration: routing, calendar, targets, replies ("": the
 	// shipped default).
 	TriageConfig string
+
+	// OIDCIssuer, when set, makes Portico a resource server for the access tokens of this
+	// external OpenID Connect provider, instead of running its own authorization server
+	// (docs/smart.md, "External OpenID Connect provider"). It needs OIDCAudience.
+	OIDCIssuer string
+	// OIDCAudience is a value the tokens' aud must contain.
+	OIDCAudience string
+	// OIDCScopeClaim, OIDCPatientClaim and OIDCFHIRUserClaim name the claims with the scopes
+	// (string or array; "scope" falls back to "scp"), the launch patient and the user's FHIR
+	// resource.
+	OIDCScopeClaim, OIDCPatientClaim, OIDCFHIRUserClaim string
+
+	// Demo serves the /demo SMART app beside the FHIR base and registers its public client
+	// (demo.ClientID). Off by default: a production portal should not offer it.
+	Demo bool
+}
+
+// oidcConfig is the smart configuration of the external-provider mode.
+func (c Config) oidcConfig(log *slog.Logger) smart.OIDCConfig {
+	return smart.OIDCConfig{
+		Issuer: c.OIDCIssuer, Audience: c.OIDCAudience, BaseURL: c.BaseURL,
+		ScopeClaim: c.OIDCScopeClaim, PatientClaim: c.OIDCPatientClaim, FHIRUserClaim: c.OIDCFHIRUserClaim,
+		Logger: log,
+	}
 }
 
 // Defaults returns the configuration `go run .` uses.
@@ -44,6 +69,10 @@ func Defaults() Config {
 		MaxBodyBytes: 8 << 20,
 		Auth:         AuthSMART,
 		Triage:       true,
+
+		OIDCScopeClaim:    "scope",
+		OIDCPatientClaim:  "patient",
+		OIDCFHIRUserClaim: "fhirUser",
 	}
 }
 
@@ -74,6 +103,17 @@ func (c Config) Validate() error {
 	}
 	if _, err := c.triageHook(); err != nil {
 		errs = append(errs, err)
+	}
+	if c.OIDCIssuer != "" || c.OIDCAudience != "" {
+		if c.Auth == AuthNone {
+			errs = append(errs, errors.New("oidc-issuer: needs --auth=smart (tokens required)"))
+		}
+		if err := c.oidcConfig(nil).Validate(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if c.Demo && (c.Auth == AuthNone || c.OIDCIssuer != "") {
+		errs = append(errs, errors.New("demo: needs Portico's own authorization server (--auth=smart without --oidc-issuer)"))
 	}
 	return errors.Join(errs...)
 }

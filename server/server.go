@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -14,9 +15,11 @@ import (
 
 	"github.com/portico-health/portico/api"
 	"github.com/portico-health/portico/conformance"
+	"github.com/portico-health/portico/demo"
 	"github.com/portico-health/portico/fhir"
 	"github.com/portico-health/portico/smart"
 	"github.com/portico-health/portico/store"
+	"github.com/portico-health/portico/store/derived"
 	"github.com/portico-health/portico/triage/triagehook"
 )
 
@@ -26,6 +29,9 @@ type Server struct {
 	log   *slog.Logger
 	store store.Store
 	echo  *echo.Echo
+	swap  *handlerSwap                 // set when the store was not ready at start (stores.go)
+	oidc  atomic.Pointer[smart.OIDC]   // with --oidc-issuer: the external provider's tokens (oidc.go)
+	authz atomic.Pointer[smart.Server] // the built-in authorization server: its sweeper stops on close
 }
 
 // New opens the store and builds the HTTP handler. Close releases both.
@@ -33,11 +39,18 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	st, err := OpenStore(ctx, cfg, log)
+	st, err := openStore(ctx, cfg, log, true)
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
 	s := &Server{cfg: cfg, log: log, store: st}
+	if pending, err := s.startPending(ctx); pending {
+		if err != nil {
+			st.Close()
+			return nil, err
+		}
+		return s, nil
+	}
 	if err := s.buildHandler(); err != nil {
 		st.Close()
 		return nil, err
@@ -56,18 +69,25 @@ func (s *Server) buildHandler() error {
 	}
 	var (
 		authz      *smart.Server
+		oidcRS     *smart.OIDC // --oidc-issuer: an external provider instead of authz
 		authorizer api.Authorizer
 	)
 	if s.cfg.Auth == AuthNone {
 		s.log.Warn("AUTHORIZATION IS OFF (--auth=none): anyone who can reach this server can read and change every resource; use it only for local development")
+	} else if s.cfg.OIDCIssuer != "" {
+		if oidcRS, err = smart.NewOIDC(s.cfg.oidcConfig(s.log)); err != nil {
+			return err
+		}
+		authorizer = smartAuthorizer{}
 	} else {
 		if authz, err = smart.New(smart.Config{Store: s.store, BaseURL: s.cfg.BaseURL, Logger: s.log}); err != nil {
 			return err
 		}
+		s.authz.Store(authz)
 		authorizer = smartAuthorizer{}
 	}
 	fhirAPI, err := api.New(api.Config{
-		Store:         s.store,
+		Store:         derived.Wrap(s.store), // combo-* stored once: docs/store.md, "Write cost"
 		BaseURL:       s.cfg.BaseURL,
 		Logger:        s.log,
 		MaxBodyBytes:  s.cfg.MaxBodyBytes,
@@ -106,6 +126,11 @@ func (s *Server) buildHandler() error {
 	var protect []echo.MiddlewareFunc
 	if authz != nil {
 		authz.Register(e)
+		if s.cfg.Demo {
+			if err := s.registerDemo(e); err != nil {
+				return err
+			}
+		}
 		desc.Security = &conformance.Security{
 			AuthorizeURL:  authz.Issuer() + "/authorize",
 			TokenURL:      authz.TokenURL(),
@@ -114,17 +139,40 @@ func (s *Server) buildHandler() error {
 		}
 		protect = append(protect, authz.Middleware())
 	}
-	e.GET("/fhir/metadata", conformance.Handler(desc))
+	if oidcRS != nil {
+		protect = append(protect, wireOIDC(e, oidcRS, desc))
+	} else {
+		e.GET("/fhir/metadata", conformance.Handler(desc))
+	}
 	g := e.Group("/fhir", protect...)
 	if th != nil {
 		stats := th.StatsHandler(s.store, nil)
-		if authz != nil {
+		if authorizer != nil {
 			stats = requireUnrestricted("Communication", "$triage-stats", stats)
 		}
 		g.GET(triagehook.StatsPath, stats)
 	}
 	fhirAPI.Register(g)
+	if oidcRS != nil {
+		s.oidc.Store(oidcRS)
+		oidcRS.Start() // discovery, retried in the background while the provider is down
+	}
 	s.echo = e
+	return nil
+}
+
+// registerDemo serves the /demo app and registers (idempotently) its public client.
+func (s *Server) registerDemo(e *echo.Echo) error {
+	d, err := demo.New(demo.Config{Store: s.store, BaseURL: s.cfg.BaseURL, Logger: s.log})
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := d.EnsureClient(ctx); err != nil {
+		return err
+	}
+	d.Register(e)
 	return nil
 }
 
@@ -135,11 +183,19 @@ func (s *Server) ready(c echo.Context) error {
 	if err := s.store.Ping(ctx); err != nil {
 		return c.String(http.StatusServiceUnavailable, "store unavailable\n")
 	}
+	if o := s.oidc.Load(); o != nil && o.Ready() != nil {
+		return c.String(http.StatusServiceUnavailable, "OpenID provider not discovered yet\n")
+	}
 	return c.String(http.StatusOK, "ready\n")
 }
 
 // Handler is the whole HTTP surface (FHIR API, health endpoints).
-func (s *Server) Handler() http.Handler { return s.echo }
+func (s *Server) Handler() http.Handler {
+	if s.swap != nil {
+		return s.swap
+	}
+	return s.echo
+}
 
 // Store is the opened backend.
 func (s *Server) Store() store.Store { return s.store }
@@ -148,8 +204,9 @@ func (s *Server) Store() store.Store { return s.store }
 // accepting, lets requests in flight finish (up to 15 s), and closes the store, which finishes
 // pending writes.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	defer s.stopOIDC()
 	srv := &http.Server{
-		Handler:           s.echo,
+		Handler:           s.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
@@ -158,15 +215,28 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	go func() { errc <- srv.Serve(ln) }()
 	select {
 	case err := <-errc:
-		return errors.Join(err, s.store.Close())
+		return errors.Join(err, s.closeStore())
 	case <-ctx.Done():
 	}
 	s.log.Info("shutting down")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	err := srv.Shutdown(shutdownCtx)
-	return errors.Join(err, s.store.Close())
+	return errors.Join(err, s.closeStore())
 }
 
 // Close releases the store (for servers that never called Serve).
-func (s *Server) Close() error { return s.store.Close() }
+func (s *Server) Close() error {
+	s.stopOIDC()
+	return s.closeStore()
+}
+
+// closeStore stops what writes to the store in the background (the authorization server's
+// sweeper), then closes the store, which finishes pending writes.
+func (s *Server) closeStore() error {
+	var err error
+	if a := s.authz.Load(); a != nil {
+		err = a.Close()
+	}
+	return errors.Join(err, s.store.Close())
+}

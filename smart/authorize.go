@@ -7,7 +7,9 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 )
@@ -142,17 +144,31 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if step == "login" {
-		u, err := s.registry.CheckPassword(ctx, v.Get("username"), v.Get("password"))
+		// Throttled before the password is checked: a refused attempt costs no hashing and
+		// tells nothing. Any username is counted, known or not, so a lock reveals nothing.
+		username, addr := v.Get("username"), clientAddr(r)
+		if wait := s.login.wait(username, addr); wait > 0 {
+			s.log.Warn("sign-in throttled", "client_id", ar.client.ID, "addr", addr)
+			page.Title, page.Username = "Sign in", username
+			page.Error = "Too many failed sign-in attempts. Wait " + waitText(wait) + " and try again."
+			w.Header().Set("Retry-After", strconv.Itoa(int((wait+time.Second-1)/time.Second)))
+			renderPage(w, http.StatusTooManyRequests, loginPage, page)
+			return
+		}
+		u, err := s.registry.CheckPassword(ctx, username, v.Get("password"))
 		if err != nil {
-			page.Title, page.Username = "Sign in", v.Get("username")
+			page.Title, page.Username = "Sign in", username
 			page.Error = "Wrong username or password."
 			status := http.StatusUnauthorized
-			if !errors.Is(err, ErrBadPassword) {
+			if errors.Is(err, ErrBadPassword) {
+				s.login.failed(username, addr)
+			} else {
 				page.Error, status = "Something went wrong; try again.", http.StatusInternalServerError
 			}
 			renderPage(w, status, loginPage, page)
 			return
 		}
+		s.login.succeeded(username)
 		sess, err := s.signSession(ctx, u, ar)
 		if err != nil {
 			s.fail(w, err)

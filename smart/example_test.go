@@ -7,8 +7,9 @@ import (
 	"github.com/portico-health/portico/store"
 )
 
-// How the API uses the policy for a search: authorize the type, push what the store can
-// evaluate into the query, and check every result (and every _include) with the filter.
+// How the API uses the policy for a search: authorize the type, add the filter to the query
+// as clauses (an OR of groups where the type has several ways into the compartment), and check
+// every _include, and the results of a system-level search, with Matches.
 func ExampleAuthorize() {
 	scopes, _, _ := smart.ParseScopes("patient/Observation.rs patient/Account.rs")
 	p := smart.Principal{Scopes: scopes, Patient: "123"}
@@ -20,15 +21,18 @@ func ExampleAuthorize() {
 			continue
 		}
 		q := store.Query{Types: []string{typ}}
-		if clauses, ok := d.Filter.Clauses(typ); ok {
-			q.Where = append(q.Where, clauses...)
-			fmt.Printf("%s: %d clause(s) added to the query\n", typ, len(clauses))
-		} else {
-			fmt.Printf("%s: filter results with Matches: %v\n", typ, smart.CompartmentRefs(typ, p.Patient))
+		clauses, _ := d.Filter.Clauses(typ)
+		q.Where = append(q.Where, clauses...)
+		for _, c := range clauses {
+			if c.AnyOf != nil {
+				fmt.Printf("%s: any of %d groups %v\n", typ, len(c.AnyOf), smart.CompartmentRefs(typ, p.Patient))
+			} else {
+				fmt.Printf("%s: %s=%s/%s\n", typ, c.Param, c.Values[0].RefType, c.Values[0].RefID)
+			}
 		}
 	}
 	// Output:
-	// Account: 1 clause(s) added to the query
-	// Observation: filter results with Matches: [{subject Patient/123} {performer Patient/123}]
+	// Account: subject=Patient/123
+	// Observation: any of 2 groups [{subject Patient/123} {performer Patient/123}]
 	// Condition: 403 (insufficient_scope: no granted scope allows search on Condition)
 }

@@ -133,31 +133,48 @@ func (f *Filter) senderOK(index []store.IndexEntry) bool {
 	return !confined
 }
 
-// Clauses expresses the filter for resource type typ as clauses to AND into a store.Query,
-// when the store's model can: one alternative whose compartment has a single way in (Patient
-// by _id, Account by subject...). ok is false otherwise (several alternatives, or a type with
-// several compartment parameters such as Observation's subject and performer): the caller then
-// checks each result with Matches, or the store gains an OR across clauses (see docs/smart.md).
-// A system-level search (typ "") is never expressed as clauses.
+// Clauses expresses the filter for resource type typ as clauses to AND into a store.Query:
+// the resources they match are exactly those Matches lets through. Each alternative is one
+// group, the OR of the groups a store.Clause AnyOf (a single alternative needs none); within a
+// group, a compartment with several ways in (Observation by subject or performer) is itself
+// an AnyOf, and the granular token parameters are ANDed. ok is false only for a system-level
+// search (typ ""), whose results the caller checks each by its own type with Matches.
 func (f *Filter) Clauses(typ string) (clauses []store.Clause, ok bool) {
 	if f == nil {
 		return nil, true
 	}
-	if len(f.Alternatives) != 1 || typ == "" {
-		return nil, false // a system-level search: filter each result by its own type
+	if typ == "" {
+		return nil, false
 	}
-	a := f.Alternatives[0]
+	if len(f.Alternatives) == 1 {
+		return f.Alternatives[0].clauses(typ), true
+	}
+	groups := make([][]store.Clause, 0, len(f.Alternatives)) // never nil: no alternative matches nothing
+	for _, a := range f.Alternatives {
+		groups = append(groups, a.clauses(typ))
+	}
+	return []store.Clause{{AnyOf: groups}}, true
+}
+
+// clauses is one alternative for type typ, as ANDed clauses (none: no restriction).
+func (a Alternative) clauses(typ string) []store.Clause {
+	var out []store.Clause
 	if a.Patient != "" && InPatientCompartment(typ) {
 		refs := CompartmentRefs(typ, a.Patient)
-		if len(refs) != 1 {
-			return nil, false
+		ways := make([][]store.Clause, 0, len(refs))
+		for _, r := range refs {
+			if r.Param == "_id" {
+				ways = append(ways, []store.Clause{{Param: "_id", Kind: store.KindToken,
+					Values: []store.Value{{Code: r.Reference, AnySystem: true}}}})
+				continue
+			}
+			ways = append(ways, []store.Clause{{Param: r.Param, Kind: store.KindReference,
+				Values: []store.Value{{RefType: "Patient", RefID: a.Patient}}}})
 		}
-		if refs[0].Param == "_id" {
-			clauses = append(clauses, store.Clause{Param: "_id", Kind: store.KindToken,
-				Values: []store.Value{{Code: a.Patient, AnySystem: true}}})
+		if len(ways) == 1 {
+			out = append(out, ways[0]...)
 		} else {
-			clauses = append(clauses, store.Clause{Param: refs[0].Param, Kind: store.KindReference,
-				Values: []store.Value{{RefType: "Patient", RefID: a.Patient}}})
+			out = append(out, store.Clause{AnyOf: ways})
 		}
 	}
 	for _, p := range a.Params {
@@ -165,7 +182,7 @@ func (f *Filter) Clauses(typ string) (clauses []store.Clause, ok bool) {
 		if p.HasSystem {
 			v.System = p.System
 		}
-		clauses = append(clauses, store.Clause{Param: p.Name, Kind: store.KindToken, Values: []store.Value{v}})
+		out = append(out, store.Clause{Param: p.Name, Kind: store.KindToken, Values: []store.Value{v}})
 	}
-	return clauses, true
+	return out
 }

@@ -1,6 +1,7 @@
 package smart
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -67,22 +68,65 @@ func TestFilterOnRealIndex(t *testing.T) {
 		t.Error("granular scope let a non-laboratory Observation through")
 	}
 
-	for typ, want := range map[string][]string{"Account": {"a1"}, "Patient": {"p1"}} {
-		d := Authorize(p, Request{Interaction: InteractionSearch, Type: typ})
-		clauses, ok := d.Filter.Clauses(typ)
-		if !ok {
-			t.Fatalf("%s: no clauses", typ)
+	// Filter.Clauses in a store search returns exactly what Filter.Matches lets through, for
+	// one alternative or several, compartments with one way in or several, and granular
+	// parameters; with the results the policy's own table says.
+	cat := "http://terminology.hl7.org/CodeSystem/observation-category"
+	principals := map[string]Principal{
+		"patient p1":          p,
+		"patient p2":          {Scopes: mustScopes(t, "patient/*.rs"), Patient: "p2"},
+		"granular lab":        lab,
+		"lab or by code":      {Scopes: mustScopes(t, "patient/Observation.rs?category="+cat+"|laboratory patient/Observation.rs?code=nope"), Patient: "p1"},
+		"patient and related": {Scopes: mustScopes(t, "patient/*.rs user/*.rs"), Patient: "p2", FHIRUser: "Patient/p1"},
+		"any category code":   {Scopes: mustScopes(t, "patient/Observation.rs?category=laboratory"), Patient: "p1"},
+	}
+	want := map[string][]string{
+		"patient p1/Observation":          {"o1", "o2"},
+		"patient p1/Account":              {"a1"},
+		"patient p1/Patient":              {"p1"},
+		"patient p1/Communication":        {"c1"},
+		"patient p2/Observation":          {"o2", "o3"},
+		"patient p2/Patient":              {"p2"},
+		"granular lab/Observation":        {"o1"},
+		"lab or by code/Observation":      {"o1"},
+		"patient and related/Observation": {"o1", "o2", "o3"},
+		"patient and related/Patient":     {"p1", "p2"},
+		"any category code/Observation":   {"o1"},
+	}
+	for name, pr := range principals {
+		for _, typ := range []string{"Observation", "Account", "Patient", "Communication"} {
+			d := Authorize(pr, Request{Interaction: InteractionSearch, Type: typ})
+			if !d.Allow {
+				continue
+			}
+			clauses, ok := d.Filter.Clauses(typ)
+			if !ok {
+				t.Fatalf("%s/%s: no clauses", name, typ)
+			}
+			page, err := en.st.Search(t.Context(), store.Query{Types: []string{typ}, Where: clauses, Count: 100})
+			if err != nil {
+				t.Fatalf("%s/%s: %v", name, typ, err)
+			}
+			var got, matching []string
+			for _, r := range page.Records {
+				got = append(got, r.ID)
+			}
+			for key, idx := range index {
+				ktyp, id, _ := strings.Cut(key, "/")
+				if ktyp == typ && d.Filter.Matches(typ, id, idx) {
+					matching = append(matching, id)
+				}
+			}
+			slices.Sort(matching)
+			if !slices.Equal(got, matching) {
+				t.Errorf("%s/%s: the clauses find %v, Matches lets %v through", name, typ, got, matching)
+			}
+			if w, ok := want[name+"/"+typ]; ok && !slices.Equal(got, w) {
+				t.Errorf("%s/%s: found %v, want %v", name, typ, got, w)
+			}
 		}
-		page, err := en.st.Search(t.Context(), store.Query{Types: []string{typ}, Where: clauses, Count: 10})
-		if err != nil {
-			t.Fatal(err)
-		}
-		var got []string
-		for _, r := range page.Records {
-			got = append(got, r.ID)
-		}
-		if len(got) != len(want) || got[0] != want[0] {
-			t.Errorf("%s search with the filter's clauses: %v, want %v", typ, got, want)
-		}
+	}
+	if _, ok := (&Filter{Alternatives: []Alternative{{Patient: "p1"}}}).Clauses(""); ok {
+		t.Error("a system-level search got clauses")
 	}
 }

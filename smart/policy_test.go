@@ -129,7 +129,17 @@ func TestFilterClauses(t *testing.T) {
 	}{
 		{"Patient", "patient/*.rs", []store.Clause{{Param: "_id", Kind: store.KindToken, Values: []store.Value{{Code: "p1", AnySystem: true}}}}, true},
 		{"Account", "patient/*.rs", []store.Clause{{Param: "subject", Kind: store.KindReference, Values: []store.Value{{RefType: "Patient", RefID: "p1"}}}}, true},
-		{"Observation", "patient/*.rs", nil, false}, // subject OR performer
+		{"Observation", "patient/*.rs", []store.Clause{{AnyOf: [][]store.Clause{ // subject OR performer
+			{{Param: "subject", Kind: store.KindReference, Values: []store.Value{{RefType: "Patient", RefID: "p1"}}}},
+			{{Param: "performer", Kind: store.KindReference, Values: []store.Value{{RefType: "Patient", RefID: "p1"}}}},
+		}}}, true},
+		{"Observation", "patient/Observation.rs?category=laboratory", []store.Clause{
+			{AnyOf: [][]store.Clause{
+				{{Param: "subject", Kind: store.KindReference, Values: []store.Value{{RefType: "Patient", RefID: "p1"}}}},
+				{{Param: "performer", Kind: store.KindReference, Values: []store.Value{{RefType: "Patient", RefID: "p1"}}}},
+			}},
+			{Param: "category", Kind: store.KindToken, Values: []store.Value{{Code: "laboratory", AnySystem: true}}},
+		}, true},
 		{"Account", "patient/Account.rs?type=http://s|x", []store.Clause{
 			{Param: "subject", Kind: store.KindReference, Values: []store.Value{{RefType: "Patient", RefID: "p1"}}},
 			{Param: "type", Kind: store.KindToken, Values: []store.Value{{System: "http://s", Code: "x"}}},
@@ -137,7 +147,10 @@ func TestFilterClauses(t *testing.T) {
 		{"Observation", "system/Observation.rs?category=laboratory", []store.Clause{
 			{Param: "category", Kind: store.KindToken, Values: []store.Value{{Code: "laboratory", AnySystem: true}}},
 		}, true},
-		{"Observation", "system/Observation.rs?category=laboratory system/Observation.rs?category=vital-signs", nil, false},
+		{"Observation", "system/Observation.rs?category=laboratory system/Observation.rs?category=vital-signs", []store.Clause{{AnyOf: [][]store.Clause{
+			{{Param: "category", Kind: store.KindToken, Values: []store.Value{{Code: "laboratory", AnySystem: true}}}},
+			{{Param: "category", Kind: store.KindToken, Values: []store.Value{{Code: "vital-signs", AnySystem: true}}}},
+		}}}, true},
 		{"", "patient/*.rs", nil, false}, // system-level search: each result by its own type
 	}
 	for _, tt := range tests {

@@ -29,6 +29,11 @@ type Config struct {
 	AccessTokenTTL time.Duration // 0: one hour; client_credentials tokens get at most 5 minutes
 	HTTPClient     *http.Client  // fetches clients' JWKS URLs; nil: a client with a 10 s timeout
 	Now            func() time.Time
+
+	// SweepInterval is how often expired codes, refresh tokens, replay and revocation records
+	// and launch handles are deleted (sweep.go); 0: DefaultSweepInterval, negative: never.
+	// Close stops the sweeper.
+	SweepInterval time.Duration
 }
 
 // Server is the authorization server: discovery, JWKS, token, introspection and revocation
@@ -41,6 +46,8 @@ type Server struct {
 	registry *Registry
 	jwks     *jwksCache
 	tokens   tokenCache // access tokens verified recently
+	sweep    *sweeper   // nil when not sweeping
+	login    *loginThrottle
 
 	issuer   string // = auth base URL
 	audience string // = FHIR base URL
@@ -102,10 +109,12 @@ func New(cfg Config) (*Server, error) {
 		cfg: cfg, log: cfg.Logger, st: cfg.Store, keys: keys,
 		registry: NewRegistry(cfg.Store),
 		jwks:     newJWKSCache(cfg.HTTPClient),
+		login:    newLoginThrottle(cfg.Now),
 		issuer:   cfg.AuthBaseURL,
 		audience: cfg.BaseURL,
 	}
 	keys.onReload = s.tokens.reset
+	s.startSweeper(cfg.SweepInterval)
 	return s, nil
 }
 

@@ -15,7 +15,8 @@ type Query struct {
 	Total  bool   // compute Page.Total
 }
 
-// Clause is one search parameter with its values (OR), or a chain, or a reverse chain.
+// Clause is one search parameter with its values (OR), or a chain, or a reverse chain, or an
+// OR of groups of clauses (AnyOf).
 //
 // Special parameters that backends evaluate on their own columns: "_id" (KindToken, Code = id)
 // and "_lastUpdated" (KindDate). Every other parameter is matched against the IndexEntry
@@ -37,6 +38,12 @@ type Clause struct {
 	// Has is a reverse chain (_has:Observation:patient:code=x): the resource matches when some
 	// resource of Has.Type refers to it through Has.Param and matches Has.Where.
 	Has *Has
+
+	// AnyOf, when not nil, makes the clause an OR of groups: it matches when every clause of
+	// at least one group matches (an empty AnyOf matches nothing; groups may nest AnyOf).
+	// Param, Kind, Values and the other fields are then unused. The smart package expresses a
+	// token's reach this way: Observation in a patient's compartment by subject OR performer.
+	AnyOf [][]Clause
 }
 
 // Has is the reverse chain of a _has clause.

@@ -18,7 +18,7 @@ import (
 // which every request then carries.
 
 // loadScopes are the scopes the load needs, and all the app is registered for.
-const loadScopes = "system/Observation.cruds system/Patient.cruds"
+const loadScopes = "system/Observation.cruds system/Patient.cruds system/Communication.rs"
 
 // appCredentials are a registered confidential app's id and secret.
 type appCredentials struct {

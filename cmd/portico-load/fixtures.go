@@ -15,7 +15,7 @@ import (
 // examples, compact, without id and meta (as a client sends a create), varied per resource by
 // replacing a few values of the example.
 type fixtures struct {
-	obs, pat []byte
+	obs, pat, com []byte
 }
 
 // The values of the examples that vary per generated resource.
@@ -24,6 +24,7 @@ const (
 	obsIdentifier = `"LAB-7731-0042"`
 	obsValue      = `"value":1.50,`
 	obsEffective  = `"2024-05-02T08:05:00-05:00"`
+	obsCode       = `2160-0` // the LOINC code in Observation.code
 	patMRN        = `00482913`
 	patBirthDate  = `"1984-03-17"`
 )
@@ -37,15 +38,21 @@ func loadFixtures(repo string) (*fixtures, error) {
 	if err != nil {
 		return nil, err
 	}
+	com, err := clientBody(filepath.Join(repo, "testdata", "resources", "communication-portal-message.json"))
+	if err != nil {
+		return nil, err
+	}
 	for _, m := range []struct {
 		body []byte
 		want string
-	}{{obs, obsSubject}, {obs, obsIdentifier}, {obs, obsValue}, {obs, obsEffective}, {pat, patMRN}, {pat, patBirthDate}} {
+	}{{obs, obsSubject}, {obs, obsIdentifier}, {obs, obsValue}, {obs, obsEffective}, {obs, `"code":"` + obsCode + `"`},
+		{pat, patMRN}, {pat, patBirthDate},
+		{com, comStatus}, {com, comPriority}, {com, comSent}, {com, comRecipient}, {com, comPatient}} {
 		if !bytes.Contains(m.body, []byte(m.want)) {
 			return nil, fmt.Errorf("fixtures: the example no longer contains %s; update cmd/portico-load/fixtures.go", m.want)
 		}
 	}
-	return &fixtures{obs: obs, pat: pat}, nil
+	return &fixtures{obs: obs, pat: pat, com: com}, nil
 }
 
 // clientBody reads an example and returns it compact, without id and meta.
@@ -65,11 +72,16 @@ func clientBody(path string) ([]byte, error) {
 
 // observation is the n-th generated Observation, about patient patID.
 func (f *fixtures) observation(patID string, n int) []byte {
+	return f.observationAt(patID, n, fmt.Sprintf("20%02d-%02d-%02dT08:05:00-05:00", 15+n%10, 1+n%12, 1+n%28))
+}
+
+// observationAt is the n-th generated Observation, about patient patID, effective (and
+// collected) at the dateTime effective.
+func (f *fixtures) observationAt(patID string, n int, effective string) []byte {
 	b := bytes.Replace(f.obs, []byte(obsSubject), []byte(strconv.Quote("Patient/"+patID)), 1)
 	b = bytes.Replace(b, []byte(obsIdentifier), []byte(fmt.Sprintf(`"LAB-%08d"`, n)), 1)
 	b = bytes.Replace(b, []byte(obsValue), []byte(fmt.Sprintf(`"value":%d.%02d,`, n%3, n%100)), 1)
-	day := fmt.Sprintf(`"20%02d-%02d-%02dT08:05:00-05:00"`, 15+n%10, 1+n%12, 1+n%28)
-	return bytes.ReplaceAll(b, []byte(obsEffective), []byte(day))
+	return bytes.ReplaceAll(b, []byte(obsEffective), []byte(strconv.Quote(effective)))
 }
 
 // patient is the n-th generated Patient.

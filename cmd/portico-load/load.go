@@ -20,6 +20,9 @@ type result struct {
 	lat      hist
 	notes    string
 
+	// scale multiplies ops in the rate: resources per transaction Bundle (0 means 1).
+	scale float64
+
 	// For rates measured elsewhere (the store's ceiling helper).
 	fixedRate          float64
 	fixedP50, fixedP99 time.Duration
@@ -32,7 +35,7 @@ func (r *result) rate() float64 {
 	if r.window <= 0 {
 		return 0
 	}
-	return float64(r.ops) / r.window.Seconds()
+	return float64(r.ops) * max(r.scale, 1) / r.window.Seconds()
 }
 
 func (r *result) p50() time.Duration {

@@ -41,11 +41,14 @@ type options struct {
 	dataDir, store, only     string
 	repo, server, cpuprofile string
 	auth                     string
+	searchObservations       int    // Observations of the search dataset
+	searchDir                string // where the search dataset is kept ("" = in the work directory)
+	txClients                int    // clients of the transaction phase
 	phases                   map[string]bool
 }
 
 // The phases --only can name, in the order they run.
-var phaseNames = []string{"json", "sqlite", "echo", "echo-sqlite", "read", "create", "update"}
+var phaseNames = []string{"json", "sqlite", "echo", "echo-sqlite", "read", "create", "update", "transaction", "search"}
 
 func main() {
 	if len(os.Args) > 1 && os.Args[1] == "ceiling-server" {
@@ -85,6 +88,9 @@ func parseFlags(args []string) (*options, error) {
 	fs.IntVar(&o.writers, "writers", 16, "clients of the create and update phases")
 	fs.IntVar(&o.preload, "preload", 100_000, "resources stored before the HTTP phases (and in the SQLite ceiling's database)")
 	fs.DurationVar(&o.preloadTimeout, "preload-timeout", 10*time.Minute, "stop the preload after this long and go on with what was stored")
+	fs.IntVar(&o.searchObservations, "search-observations", 1_000_000, "Observations of the search phase's dataset (over a hundredth as many Patients, with a tenth as many Communications)")
+	fs.StringVar(&o.searchDir, "search-dir", "", "where the search dataset is built and kept for later runs (reused when it matches); default: in the work directory, removed with it")
+	fs.IntVar(&o.txClients, "tx-clients", 4, "clients of the transaction phase")
 	fs.StringVar(&o.dataDir, "data-dir", "", "work directory (kept); default a temporary directory removed at the end")
 	fs.StringVar(&o.store, "store", "", "passed to server.Config.Store (portico serve --store); the SQLite ceilings need the embedded store")
 	fs.StringVar(&o.only, "only", "", "comma-separated phases to run: "+strings.Join(phaseNames, ","))
@@ -101,6 +107,12 @@ func parseFlags(args []string) (*options, error) {
 	}
 	if o.conns < 1 || o.conns > 1024 || o.writers < 1 || o.writers > 1024 {
 		errs = append(errs, errors.New("--conns and --writers must be in [1, 1024]"))
+	}
+	if o.searchObservations < 1000 || o.searchObservations > 10_000_000 {
+		errs = append(errs, errors.New("--search-observations must be in [1000, 10000000]"))
+	}
+	if o.txClients < 1 || o.txClients > 256 {
+		errs = append(errs, errors.New("--tx-clients must be in [1, 256]"))
 	}
 	if o.preload < 100 || o.preload > 10_000_000 {
 		errs = append(errs, errors.New("--preload must be in [100, 10000000]"))

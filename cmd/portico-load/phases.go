@@ -42,8 +42,11 @@ func sqlitePhases(ctx context.Context, o *options, dir string, body []byte, inde
 	if rows == 0 {
 		rows = -1 // the helper reads 0 as "the default, 6"
 	}
-	res, err := sqlite.Ceiling(ctx, sqlite.CeilingConfig{Dir: dir, Sync: "full", Preload: o.preload,
-		IndexRows: rows, Body: body, Duration: o.duration})
+	cc := sqlite.CeilingConfig{Dir: dir, Sync: "full", Preload: o.preload, IndexRows: rows, Body: body, Duration: o.duration}
+	if o.phases["transaction"] {
+		cc.Batch = txEntries
+	}
+	res, err := sqlite.Ceiling(ctx, cc)
 	if err != nil {
 		return nil, err
 	}
@@ -54,7 +57,14 @@ func sqlitePhases(ctx context.Context, o *options, dir string, body []byte, inde
 	rd := &result{phase: "ceiling: raw SQLite point read", unit: "ops/s",
 		fixedRate: res.Read.PerSec, fixedP50: res.Read.P50, fixedP99: res.Read.P99,
 		notes: fmt.Sprintf("by (type, id) at random over %d rows, GOMAXPROCS readers", o.preload)}
-	return []*result{ins, rd}, nil
+	out := []*result{ins}
+	if cc.Batch > 1 {
+		out = append(out, &result{phase: fmt.Sprintf("ceiling: raw SQLite insert, %d per commit", cc.Batch), unit: "res/s",
+			fixedRate: res.InsertBatch.PerSec, fixedP50: res.InsertBatch.P50, fixedP99: res.InsertBatch.P99,
+			notes: fmt.Sprintf("the transaction phase's ceiling: %d versions + %d index rows each per commit (latency per commit), sync=FULL, 1 writer",
+				cc.Batch, indexRows)})
+	}
+	return append(out, rd), nil
 }
 
 // readPhase reads Observations by id at random over ids from conns connections.

@@ -95,6 +95,10 @@ func porticoPhases(ctx context.Context, o *options, rep *report, fx *fixtures, d
 		}
 		mem("after update")
 	}
+	if o.phases["transaction"] {
+		rep.tx = phase("transaction", func(ctx context.Context) *result { return txPhase(ctx, o, fx, t) })
+		mem("after transaction")
+	}
 	return nil
 }
 

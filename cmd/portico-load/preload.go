@@ -15,6 +15,7 @@ import (
 	"github.com/portico-health/portico/fhir"
 	"github.com/portico-health/portico/server"
 	"github.com/portico-health/portico/store"
+	"github.com/portico-health/portico/store/derived"
 )
 
 // dataset is what the preload stored: the ids of its Patients and Observations.
@@ -33,10 +34,11 @@ const preloadBatch = 500
 // preloadBatch creates per call. A backend without multi-write transactions gets them one per
 // call. It stops starting batches after timeout; the dataset holds what was stored.
 func preload(ctx context.Context, cfg server.Config, fx *fixtures, n int, timeout time.Duration) (*dataset, error) {
-	st, err := server.OpenStore(ctx, cfg, slog.New(slog.DiscardHandler))
+	opened, err := server.OpenStore(ctx, cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		return nil, err
 	}
+	st := derived.Wrap(opened) // as the server stores: no combo-* entries
 	all := &dataset{}
 	for i := range n {
 		if i%10 == 0 {

@@ -17,6 +17,9 @@ const (
 	targetReadRate  = 8_000 // Portico reads per second
 	targetCreates   = 1_500 // creates per second, 16 clients, store of 100,000
 	targetRSS       = 150e6 // bytes, after 100,000 resources
+	targetTx        = 2_000 // resources per second through transaction Bundles of 100
+	targetSearchP99 = 20 * time.Millisecond
+	targetSearches  = 1_000 // searches per second, 16 clients
 )
 
 // print writes the machine, the table and the verdicts as Markdown.
@@ -75,6 +78,18 @@ func (rep *report) verdicts(w io.Writer, o *options) {
 	if r := rep.create; r != nil {
 		fmt.Fprintf(w, "- %s create: %s req/s with %d clients on a store of %d (target ≥ %s with 16 on 100,000)\n",
 			verdict(r.rate() >= targetCreates), commas(r.rate()), o.writers, rep.preloaded, commas(targetCreates))
+	}
+	if r := rep.tx; r != nil {
+		fmt.Fprintf(w, "- %s transaction ingestion: %s resources/s in Bundles of %d (target ≥ %s on a store of 100,000; this one held %d)\n",
+			verdict(r.rate() >= targetTx), commas(r.rate()), txEntries, commas(targetTx), rep.preloaded)
+	}
+	for _, r := range rep.searchLatency {
+		fmt.Fprintf(w, "- %s search p99 %s, one client: %s (target < %v at 1,000,000 Observations; this dataset has %d)\n",
+			verdict(r.p99() < targetSearchP99 && r.ops > 0), fmtDur(r.p99()), r.phase, targetSearchP99, rep.searchShape.Observations)
+	}
+	if r := rep.searchRate; r != nil {
+		fmt.Fprintf(w, "- %s search throughput: %s req/s with %d clients (target ≥ %s with 16)\n",
+			verdict(r.rate() >= targetSearches), commas(r.rate()), o.writers, commas(targetSearches))
 	}
 	if len(rep.mem) > 0 {
 		last := rep.mem[len(rep.mem)-1].m

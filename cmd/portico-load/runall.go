@@ -19,6 +19,9 @@ import (
 type report struct {
 	rows                                  []*result
 	memory, combined, porticoRead, create *result
+	tx, searchRate                        *result
+	searchLatency                         []*result
+	searchShape                           searchShape
 	mem                                   []memPoint
 	memWhat                               string
 	stopErr                               error
@@ -115,9 +118,9 @@ func runAll(ctx context.Context, o *options) (*report, error) {
 		}
 	}
 
-	needPortico := o.phases["read"] || o.phases["create"] || o.phases["update"]
+	needPortico := o.phases["read"] || o.phases["create"] || o.phases["update"] || o.phases["transaction"]
 	var bin string
-	if needPortico && (o.server == "binary" || o.auth == "smart") {
+	if (needPortico || o.phases["search"]) && (o.server == "binary" || o.auth == "smart") {
 		logf("building portico from %s", o.repo)
 		if bin, err = buildPortico(ctx, o.repo, filepath.Join(work, "bin")); err != nil {
 			return rep, err
@@ -165,7 +168,15 @@ func runAll(ctx context.Context, o *options) (*report, error) {
 		rep.combined = rep.add(r)
 	}
 	if needPortico {
-		return rep, porticoPhases(ctx, o, rep, fx, ds, bin, dataDir, filepath.Join(work, "portico.log"))
+		if err := porticoPhases(ctx, o, rep, fx, ds, bin, dataDir, filepath.Join(work, "portico.log")); err != nil {
+			return rep, err
+		}
+	}
+	if o.phases["search"] {
+		if !embedded {
+			logf("the search phase builds its own embedded database; --store %q is not used for it", o.store)
+		}
+		return rep, searchPhases(ctx, o, rep, fx, bin, work)
 	}
 	return rep, nil
 }

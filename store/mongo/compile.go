@@ -73,6 +73,9 @@ func or(conds []bson.D) bson.D {
 }
 
 func (s *Store) clause(ctx context.Context, types []string, cl store.Clause) (bson.D, error) {
+	if cl.AnyOf != nil {
+		return s.anyOfClause(ctx, types, cl.AnyOf)
+	}
 	if cl.Has != nil {
 		return s.hasClause(ctx, types, cl.Has)
 	}
@@ -329,6 +332,37 @@ func (s *Store) targets(ctx context.Context, q store.Query) (map[string][]string
 		out[d.T] = append(out[d.T], d.I)
 	}
 	return out, nil
+}
+
+// anyOfClause is an OR of groups: $or of each group's clauses under $and. An empty OR
+// matches nothing.
+func (s *Store) anyOfClause(ctx context.Context, types []string, groups [][]store.Clause) (bson.D, error) {
+	if len(groups) == 0 {
+		return nothing, nil
+	}
+	alts := bson.A{}
+	for _, g := range groups {
+		and := bson.A{}
+		for _, cl := range g {
+			f, err := s.clause(ctx, types, cl)
+			if err != nil {
+				return nil, err
+			}
+			and = append(and, f)
+		}
+		switch len(and) {
+		case 0:
+			return bson.D{}, nil // an empty group matches everything, and so does the OR
+		case 1:
+			alts = append(alts, and[0])
+		default:
+			alts = append(alts, bson.D{{Key: "$and", Value: and}})
+		}
+	}
+	if len(alts) == 1 {
+		return alts[0].(bson.D), nil
+	}
+	return bson.D{{Key: "$or", Value: alts}}, nil
 }
 
 // chainClause: the reference points at a current resource that matches the chained query.

@@ -8,7 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -40,6 +42,12 @@ type Config struct {
 	Logger *slog.Logger
 	// ConnectTimeout bounds the first contact at Open (ping, topology, indexes). Default 10s.
 	ConnectTimeout time.Duration
+	// RetrySetup: when the first contact fails with store.ErrUnavailable, Open still returns
+	// the store, not ready, and retries the setup in the background with exponential backoff
+	// (250 ms doubling to 30 s, with jitter) until it succeeds or the store is closed. Until then
+	// every operation fails with store.ErrUnavailable (HTTP 503, /readyz 503). Other errors
+	// (a bad connection string) still fail Open.
+	RetrySetup bool
 	// NoTransactions makes the store behave as on a standalone server even where the deployment
 	// supports transactions (tests of the standalone protocol).
 	NoTransactions bool
@@ -54,7 +62,16 @@ type Store struct {
 	locks    *mongo.Collection
 	counters *mongo.Collection
 	log      *slog.Logger
-	txn      bool // the deployment supports multi-document transactions
+	txn      bool // the deployment supports multi-document transactions; set before ready
+	noTxn    bool // Config.NoTransactions
+
+	// ready is true once the setup succeeded; operations check it first, which also orders
+	// their reads of txn after the background setup's write.
+	ready     atomic.Bool
+	setupErr  atomic.Pointer[error] // the last failed setup attempt, while not ready
+	settled   chan struct{}         // closed when ready, or when the retry loop stopped (closed)
+	stopRetry context.CancelFunc    // ends the retry loop (Close)
+	retryDone chan struct{}         // closed when the retry loop has returned
 
 	mu     sync.Mutex
 	closed bool
@@ -93,7 +110,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mongo: %w", err)
 	}
-	s := &Store{client: client, db: client.Database(dbName), log: log}
+	s := &Store{client: client, db: client.Database(dbName), log: log, noTxn: cfg.NoTransactions, settled: make(chan struct{})}
 	s.versions = s.db.Collection("versions")
 	s.res = s.db.Collection("resources")
 	s.locks = s.db.Collection("locks")
@@ -106,18 +123,99 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	octx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	if err := s.setup(octx); err != nil {
-		_ = client.Disconnect(context.Background())
 		err = s.mapErr(octx, err)
 		if !errors.Is(err, store.ErrUnavailable) && (errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)) {
 			err = fmt.Errorf("%w: %v", store.ErrUnavailable, err)
 		}
+		if cfg.RetrySetup && errors.Is(err, store.ErrUnavailable) && ctx.Err() == nil {
+			// Serve (503) rather than exit or block: an orchestrator may start Portico before
+			// MongoDB, and a deployment that comes back later is picked up without a restart.
+			s.setupErr.Store(&err)
+			log.Error("MongoDB unreachable at start: serving 503 until it answers, retrying in the background",
+				"deployment", redact(cs), "error", err.Error())
+			rctx, stop := context.WithCancel(context.Background())
+			s.stopRetry, s.retryDone = stop, make(chan struct{})
+			go s.retrySetup(rctx, redact(cs))
+			return s, nil
+		}
+		_ = client.Disconnect(context.Background())
 		return nil, fmt.Errorf("mongo: open %s: %w", redact(cs), err)
 	}
-	if cfg.NoTransactions {
-		s.txn = false
-	}
+	s.markReady()
 	log.Info("mongo store open", "database", dbName, "transactions", s.txn)
 	return s, nil
+}
+
+// markReady publishes a successful setup.
+func (s *Store) markReady() {
+	if s.noTxn {
+		s.txn = false
+	}
+	s.ready.Store(true)
+	close(s.settled)
+}
+
+// Setup retry backoff: the first retry after about setupBackoffMin, doubling up to setupBackoffMax.
+const (
+	setupBackoffMin = 250 * time.Millisecond
+	setupBackoffMax = 30 * time.Second
+	setupAttemptMax = 30 * time.Second // one attempt; an unreachable deployment fails at server selection (5 s by default)
+)
+
+// retrySetup repeats the setup until it succeeds or ctx ends (Close).
+func (s *Store) retrySetup(ctx context.Context, deployment string) {
+	defer close(s.retryDone)
+	delay := setupBackoffMin
+	for attempt := 2; ; attempt++ {
+		// Jitter (a random half of the delay) keeps several Portico processes that lost the
+		// same deployment from retrying in lockstep.
+		wait := delay/2 + rand.N(delay/2+1)
+		select {
+		case <-ctx.Done():
+			close(s.settled)
+			return
+		case <-time.After(wait):
+		}
+		actx, cancel := context.WithTimeout(ctx, setupAttemptMax)
+		err := s.setup(actx)
+		if err != nil {
+			err = s.mapErr(actx, err)
+		}
+		cancel()
+		if err == nil {
+			s.setupErr.Store(nil)
+			s.markReady()
+			s.log.Info("mongo store open: MongoDB answers now, serving", "deployment", deployment,
+				"attempt", attempt, "transactions", s.txn)
+			return
+		}
+		if ctx.Err() != nil {
+			close(s.settled)
+			return
+		}
+		s.setupErr.Store(&err)
+		delay = min(delay*2, setupBackoffMax)
+		s.log.Warn("MongoDB still unreachable, retrying", "deployment", deployment, "attempt", attempt,
+			"next_retry_ms", delay.Milliseconds(), "error", err.Error())
+	}
+}
+
+// Ready reports whether the setup has succeeded (always true for a store Open returned without
+// Config.RetrySetup).
+func (s *Store) Ready() bool { return s.ready.Load() }
+
+// WaitReady waits until the setup has succeeded (nil), the store is closed (an error wrapping
+// store.ErrUnavailable) or ctx ends.
+func (s *Store) WaitReady(ctx context.Context) error {
+	select {
+	case <-s.settled:
+		if s.ready.Load() {
+			return nil
+		}
+		return fmt.Errorf("mongo: store closed before MongoDB answered: %w", store.ErrUnavailable)
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // setup pings, detects transaction support and ensures collections and indexes.
@@ -218,6 +316,13 @@ func (s *Store) enter(ctx context.Context) error {
 	if s.closed {
 		return fmt.Errorf("mongo: store closed: %w", store.ErrUnavailable)
 	}
+	if !s.ready.Load() {
+		msg := "initial setup pending"
+		if p := s.setupErr.Load(); p != nil {
+			msg += ": " + (*p).Error()
+		}
+		return fmt.Errorf("mongo: not ready (%s): %w", msg, store.ErrUnavailable)
+	}
 	s.active.Add(1)
 	return nil
 }
@@ -245,6 +350,10 @@ func (s *Store) Close() error {
 	}
 	s.closed = true
 	s.mu.Unlock()
+	if s.stopRetry != nil {
+		s.stopRetry()
+		<-s.retryDone
+	}
 	s.active.Wait()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -252,7 +361,7 @@ func (s *Store) Close() error {
 }
 
 // Transactions reports whether the store applies several writes atomically.
-func (s *Store) Transactions() bool { return s.txn }
+func (s *Store) Transactions() bool { return s.ready.Load() && s.txn }
 
 // DropDatabase drops the store's database (tests).
 func (s *Store) DropDatabase(ctx context.Context) error { return s.db.Drop(ctx) }

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/portico-health/portico/store"
 )
@@ -24,8 +25,6 @@ func deleteIndexSQL(table string) string { return `DELETE FROM ` + table + ` WHE
 type writeStmts struct {
 	latest, insertVersion, insertResource, updateResource *sql.Stmt
 	deleteIndex                                           []*sql.Stmt // one per indexTables
-	insertToken, insertString, insertRef, insertRange     *sql.Stmt
-	insertURI, insertComposite, insertSort                *sql.Stmt
 }
 
 func prepareWriteStmts(ctx context.Context, conn *sql.Conn) (*writeStmts, error) {
@@ -38,15 +37,6 @@ func prepareWriteStmts(ctx context.Context, conn *sql.Conn) (*writeStmts, error)
 		{&s.insertVersion, `INSERT INTO versions (type, id, version, last_updated, op, body) VALUES (?, ?, ?, ?, ?, ?)`},
 		{&s.insertResource, `INSERT INTO resources (type, id, version, seq, deleted, last_updated) VALUES (?, ?, ?, ?, ?, ?)`},
 		{&s.updateResource, `UPDATE resources SET version = ?, seq = ?, deleted = ?, last_updated = ? WHERE rid = ?`},
-		// OR IGNORE: an extractor may emit the same entry twice for one resource.
-		{&s.insertToken, `INSERT OR IGNORE INTO tokens (rid, type, param, system, code, text) VALUES (?, ?, ?, ?, ?, ?)`},
-		{&s.insertString, `INSERT OR IGNORE INTO strings (rid, type, param, text, code) VALUES (?, ?, ?, ?, ?)`},
-		{&s.insertRef, `INSERT OR IGNORE INTO refs (rid, type, param, ref_type, ref_id, ref_url, system, code) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`},
-		{&s.insertRange, `INSERT OR IGNORE INTO ranges (rid, type, param, lo, hi, system, code) VALUES (?, ?, ?, ?, ?, ?, ?)`},
-		{&s.insertURI, `INSERT OR IGNORE INTO uris (rid, type, param, uri) VALUES (?, ?, ?, ?)`},
-		{&s.insertComposite, `INSERT INTO composites (rid, type, param, a_system, a_code, a_text, a_lo, a_hi,
-			b_system, b_code, b_text, b_lo, b_hi) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
-		{&s.insertSort, `INSERT INTO sorts (rid, type, param, lo, hi, walk) VALUES (?, ?, ?, ?, ?, ?)`},
 	}
 	for i, t := range indexTables {
 		list = append(list, struct {
@@ -66,8 +56,7 @@ func prepareWriteStmts(ctx context.Context, conn *sql.Conn) (*writeStmts, error)
 }
 
 func (s *writeStmts) close() {
-	all := append([]*sql.Stmt{s.latest, s.insertVersion, s.insertResource, s.updateResource, s.insertToken,
-		s.insertString, s.insertRef, s.insertRange, s.insertURI, s.insertComposite, s.insertSort}, s.deleteIndex...)
+	all := append([]*sql.Stmt{s.latest, s.insertVersion, s.insertResource, s.updateResource}, s.deleteIndex...)
 	for _, stmt := range all {
 		if stmt != nil {
 			_ = stmt.Close() // closing the connection next releases them anyway
@@ -75,8 +64,18 @@ func (s *writeStmts) close() {
 	}
 }
 
-// apply checks one write's preconditions and stores it, inside the caller's savepoint.
-func (w *writer) apply(ctx context.Context, wr *store.Write) error {
+// errModified marks an error that struck after apply began to modify the database: without a
+// savepoint around the call, only rolling back the whole transaction undoes it.
+type errModified struct{ error }
+
+func (e errModified) Unwrap() error { return e.error }
+
+// failAfterModify, set by tests only, makes apply fail once it has modified the database.
+var failAfterModify func(*store.Write) error
+
+// apply checks one write's preconditions and stores it. Every precondition is checked before
+// anything is modified; an error after that is an errModified.
+func (w *writer) apply(ctx context.Context, wr *store.Write) (err error) {
 	if wr.IfNoneExist != nil {
 		q := *wr.IfNoneExist
 		if q.Count <= 0 {
@@ -95,7 +94,7 @@ func (w *writer) apply(ctx context.Context, wr *store.Write) error {
 
 	var rid sql.NullInt64
 	var latest int64 // 0: the resource never existed
-	err := w.stmts.latest.QueryRowContext(ctx, wr.Type, wr.ID).Scan(&rid, &latest)
+	err = w.stmts.latest.QueryRowContext(ctx, wr.Type, wr.ID).Scan(&rid, &latest)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("sqlite: latest version of %s/%s: %w", wr.Type, wr.ID, err)
 	}
@@ -110,6 +109,11 @@ func (w *writer) apply(ctx context.Context, wr *store.Write) error {
 		body = wr.Body
 	}
 	lu := toNanos(wr.LastUpdated)
+	defer func() {
+		if err != nil {
+			err = errModified{err}
+		}
+	}()
 	res, err := w.stmts.insertVersion.ExecContext(ctx, wr.Type, wr.ID, wr.Version, lu, wr.Op, body)
 	if err != nil {
 		return fmt.Errorf("sqlite: insert %s/%s/_history/%d: %w", wr.Type, wr.ID, wr.Version, err)
@@ -117,6 +121,11 @@ func (w *writer) apply(ctx context.Context, wr *store.Write) error {
 	seq, err := res.LastInsertId()
 	if err != nil {
 		return fmt.Errorf("sqlite: sequence of %s/%s: %w", wr.Type, wr.ID, err)
+	}
+	if failAfterModify != nil {
+		if err := failAfterModify(wr); err != nil {
+			return err
+		}
 	}
 	if rid.Valid {
 		if _, err := w.stmts.updateResource.ExecContext(ctx, wr.Version, seq, deleted, lu, rid.Int64); err != nil {
@@ -158,6 +167,102 @@ func walkable(e *store.IndexEntry) bool {
 	return true
 }
 
+// indexRows gathers a version's index rows per table, so that each table gets one
+// multi-row INSERT: per statement, database/sql and the driver cost about as much CPU as
+// SQLite's b-tree insert of a row (docs/store.md, "Write cost").
+type indexRows struct {
+	args  [numIndexTables][]any
+	count [numIndexTables]int
+}
+
+// The position of each table in indexTables, and the columns its INSERT lists (OR IGNORE: an
+// extractor may emit the same entry twice for one resource).
+const numIndexTables = 7
+
+const (
+	tTokens = iota
+	tStrings
+	tRefs
+	tRanges
+	tURIs
+	tComposites
+	tSorts
+)
+
+var insertColumns = [numIndexTables]string{
+	tTokens:     "OR IGNORE INTO tokens (rid, type, param, system, code, text)",
+	tStrings:    "OR IGNORE INTO strings (rid, type, param, text, code)",
+	tRefs:       "OR IGNORE INTO refs (rid, type, param, ref_type, ref_id, ref_url, system, code)",
+	tRanges:     "OR IGNORE INTO ranges (rid, type, param, lo, hi, system, code)",
+	tURIs:       "OR IGNORE INTO uris (rid, type, param, uri)",
+	tComposites: "INTO composites (rid, type, param, a_system, a_code, a_text, a_lo, a_hi, b_system, b_code, b_text, b_lo, b_hi)",
+	tSorts:      "INTO sorts (rid, type, param, lo, hi, walk)",
+}
+
+func init() {
+	for i, t := range indexTables {
+		if !strings.Contains(insertColumns[i], "INTO "+t+" (") {
+			panic("sqlite: insertColumns does not follow indexTables at " + t)
+		}
+	}
+}
+
+// maxRowsPerInsert bounds a multi-row INSERT (and the distinct statements the writer keeps
+// prepared: one per table and row count up to this).
+const maxRowsPerInsert = 32
+
+func (r *indexRows) add(table int, args ...any) {
+	r.args[table] = append(r.args[table], args...)
+	r.count[table]++
+}
+
+// insertSQL is the INSERT of n rows of cols columns into a table.
+func insertSQL(table, n int) string {
+	cols := strings.Count(insertColumns[table], ",") + 1
+	row := "(" + strings.Repeat("?, ", cols-1) + "?)"
+	return "INSERT " + insertColumns[table] + " VALUES " + strings.Repeat(row+", ", n-1) + row
+}
+
+// insertStmt is the writer's prepared INSERT of n rows into a table.
+func (w *writer) insertStmt(ctx context.Context, table, n int) (*sql.Stmt, error) {
+	key := table*(maxRowsPerInsert+1) + n
+	if st := w.inserts[key]; st != nil {
+		return st, nil
+	}
+	st, err := w.conn.PrepareContext(ctx, insertSQL(table, n))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: prepare insert: %w", err)
+	}
+	if w.inserts == nil {
+		w.inserts = map[int]*sql.Stmt{}
+	}
+	w.inserts[key] = st
+	return st, nil
+}
+
+// flush inserts the gathered rows, maxRowsPerInsert per statement.
+func (w *writer) flush(ctx context.Context, r *indexRows) error {
+	for table := range indexTables {
+		args, n := r.args[table], r.count[table]
+		if n == 0 {
+			continue
+		}
+		cols := len(args) / n
+		for n > 0 { // a resource with more rows than maxRowsPerInsert takes several statements
+			k := min(n, maxRowsPerInsert)
+			st, err := w.insertStmt(ctx, table, k)
+			if err != nil {
+				return err
+			}
+			if _, err := st.ExecContext(ctx, args[:k*cols]...); err != nil {
+				return err
+			}
+			args, n = args[k*cols:], n-k
+		}
+	}
+	return nil
+}
+
 // insertIndex stores a version's index entries and sort keys under its resource's rid.
 func (w *writer) insertIndex(ctx context.Context, rid int64, wr *store.Write) error {
 	type minmax struct {
@@ -166,7 +271,7 @@ func (w *writer) insertIndex(ctx context.Context, rid int64, wr *store.Write) er
 	}
 	var sorts map[string]minmax
 	var sortOrder []string
-	st := w.stmts
+	var rows indexRows
 	for i := range wr.Index {
 		e := &wr.Index[i]
 		if isColumn(e.Param) {
@@ -174,18 +279,17 @@ func (w *writer) insertIndex(ctx context.Context, rid int64, wr *store.Write) er
 			// entries would only cost insertions.
 			continue
 		}
-		var err error
 		switch e.Kind {
 		case store.KindToken:
-			_, err = st.insertToken.ExecContext(ctx, rid, wr.Type, e.Param, e.System, e.Code, e.Text)
+			rows.add(tTokens, rid, wr.Type, e.Param, e.System, e.Code, e.Text)
 		case store.KindString:
-			_, err = st.insertString.ExecContext(ctx, rid, wr.Type, e.Param, e.Text, e.Code)
+			rows.add(tStrings, rid, wr.Type, e.Param, e.Text, e.Code)
 		case store.KindReference:
-			_, err = st.insertRef.ExecContext(ctx, rid, wr.Type, e.Param, e.RefType, e.RefID, e.RefURL, e.System, e.Code)
+			rows.add(tRefs, rid, wr.Type, e.Param, e.RefType, e.RefID, e.RefURL, e.System, e.Code)
 		case store.KindDate, store.KindNumber, store.KindQuantity:
-			_, err = st.insertRange.ExecContext(ctx, rid, wr.Type, e.Param, e.Low, e.High, e.System, e.Code)
+			rows.add(tRanges, rid, wr.Type, e.Param, e.Low, e.High, e.System, e.Code)
 		case store.KindURI:
-			_, err = st.insertURI.ExecContext(ctx, rid, wr.Type, e.Param, e.Text)
+			rows.add(tURIs, rid, wr.Type, e.Param, e.Text)
 		case store.KindComposite:
 			args := []any{rid, wr.Type, e.Param}
 			for k := range 2 {
@@ -195,13 +299,10 @@ func (w *writer) insertIndex(ctx context.Context, rid int64, wr *store.Write) er
 				}
 				args = append(args, componentColumns(c)...)
 			}
-			_, err = st.insertComposite.ExecContext(ctx, args...)
+			rows.add(tComposites, args...)
 		default:
 			// Special parameters (near, ...) have no table: no clause can reach them, and the
 			// compiler refuses their clauses with ErrUnsupported.
-		}
-		if err != nil {
-			return err
 		}
 		if e.SortKey != "" {
 			if sorts == nil {
@@ -223,11 +324,9 @@ func (w *writer) insertIndex(ctx context.Context, rid int64, wr *store.Write) er
 	}
 	for _, p := range sortOrder {
 		m := sorts[p]
-		if _, err := st.insertSort.ExecContext(ctx, rid, wr.Type, p, m.lo, m.hi, m.walk); err != nil {
-			return err
-		}
+		rows.add(tSorts, rid, wr.Type, p, m.lo, m.hi, m.walk)
 	}
-	return nil
+	return w.flush(ctx, &rows)
 }
 
 // componentColumns are a composite component's system, code, text, lo and hi columns

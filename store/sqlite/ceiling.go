@@ -20,6 +20,7 @@ type CeilingConfig struct {
 	IndexRows int           // token rows per inserted resource; default 6
 	Body      []byte        // resource body; default a 1.6 KB JSON object
 	Writers   int           // goroutines inserting; default 1 (SQLite has one writer anyway)
+	Batch     int           // when > 1, also measure inserts of Batch resources per commit (InsertBatch)
 	Readers   int           // goroutines reading, and read pool size; default GOMAXPROCS
 	Duration  time.Duration // length of each measured phase; default 2s
 }
@@ -28,7 +29,10 @@ type CeilingConfig struct {
 type CeilingResult struct {
 	Driver string // DriverName
 	Insert Rate   // one resource with IndexRows index rows per transaction and commit
-	Read   Rate   // one body by (type, id), at random over the preloaded resources
+	// InsertBatch is Batch resources per transaction and commit (when CeilingConfig.Batch > 1);
+	// PerSec counts resources, the latencies are per commit.
+	InsertBatch Rate
+	Read        Rate // one body by (type, id), at random over the preloaded resources
 }
 
 // Rate is one measured phase.
@@ -77,6 +81,19 @@ func Ceiling(ctx context.Context, cfg CeilingConfig) (res CeilingResult, err err
 	})
 	if err != nil {
 		return res, err
+	}
+	if cfg.Batch > 1 {
+		res.InsertBatch, err = measure(ctx, cfg.Writers, cfg.Duration, func(worker, i int) error {
+			ids := make([]string, cfg.Batch)
+			for k := range ids {
+				ids[k] = fmt.Sprintf("b%d-%d-%d", worker, i, k)
+			}
+			return db.insert(ctx, "Observation", ids, cfg.Body, cfg.IndexRows)
+		})
+		if err != nil {
+			return res, err
+		}
+		res.InsertBatch.PerSec *= float64(cfg.Batch)
 	}
 	res.Read, err = measure(ctx, cfg.Readers, cfg.Duration, func(int, int) error {
 		_, err := db.Body(ctx, "Observation", preloadID(rand.IntN(cfg.Preload)))

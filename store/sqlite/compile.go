@@ -87,6 +87,8 @@ func (c *compiler) where(clauses []store.Clause, r string) (frag, error) {
 // index table by (rid, param), the primary key's prefix.
 func (c *compiler) clause(cl store.Clause, r string) (frag, error) {
 	switch {
+	case cl.AnyOf != nil:
+		return c.anyOf(cl.AnyOf, r)
 	case cl.Has != nil:
 		return c.has(cl.Has, r)
 	case cl.Param == idParam:
@@ -166,6 +168,19 @@ func (c *compiler) clause(cl store.Clause, r string) (frag, error) {
 		probe.sql = "NOT " + probe.sql
 	}
 	return probe, nil
+}
+
+// anyOf is the OR of groups, each the AND of its clauses (their EXISTS probes) on r.
+func (c *compiler) anyOf(groups [][]store.Clause, r string) (frag, error) {
+	var fs []frag
+	for _, g := range groups {
+		f, err := c.where(g, r)
+		if err != nil {
+			return frag{}, err
+		}
+		fs = append(fs, f)
+	}
+	return joinFrags(fs, " OR ", "0"), nil
 }
 
 // has is _has: some current resource of h.Type refers to r through h.Param and matches
@@ -411,6 +426,9 @@ func boolFrag(b bool) frag {
 // value) index, or ok false when the clause cannot drive a search (a modifier that no index
 // serves, a chain, _has, ne). types are the searched types (never empty here).
 func driveSQL(cl store.Clause, types []string) (f frag, ok bool) {
+	if cl.AnyOf != nil {
+		return anyOfDrive(cl.AnyOf, types)
+	}
 	if cl.Has != nil || cl.Chain != nil || cl.Param == lastUpdatedParam || len(cl.Values) == 0 {
 		return frag{}, false
 	}
@@ -466,4 +484,62 @@ func driveSQL(cl store.Clause, types []string) (f frag, ok bool) {
 	f.add(" AND ")
 	f.addFrag(vals)
 	return f, true
+}
+
+// anyOfDrive drives an OR of groups by the UNION of one driving clause of each group: every
+// group must have one, else a group's matches could be anywhere and the clause cannot drive.
+// The union holds every match, and more when a group has other clauses (see driveExact).
+func anyOfDrive(groups [][]store.Clause, types []string) (frag, bool) {
+	if len(groups) == 0 {
+		return frag{}, false
+	}
+	var out frag
+	for i, g := range groups {
+		found := false
+		for _, cl := range g {
+			if f, ok := driveSQL(cl, types); ok {
+				if i > 0 {
+					out.add(" UNION ")
+				}
+				out.addFrag(f)
+				found = true
+				break
+			}
+		}
+		if !found {
+			return frag{}, false
+		}
+	}
+	return out, true
+}
+
+// driveExact reports whether the driving SQL of cl selects its matches exactly, so that the
+// clause needs no probe once it drives: true of every clause but an OR whose groups have
+// other clauses besides the one that drives them.
+func driveExact(cl store.Clause) bool {
+	if cl.AnyOf == nil {
+		return true
+	}
+	for _, g := range cl.AnyOf {
+		if len(g) != 1 || !driveExact(g[0]) {
+			return false
+		}
+	}
+	return true
+}
+
+// readsRow reports whether a clause's condition reads the resources row's own columns (id,
+// type, last_updated) rather than only its rid.
+func readsRow(c store.Clause) bool {
+	if c.Has != nil || isColumn(c.Param) {
+		return true
+	}
+	for _, g := range c.AnyOf {
+		for _, inner := range g {
+			if readsRow(inner) {
+				return true
+			}
+		}
+	}
+	return false
 }

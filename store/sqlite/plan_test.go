@@ -94,6 +94,7 @@ func TestQueryPlans(t *testing.T) {
 		"common code sorted by -date #3":          "SEARCH s0 USING COVERING INDEX sorts_by_hi (type=? AND param=?)",
 		"common code sorted by -date (page 2) #3": "SEARCH s0 USING COVERING INDEX sorts_by_hi (type=? AND param=? AND hi<?)",
 		"recipient+status sorted #3":              "SEARCH d USING COVERING INDEX refs_by_target (type=? AND param=? AND ref_id=?)",
+		"observation compartment #2":              "SEARCH d USING COVERING INDEX refs_by_target (type=? AND param=? AND ref_id=?)",
 		"history type (cursor true)":              "SEARCH v USING INDEX versions_by_type_time (type=? AND last_updated<?)",
 	}
 	for name, st := range stmts {
@@ -136,6 +137,9 @@ func planSearches() map[string]store.Query {
 		return store.Query{Types: []string{typ}, Where: where, Sort: sort}
 	}
 	byDate := []store.Sort{{Param: "date", Desc: true}}
+	compartment := func(id string) store.Clause {
+		return store.Clause{AnyOf: [][]store.Clause{{ref("subject", "Patient", id)}, {ref("performer", "Patient", id)}}}
+	}
 	return map[string]store.Query{
 		"patient+code sorted by -date":      q("Observation", byDate, ref("patient", "Patient", "p7"), tok("code", "", "c1")),
 		"patient+category+date range":       q("Observation", nil, ref("patient", "Patient", "p7"), tok("category", "", "vital-signs"), date("date", store.PrefixGe, 1000, 2000)),
@@ -150,6 +154,14 @@ func planSearches() map[string]store.Query {
 		"everything":                        q("Patient", nil),
 		"everything sorted by _lastUpdated": q("Patient", []store.Sort{{Param: "_lastUpdated", Desc: true}}),
 		"system search by _id":              {Where: []store.Clause{{Param: "_id", Kind: store.KindToken, Values: []store.Value{{Code: "p1"}}}}},
+		// A patient token's reach over Observation (smart.Filter.Clauses): subject OR performer.
+		"observation compartment":                 q("Observation", nil, compartment("p7")),
+		"observation compartment sorted by -date": q("Observation", byDate, compartment("p7")),
+		"observation compartment+category":        q("Observation", nil, compartment("p7"), tok("category", "", "vital-signs")),
+		"observation compartment+common code":     q("Observation", byDate, tok("code", "", "common"), compartment("p7")),
+		"observation granular compartment": q("Observation", nil, store.Clause{AnyOf: [][]store.Clause{
+			{ref("subject", "Patient", "p7"), tok("category", "", "vital-signs")},
+			{ref("performer", "Patient", "p7"), tok("category", "", "vital-signs")}}}),
 	}
 }
 

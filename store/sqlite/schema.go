@@ -13,6 +13,10 @@ import (
 // made the sort walk indexes partial; migrateV2 upgrades a version-2 file in place.
 const schemaVersion = 3
 
+// SchemaVersion is the version of the database schema this build writes, for tools that keep
+// databases between runs.
+const SchemaVersion = schemaVersion
+
 // schema is the whole database. docs/store.md explains every index by the query it serves.
 var schema = []string{
 	// Every version ever written, in commit order: seq is the rowid, so an insert appends to

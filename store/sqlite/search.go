@@ -125,8 +125,12 @@ func search(ctx context.Context, db queryer, q store.Query) (store.Page, error) 
 		in := frag{sql: "r.rid IN ("}
 		in.addFrag(*drive)
 		in.add(")")
-		// The driving clause itself needs no probe.
-		rest := append(slices.Clone(q.Where[:driveAt]), q.Where[driveAt+1:]...)
+		// The driving clause itself needs no probe, unless its SQL selects more than its
+		// matches (an OR of groups driven by one clause of each).
+		rest := q.Where
+		if driveExact(q.Where[driveAt]) {
+			rest = append(slices.Clone(q.Where[:driveAt]), q.Where[driveAt+1:]...)
+		}
 		var c compiler
 		where, err := c.where(rest, "r")
 		if err != nil {
@@ -220,7 +224,7 @@ func lean(q store.Query, rest []store.Clause) bool {
 		}
 	}
 	for _, c := range rest {
-		if c.Has != nil || isColumn(c.Param) {
+		if readsRow(c) {
 			return false
 		}
 	}

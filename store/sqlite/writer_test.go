@@ -75,6 +75,80 @@ func TestGroupCommit(t *testing.T) {
 	}
 }
 
+// TestGroupCommitRetriesWithSavepoints: single-write calls run without a savepoint; when one
+// fails after it began modifying, the batch is rolled back and applied again with savepoints,
+// so that only that call fails and nothing of it remains.
+func TestGroupCommitRetriesWithSavepoints(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(t.Context(), Config{Dir: dir})
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	defer s.Close()
+	errDisk := errors.New("simulated failure after the first modification")
+	failAfterModify = func(w *store.Write) error {
+		if w.ID == "broken" {
+			return errDisk
+		}
+		return nil
+	}
+	defer func() { failAfterModify = nil }()
+
+	locker := openPool(filepath.Join(dir, DatabaseFile), []string{busyTimeout}, 1)
+	defer locker.Close()
+	lock, err := locker.Conn(t.Context())
+	if err != nil {
+		t.Fatalf("Conn: %v", err)
+	}
+	defer lock.Close()
+	if _, err := lock.ExecContext(t.Context(), "BEGIN IMMEDIATE"); err != nil {
+		t.Fatalf("BEGIN IMMEDIATE: %v", err)
+	}
+	lu := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	mk := func(id string, version int64) store.Write {
+		return store.Write{Op: store.OpUpdate, Type: "Basic", ID: id, Version: version, LastUpdated: lu,
+			Body: []byte(`{}`), Index: []store.IndexEntry{{Param: "code", Kind: store.KindToken, Code: id, SortKey: id}}}
+	}
+	calls := []struct {
+		name  string
+		write store.Write
+		want  error
+	}{
+		{"blocked first", mk("a", 1), nil},
+		{"before", mk("b", 1), nil},
+		{"fails after modifying", mk("broken", 1), errDisk},
+		{"version conflict", mk("c", 2), store.ErrVersionConflict},
+		{"after", mk("d", 1), nil},
+	}
+	results := make([]chan error, len(calls))
+	for i, c := range calls {
+		results[i] = make(chan error, 1)
+		go func() { results[i] <- s.Write(t.Context(), c.write) }()
+		if i == 0 {
+			time.Sleep(50 * time.Millisecond)
+		}
+		waitFor(t, func() bool { return len(s.w.queue) == i })
+	}
+	if _, err := lock.ExecContext(t.Context(), "COMMIT"); err != nil {
+		t.Fatalf("COMMIT: %v", err)
+	}
+	for i, c := range calls {
+		if err := <-results[i]; !errors.Is(err, c.want) {
+			t.Errorf("%s: err %v, want %v", c.name, err, c.want)
+		}
+	}
+	for id, want := range map[string]error{"a": nil, "b": nil, "broken": store.ErrNotFound, "c": store.ErrNotFound, "d": nil} {
+		if _, err := s.Read(t.Context(), "Basic", id); !errors.Is(err, want) {
+			t.Errorf("Read(Basic/%s): err %v, want %v", id, err, want)
+		}
+	}
+	page, err := s.Search(t.Context(), store.Query{Types: []string{"Basic"}, Count: 10,
+		Where: []store.Clause{{Param: "code", Kind: store.KindToken, Values: []store.Value{{Code: "broken", AnySystem: true}}}}})
+	if err != nil || len(page.Records) != 0 {
+		t.Errorf("the failed write left index rows: %d matches, err %v", len(page.Records), err)
+	}
+}
+
 func waitFor(t *testing.T, cond func() bool) {
 	t.Helper()
 	for deadline := time.Now().Add(5 * time.Second); !cond(); time.Sleep(time.Millisecond) {
