@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 
@@ -26,6 +27,7 @@ func runServe(args []string) int {
 	fs.StringVar(&cfg.Store, "store", cfg.Store, `store backend: "" or "sqlite" (embedded, in --data-dir), "sqlite:/dir", or a mongodb:// or mongodb+srv:// connection string`)
 	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "debug, info, warn or error")
 	fs.Int64Var(&cfg.MaxBodyBytes, "max-body-bytes", cfg.MaxBodyBytes, "largest accepted request body, in bytes (larger: 413)")
+	fs.IntVar(&cfg.SQLiteMmapMB, "sqlite-mmap-mb", cfg.SQLiteMmapMB, "MiB of the embedded store's file each reader maps into memory (0: none; mapped pages count as resident memory)")
 	fs.StringVar(&cfg.Auth, "auth", cfg.Auth, `"smart": SMART on FHIR tokens required on the FHIR API; "none": an open server, for local development only`)
 	fs.BoolVar(&cfg.Triage, "triage", cfg.Triage, "triage patient messages (Communication from a Patient or RelatedPerson)")
 	fs.StringVar(&cfg.TriageRules, "triage-rules", cfg.TriageRules, "triage rule file (JSON); empty: the shipped rules")
@@ -35,6 +37,8 @@ func runServe(args []string) int {
 	fs.StringVar(&cfg.OIDCScopeClaim, "oidc-scope-claim", cfg.OIDCScopeClaim, `with --oidc-issuer: the claim with the SMART scopes, a space-separated string or an array ("scope" falls back to "scp")`)
 	fs.StringVar(&cfg.OIDCPatientClaim, "oidc-patient-claim", cfg.OIDCPatientClaim, "with --oidc-issuer: the claim with the launch patient's id")
 	fs.StringVar(&cfg.OIDCFHIRUserClaim, "oidc-fhir-user-claim", cfg.OIDCFHIRUserClaim, "with --oidc-issuer: the claim with the user's FHIR resource (Type/id or a URL ending in it)")
+	memoryLimitMB := defaultMemoryLimitMB
+	fs.IntVar(&memoryLimitMB, "memory-limit-mb", memoryLimitMB, "soft limit of the Go heap in MiB, so that garbage is collected before the process grows (0: none; the GOMEMLIMIT environment variable, when set, wins)")
 	fs.BoolVar(&cfg.Demo, "demo", cfg.Demo, "serve the /demo SMART patient-portal app and register its public client portico-demo (needs --auth=smart)")
 	if err := parseWithEnv(fs, args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -49,6 +53,13 @@ func runServe(args []string) int {
 		return 2
 	}
 	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	if memoryLimitMB < 0 {
+		fmt.Fprintln(os.Stderr, "portico serve: --memory-limit-mb must be >= 0")
+		return 2
+	}
+	if _, set := os.LookupEnv("GOMEMLIMIT"); !set && memoryLimitMB > 0 {
+		debug.SetMemoryLimit(int64(memoryLimitMB) << 20)
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
@@ -71,6 +82,14 @@ func runServe(args []string) int {
 	log.Info("stopped")
 	return 0
 }
+
+// defaultMemoryLimitMB is the Go heap's default soft limit. The live heap is a few tens of MB
+// (SQLite's caches are outside it); under load, GOGC alone let garbage double the process's
+// memory (peak 241 MB in the load tool's create phase, 135 MB with this limit, and more creates
+// per second: docs/benchmarks.md, "Memory"). The runtime caps the collector at half the CPU
+// when the live heap itself exceeds the limit, so a large transaction slows down rather than
+// fails.
+const defaultMemoryLimitMB = 64
 
 // parseWithEnv parses args after filling, for each flag, PORTICO_<FLAG> from the environment
 // (dashes become underscores).

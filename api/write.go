@@ -104,8 +104,13 @@ func record(w store.Write) store.Record {
 	return store.Record{Type: w.Type, ID: w.ID, Version: w.Version, LastUpdated: w.LastUpdated, Op: w.Op, Body: w.Body}
 }
 
-// newID is a server-assigned logical id: a random UUID (36 characters, a valid FHIR id).
-func newID() string { return uuid.NewString() }
+// newID is a server-assigned logical id: a UUID (36 characters, a valid FHIR id).
+//
+// The ids are UUIDv7 (RFC 9562): random in their low 74 bits, but ordered by creation time, so
+// a new resource's rows land at the end of the store's id indexes instead of on a random page
+// of each (two fewer random page writes per create on SQLite). What they reveal, the creation
+// millisecond, meta.lastUpdated of version 1 already says.
+func newID() string { return uuid.Must(uuid.NewV7()).String() }
 
 // retryable reports whether a failed write lost a race that a fresh attempt may win.
 func retryable(err error) bool {

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/portico-health/portico/smart"
+	"github.com/portico-health/portico/store/sqlite"
 	"github.com/portico-health/portico/triage/rules"
 	"github.com/portico-health/portico/triage/triagehook"
 )
@@ -21,6 +22,10 @@ type Config struct {
 	Store        string // "" or "sqlite" (embedded, in DataDir), "sqlite:/path/to/dir", or a mongodb:// or mongodb+srv:// URI
 	LogLevel     string // debug, info, warn, error
 	MaxBodyBytes int64  // largest accepted request body
+
+	// SQLiteMmapMB is how many MiB of the embedded store's file each reader maps into memory
+	// (0, the default: none; docs/store.md, "Memory").
+	SQLiteMmapMB int
 
 	// Auth is how the FHIR API is protected: AuthSMART (tokens required, the default) or
 	// AuthNone (an open server for local development; a warning is logged at every start).
@@ -89,6 +94,9 @@ func (c Config) Validate() error {
 	}
 	if _, err := ParseLevel(c.LogLevel); err != nil {
 		errs = append(errs, err)
+	}
+	if c.SQLiteMmapMB < 0 || int64(c.SQLiteMmapMB)<<20 > sqlite.MaxMmapSize {
+		errs = append(errs, fmt.Errorf("sqlite-mmap-mb: %d: want 0 to %d", c.SQLiteMmapMB, sqlite.MaxMmapSize>>20))
 	}
 	if c.MaxBodyBytes <= 0 {
 		errs = append(errs, errors.New("max-body-bytes: must be positive"))

@@ -153,13 +153,13 @@ func (w *writer) apply(ctx context.Context, wr *store.Write) (err error) {
 }
 
 // walkable reports whether a sort key of e goes into the sort walk indexes (sorts_by_lo/hi).
-// References, uris and identifiers are left out: their keys are nearly unique (a random page of
-// each walk index per insert) and nobody pages through a type in their order; a _sort on them
-// sorts the matches instead (search.go). Dates, numbers, quantities, strings and the other
-// tokens (status, code, Communication.priority) stay walkable.
+// References, uris, identifiers, numbers and quantities are left out: their keys are nearly
+// unique (a random page of each walk index per insert) and nobody pages through a whole type
+// in their order; a _sort on them sorts the matches instead (search.go). Dates, strings and the
+// other tokens (status, code, Communication.priority) stay walkable.
 func walkable(e *store.IndexEntry) bool {
 	switch e.Kind {
-	case store.KindReference, store.KindURI:
+	case store.KindReference, store.KindURI, store.KindNumber, store.KindQuantity:
 		return false
 	case store.KindToken:
 		return e.Param != "identifier"

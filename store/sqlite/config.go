@@ -26,6 +26,12 @@ type Config struct {
 	// CPU-bound once the pages are cached, and connections beyond the cores only add
 	// contention (measured in docs/store.md).
 	ReadConns int
+
+	// MmapSize is how many bytes of the database file each reader maps into memory (SQLite's
+	// mmap_size; at most MaxMmapSize); 0, the default, maps nothing. Mapping saves a pread per
+	// page a reader's cache misses, but every mapped page a reader touches counts as resident
+	// memory of the process, once per reader (docs/store.md, "Memory").
+	MmapSize int64
 }
 
 // DatabaseFile is the name of the database file inside Config.Dir.
@@ -43,6 +49,9 @@ func (c Config) withDefaults() (Config, error) {
 	case "full", "normal":
 	default:
 		errs = append(errs, fmt.Errorf("synchronous setting (Sync) %q: want \"full\" or \"normal\"", c.Sync))
+	}
+	if c.MmapSize < 0 {
+		errs = append(errs, fmt.Errorf("memory map size (MmapSize) %d: want >= 0", c.MmapSize))
 	}
 	if c.ReadConns < 0 {
 		errs = append(errs, fmt.Errorf("read pool size (ReadConns) %d: want >= 0", c.ReadConns))

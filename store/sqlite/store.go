@@ -53,7 +53,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		_ = wdb.Close()
 		return nil, err
 	}
-	s := &Store{log: cfg.Logger, read: openPool(path, readerPragmas, cfg.ReadConns), w: w}
+	s := &Store{log: cfg.Logger, read: openPool(path, readerPragmasMmap(cfg.MmapSize), cfg.ReadConns), w: w}
 	s.searchStmts = newStmtCache(s.read)
 	if err := s.prepare(ctx); err != nil {
 		return nil, errors.Join(err, s.Close())
