@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/portico-health/portico/fhir/r4"
 	"github.com/portico-health/portico/store/sqlite"
@@ -90,7 +91,10 @@ func createPhase(ctx context.Context, o *options, fx *fixtures, t *target, ds *d
 	for w := range bodies {
 		for k := range bodyVariants {
 			n := 50_000_000 + w*bodyVariants + k
-			bodies[w] = append(bodies[w], fx.observation(ds.patients[rand.IntN(len(ds.patients))], n))
+			// New results are recent: dated within the last day, as a lab feed or a patient's
+			// device sends them (the preload holds ten years of history).
+			recent := time.Now().UTC().Add(-time.Duration(rand.IntN(24*60)) * time.Minute).Format(time.RFC3339)
+			bodies[w] = append(bodies[w], fx.observationAt(ds.patients[rand.IntN(len(ds.patients))], n, recent))
 		}
 	}
 	c := newClient(o.writers)

@@ -49,20 +49,26 @@ const busyTimeout = "PRAGMA busy_timeout = 5000"
 //   - temp_store=MEMORY keeps the statement journals of the per-call SAVEPOINTs in memory: a
 //     create modifies ~50 pages, over SQLite's 64 KiB spill threshold, so each savepoint wrote
 //     and re-read a temporary file (a third of the writer's syscalls).
-//   - wal_autocheckpoint=10000 (~40 MiB of WAL) instead of 1,000 frames: a checkpoint copies
-//     each hot page once for ten times as many commits; journal_size_limit truncates a WAL that
-//     a burst made larger.
+//   - wal_autocheckpoint: the store's own writer leaves checkpoints to its checkpointer
+//     (checkpoint.go) and checkpoints itself only past 50,000 frames (~200 MiB of WAL), should
+//     the checkpointer fall behind; other writers (the ceiling's) at 10,000 frames (~40 MiB)
+//     instead of 1,000, so that a checkpoint copies each hot page once for ten times as many
+//     commits. journal_size_limit truncates a WAL that a burst made larger.
 //   - cache_size 16 MiB (was 64): the upper levels of the indexes stay cached; the leaves an
 //     insert lands on are random and come from the OS page cache either way. 64 MiB wrote no
 //     faster and cost ~100 MB more anonymous memory (modernc's allocator rounds a cached page
 //     up to 8 KiB).
-func writerPragmas(sync string) []string {
+func writerPragmas(sync string, backgroundCheckpoints bool) []string {
+	autoCheckpoint := "PRAGMA wal_autocheckpoint = 10000"
+	if backgroundCheckpoints {
+		autoCheckpoint = "PRAGMA wal_autocheckpoint = 50000"
+	}
 	return []string{
 		busyTimeout,
 		"PRAGMA journal_mode = WAL",
 		"PRAGMA synchronous = " + sync,
 		"PRAGMA temp_store = MEMORY",
-		"PRAGMA wal_autocheckpoint = 10000",
+		autoCheckpoint,
 		"PRAGMA journal_size_limit = 67108864",
 		"PRAGMA cache_size = -16384",
 	}

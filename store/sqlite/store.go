@@ -23,6 +23,8 @@ type Store struct {
 	w      *writer // owns the only writing connection
 	closed atomic.Bool
 
+	checkpoints *checkpointer // copies the WAL into the database file beside the writer
+
 	readStmt, vreadStmt *sql.Stmt
 	searchStmts         *stmtCache // search statements prepared on the read pool
 }
@@ -43,7 +45,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 
 	// The writer opens first: it switches the file to WAL and creates the schema before any
 	// reader connection looks at it.
-	wdb := openPool(path, writerPragmas(cfg.Sync), 1)
+	wdb := openPool(path, writerPragmas(cfg.Sync, true), 1)
 	if err := migrate(ctx, wdb); err != nil {
 		_ = wdb.Close()
 		return nil, err
@@ -53,7 +55,8 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		_ = wdb.Close()
 		return nil, err
 	}
-	s := &Store{log: cfg.Logger, read: openPool(path, readerPragmasMmap(cfg.MmapSize), cfg.ReadConns), w: w}
+	s := &Store{log: cfg.Logger, read: openPool(path, readerPragmasMmap(cfg.MmapSize), cfg.ReadConns), w: w,
+		checkpoints: startCheckpointer(path, cfg.Logger)}
 	s.searchStmts = newStmtCache(s.read)
 	if err := s.prepare(ctx); err != nil {
 		return nil, errors.Join(err, s.Close())
@@ -154,7 +157,7 @@ func (s *Store) Close() error {
 	if s.closed.Swap(true) {
 		return nil
 	}
-	err := s.w.close()
+	err := errors.Join(s.checkpoints.close(), s.w.close())
 	s.searchStmts.close()
 	if err2 := s.read.Close(); err2 != nil {
 		err = errors.Join(err, fmt.Errorf("sqlite: close readers: %w", err2))
