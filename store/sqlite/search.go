@@ -267,8 +267,21 @@ func orderItems(sorts []store.Sort) []orderItem {
 			if s.Desc {
 				col = "hi"
 			}
-			items = append(items, orderItem{expr: "coalesce((SELECT sk." + col + " FROM sorts sk WHERE sk.rid = r.rid AND sk.param = ?), " +
-				missingValue(s.Desc) + ")", args: []any{s.Param}, desc: s.Desc, nullable: true})
+			// The sort row; else the key of a reference, uri or identifier, read from its own
+			// table (those keep no sort row: apply.go, sortRow); else the missing value.
+			agg := "min"
+			if s.Desc {
+				agg = "max"
+			}
+			expr := "coalesce((SELECT sk." + col + " FROM sorts sk WHERE sk.rid = r.rid AND sk.param = ?), "
+			if s.Param == "identifier" {
+				expr += "(SELECT " + agg + "(st.code) FROM tokens st WHERE st.rid = r.rid AND st.param = ? AND st.code != ''), "
+			} else {
+				expr += "(SELECT " + agg + "(" + refSortKey + ") FROM refs sr WHERE sr.rid = r.rid AND sr.param = ?), " +
+					"(SELECT " + agg + "(su.uri) FROM uris su WHERE su.rid = r.rid AND su.param = ?), "
+			}
+			args := []any{s.Param, s.Param, s.Param}[:strings.Count(expr, "?")]
+			items = append(items, orderItem{expr: expr + missingValue(s.Desc) + ")", args: args, desc: s.Desc, nullable: true})
 		}
 	}
 	return append(items, orderItem{expr: "r.rid", desc: sorts[0].Desc})
@@ -412,7 +425,17 @@ func afterCond(items []orderItem, keys []any) frag {
 
 // walkableSQL is true unless some resource of the type has an unwalkable sort row for the
 // parameter (sorts_unwalked: one descent).
-const walkableSQL = `SELECT NOT EXISTS (SELECT 1 FROM sorts WHERE type = ? AND param = ? AND walk = 0)`
+//
+// References, uris and identifiers keep no sort rows at all (apply.go, sortRow): a parameter
+// with rows in refs or uris is not walkable either (one descent of refs_by_target, uris_by_uri).
+const walkableSQL = `SELECT NOT EXISTS (SELECT 1 FROM sorts WHERE type = ?1 AND param = ?2 AND walk = 0)
+	AND NOT EXISTS (SELECT 1 FROM refs WHERE type = ?1 AND param = ?2)
+	AND NOT EXISTS (SELECT 1 FROM uris WHERE type = ?1 AND param = ?2)
+	AND ?2 != 'identifier'`
+
+// refSortKey is a reference's sort key as fhir's extractor makes it: Type/id, else the URL as
+// written, else the identifier's value (columns of refs, alias sr).
+const refSortKey = "CASE WHEN sr.ref_id != '' THEN sr.ref_type || '/' || sr.ref_id WHEN sr.ref_url != '' THEN sr.ref_url ELSE sr.code END"
 
 // walkableSort reports whether the sort walk indexes hold every sort key of param: the walk
 // plan needs them all; otherwise the search sorts its matches (correct, slower on a large

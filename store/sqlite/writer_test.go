@@ -75,9 +75,10 @@ func TestGroupCommit(t *testing.T) {
 	}
 }
 
-// TestGroupCommitRetriesWithSavepoints: single-write calls run without a savepoint; when one
-// fails after it began modifying, the batch is rolled back and applied again with savepoints,
-// so that only that call fails and nothing of it remains.
+// TestGroupCommitRetriesWithSavepoints: calls of independent writes run without a savepoint;
+// when one fails after it began modifying, the batch is rolled back and applied again with
+// savepoints, so that only that call fails and nothing of it remains, and a call refused by a
+// precondition of its second write has written nothing of its first.
 func TestGroupCommitRetriesWithSavepoints(t *testing.T) {
 	dir := t.TempDir()
 	s, err := Open(t.Context(), Config{Dir: dir})
@@ -110,20 +111,23 @@ func TestGroupCommitRetriesWithSavepoints(t *testing.T) {
 			Body: []byte(`{}`), Index: []store.IndexEntry{{Param: "code", Kind: store.KindToken, Code: id, SortKey: id}}}
 	}
 	calls := []struct {
-		name  string
-		write store.Write
-		want  error
+		name   string
+		writes []store.Write
+		want   error
 	}{
-		{"blocked first", mk("a", 1), nil},
-		{"before", mk("b", 1), nil},
-		{"fails after modifying", mk("broken", 1), errDisk},
-		{"version conflict", mk("c", 2), store.ErrVersionConflict},
-		{"after", mk("d", 1), nil},
+		{"blocked first", []store.Write{mk("a", 1)}, nil},
+		{"before", []store.Write{mk("b", 1)}, nil},
+		{"fails after modifying", []store.Write{mk("broken", 1)}, errDisk},
+		{"version conflict", []store.Write{mk("c", 2)}, store.ErrVersionConflict},
+		{"two writes, the second fails after modifying", []store.Write{mk("e", 1), mk("broken", 1)}, errDisk},
+		{"two writes, the second in conflict", []store.Write{mk("g", 1), mk("h", 5)}, store.ErrVersionConflict},
+		{"two writes", []store.Write{mk("i", 1), mk("j", 1)}, nil},
+		{"after", []store.Write{mk("d", 1)}, nil},
 	}
 	results := make([]chan error, len(calls))
 	for i, c := range calls {
 		results[i] = make(chan error, 1)
-		go func() { results[i] <- s.Write(t.Context(), c.write) }()
+		go func() { results[i] <- s.Write(t.Context(), c.writes...) }()
 		if i == 0 {
 			time.Sleep(50 * time.Millisecond)
 		}
@@ -137,7 +141,8 @@ func TestGroupCommitRetriesWithSavepoints(t *testing.T) {
 			t.Errorf("%s: err %v, want %v", c.name, err, c.want)
 		}
 	}
-	for id, want := range map[string]error{"a": nil, "b": nil, "broken": store.ErrNotFound, "c": store.ErrNotFound, "d": nil} {
+	for id, want := range map[string]error{"a": nil, "b": nil, "broken": store.ErrNotFound, "c": store.ErrNotFound, "d": nil,
+		"e": store.ErrNotFound, "g": store.ErrNotFound, "h": store.ErrNotFound, "i": nil, "j": nil} {
 		if _, err := s.Read(t.Context(), "Basic", id); !errors.Is(err, want) {
 			t.Errorf("Read(Basic/%s): err %v, want %v", id, err, want)
 		}

@@ -29,6 +29,7 @@ func init() {
 		test{"LastUpdated", testSearchLastUpdated},
 		test{"System", testSearchSystem},
 		test{"Sort", testSearchSort},
+		test{"SortByReferenceAndIdentifier", testSearchSortReferences},
 		test{"PagingUnderInserts", testSearchPagingUnderInserts},
 	)
 }
@@ -422,6 +423,57 @@ func testSearchSort(t *testing.T, s *handle) {
 				Sort: c.sort, Count: count}, func(store.Page) {})
 			if !sortMatches(got, c.want) {
 				t.Errorf("sort %s (count %d): got %q, want groups %q", c.name, count, got, c.want)
+			}
+		}
+	}
+}
+
+// testSearchSortReferences sorts by a reference parameter (Type/id, absolute URL and
+// identifier-only references, as fhir's extractor keys them) and by identifier, both ways,
+// through pages of 2: a backend may keep these keys elsewhere than other parameters' (SQLite
+// reads them from the reference and token rows), with the same order.
+func testSearchSortReferences(t *testing.T, s *handle) {
+	ref := func(typ, id, url, ident string) store.IndexEntry {
+		e := store.IndexEntry{Param: "organization", Kind: store.KindReference, RefType: typ, RefID: id, RefURL: url, Code: ident}
+		switch {
+		case id != "":
+			e.SortKey = typ + "/" + id
+		case url != "":
+			e.SortKey = url
+		default:
+			e.SortKey = ident
+		}
+		return e
+	}
+	ident := func(v string) store.IndexEntry {
+		return store.IndexEntry{Param: "identifier", Kind: store.KindToken, System: "urn:s", Code: v, SortKey: v}
+	}
+	writeAll(t, s, []store.Write{
+		create("Practitioner", "a", at(1), ref("Organization", "2", "", ""), ident("id-b"), tok("all", "s", "y")),
+		create("Practitioner", "b", at(2), ref("", "", "http://other.example/fhir/Organization/1", ""), ident("id-a"), tok("all", "s", "y")),
+		create("Practitioner", "c", at(3), ref("", "", "", "zz"), ident("id-d"), ident("id-0"), tok("all", "s", "y")),
+		create("Practitioner", "d", at(4), tok("all", "s", "y")),
+		create("Practitioner", "e", at(5), ref("Organization", "1", "", ""), ref("Organization", "3", "", ""), ident("id-c"), tok("all", "s", "y")),
+		create("Practitioner", "f", at(6), tok("all", "s", "y")),
+	})
+	for _, c := range []struct {
+		name string
+		sort []store.Sort
+		want string
+	}{
+		{"organization", []store.Sort{{Param: "organization"}}, "e a b c df"},
+		{"-organization", []store.Sort{{Param: "organization", Desc: true}}, "c b e a df"},
+		{"identifier", []store.Sort{{Param: "identifier"}}, "c b a e df"},
+		{"-identifier", []store.Sort{{Param: "identifier", Desc: true}}, "c e a b df"},
+		{"organization,-_id", []store.Sort{{Param: "organization"}, {Param: "_id", Desc: true}}, "e a b c f d"},
+	} {
+		for _, count := range []int{2, 100} {
+			for _, where := range [][]store.Clause{{tokens("all", code("y"))}, nil} { // driven, and the whole type
+				got := searchPages(t, s, store.Query{Types: []string{"Practitioner"}, Where: where, Sort: c.sort, Count: count},
+					func(store.Page) {})
+				if !sortMatches(got, c.want) {
+					t.Errorf("sort %s (count %d, %d clauses): got %q, want groups %q", c.name, count, len(where), got, c.want)
+				}
 			}
 		}
 	}
