@@ -11,8 +11,10 @@
 // discovery (discovery.go), the token endpoint and its grants (token.go, token_user.go,
 // client_auth.go, pkce.go, grant_records.go), the authorization pages (authorize.go,
 // pages.go, patients.go, session.go), introspection and revocation, and Authenticate and
-// Middleware for the resource server (access_token.go, middleware.go). docs/smart.md is the
-// user's guide.
+// Middleware for the resource server (access_token.go, middleware.go, token_cache.go). The
+// background sweep of expired codes, assertions and grants is sweep.go; sign-in throttling,
+// throttle.go. With an external OpenID Connect provider, OIDC verifies its access tokens
+// instead of the built-in server (oidc.go, oidc_keys.go). docs/smart.md is the user's guide.
 //
 // Specifications: SMART App Launch 2.2 (hl7.org/fhir/smart-app-launch), RFC 6749 (OAuth 2.0),
 // RFC 7523 (JWT client assertions), RFC 7662 (introspection), RFC 7009 (revocation),
