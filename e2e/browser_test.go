@@ -51,39 +51,7 @@ func browserTools(t *testing.T) (chromium, node string) {
 // startSMARTPortico runs `portico serve --auth=smart --demo` and waits until /readyz answers.
 func startSMARTPortico(t *testing.T, addr, dataDir string) *proc {
 	t.Helper()
-	base := "http://" + addr + "/fhir"
-	p := &proc{t: t, base: base, log: &syncBuffer{}, exited: make(chan struct{})}
-	p.cmd = exec.Command(porticoBinary(t), "serve", "--addr", addr, "--data-dir", dataDir, "--base-url", base,
-		"--log-level", "info", "--auth", "smart", "--demo")
-	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { p.err = p.cmd.Wait(); close(p.exited) }()
-	t.Cleanup(func() {
-		_ = p.cmd.Process.Kill()
-		<-p.exited
-		if t.Failed() {
-			t.Logf("portico serve output:\n%s", p.log.String())
-		}
-	})
-	c := &http.Client{Timeout: time.Second}
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		select {
-		case <-p.exited:
-			t.Fatalf("portico serve exited before it was ready: %v\n%s", p.err, p.log.String())
-		case <-time.After(50 * time.Millisecond):
-		}
-		if resp, err := c.Get("http://" + addr + "/readyz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return p
-			}
-		}
-	}
-	t.Fatalf("portico serve not ready within 30 s\n%s", p.log.String())
-	return nil
+	return startServe(t, addr, "/readyz", "--data-dir", dataDir, "--log-level", "info", "--auth", "smart", "--demo")
 }
 
 // admin runs `portico admin ARGS --data-dir DIR` (while the server runs, as an operator would)

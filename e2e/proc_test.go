@@ -75,10 +75,18 @@ type proc struct {
 // startPortico runs `portico serve` on addr with dataDir and waits until /readyz answers.
 func startPortico(t testing.TB, addr, dataDir string) *proc {
 	t.Helper()
+	return startServe(t, addr, "/readyz", "--data-dir", dataDir, "--log-level", "warn",
+		"--auth", "none") // these tests are about crash safety and shutdown, not authorization
+}
+
+// startServe runs `portico serve --addr addr --base-url http://addr/fhir ARGS`, stops it when
+// the test ends (printing its output if the test failed), and waits up to 30 s until path
+// (/readyz or /healthz) answers 200.
+func startServe(t testing.TB, addr, path string, args ...string) *proc {
+	t.Helper()
 	base := "http://" + addr + "/fhir"
 	p := &proc{t: t, base: base, log: &syncBuffer{}, exited: make(chan struct{})}
-	p.cmd = exec.Command(porticoBinary(t), "serve", "--addr", addr, "--data-dir", dataDir, "--base-url", base, "--log-level", "warn",
-		"--auth", "none") // these tests are about crash safety and shutdown, not authorization
+	p.cmd = exec.Command(porticoBinary(t), append([]string{"serve", "--addr", addr, "--base-url", base}, args...)...)
 	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -88,25 +96,25 @@ func startPortico(t testing.TB, addr, dataDir string) *proc {
 		_ = p.cmd.Process.Kill()
 		<-p.exited
 		if t.Failed() {
-			t.Logf("portico serve output:\n%s", p.log.String())
+			t.Logf("portico serve (%s) output:\n%s", addr, p.log.String())
 		}
 	})
 	c := &http.Client{Timeout: time.Second}
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
 		select {
 		case <-p.exited:
-			t.Fatalf("portico serve exited before it was ready: %v\n%s", p.err, p.log.String())
+			t.Fatalf("portico serve exited before %s answered: %v\n%s", path, p.err, p.log.String())
 		case <-time.After(20 * time.Millisecond):
 		}
-		if resp, err := c.Get("http://" + addr + "/readyz"); err == nil {
+		if resp, err := c.Get("http://" + addr + path); err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
 				return p
 			}
 		}
 	}
-	t.Fatalf("portico serve not ready within 20 s\n%s", p.log.String())
+	t.Fatalf("portico serve: %s not 200 within 30 s\n%s", path, p.log.String())
 	return nil
 }
 

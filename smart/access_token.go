@@ -59,15 +59,25 @@ func (s *Server) issueAccessToken(ctx context.Context, p Principal, ttl time.Dur
 // expired, revoked, or its client is disabled (HTTP 401 with Challenge(err)). Other errors
 // are the store failing (HTTP 500/503). Authorization is Authorize's job, not this one's.
 func (s *Server) Authenticate(r *http.Request) (Principal, error) {
+	token, err := bearerToken(r)
+	if err != nil {
+		return Principal{}, err
+	}
+	return s.VerifyAccessToken(r.Context(), token)
+}
+
+// bearerToken is the request's bearer token: ErrNoToken without an Authorization header, an
+// ErrInvalidToken for one of another form.
+func bearerToken(r *http.Request) (string, error) {
 	h := r.Header.Get("Authorization")
 	if h == "" {
-		return Principal{}, ErrNoToken
+		return "", ErrNoToken
 	}
 	scheme, token, ok := strings.Cut(h, " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
-		return Principal{}, withf(ErrInvalidToken, "Authorization must be: Bearer <token>")
+		return "", withf(ErrInvalidToken, "Authorization must be: Bearer <token>")
 	}
-	return s.VerifyAccessToken(r.Context(), strings.TrimSpace(token))
+	return strings.TrimSpace(token), nil
 }
 
 // VerifyAccessToken checks an access token as Authenticate does.

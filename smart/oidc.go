@@ -279,15 +279,11 @@ func (o *OIDC) Endpoints() (authorize, token, introspect, revoke string, ok bool
 // does for Portico's own tokens: ErrNoToken without one, an error matching ErrInvalidToken for
 // a bad one (HTTP 401), ErrProviderUnavailable before discovery (HTTP 503).
 func (o *OIDC) Authenticate(r *http.Request) (Principal, error) {
-	h := r.Header.Get("Authorization")
-	if h == "" {
-		return Principal{}, ErrNoToken
+	token, err := bearerToken(r)
+	if err != nil {
+		return Principal{}, err
 	}
-	scheme, token, ok := strings.Cut(h, " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
-		return Principal{}, withf(ErrInvalidToken, "Authorization must be: Bearer <token>")
-	}
-	return o.VerifyAccessToken(r.Context(), strings.TrimSpace(token))
+	return o.VerifyAccessToken(r.Context(), token)
 }
 
 // VerifyAccessToken checks an access token of the provider: a JWS signed with an asymmetric

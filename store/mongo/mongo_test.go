@@ -1,16 +1,15 @@
 package mongo_test
 
 import (
-	"bufio"
 	"context"
 	"fmt"
-	"io"
 	"os"
-	"os/exec"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/portico-health/portico/internal/mongojava"
 
 	"github.com/portico-health/portico/store"
 	"github.com/portico-health/portico/store/mongo"
@@ -21,7 +20,7 @@ import (
 // gets its own database, dropped afterwards), else against mongo-java-server, started here from
 // the jar that .ci/run builds (tools/mongo-java-server).
 
-const jarPath = "../../tools/mongo-java-server/target/mongo-java-server.jar"
+const jarPath = "../../" + mongojava.Jar
 
 var (
 	testURI     string // the deployment the tests use; "" when none could be had
@@ -41,67 +40,18 @@ func setup() (stop func()) {
 		testURI = uri
 		return func() {}
 	}
-	if _, err := os.Stat(jarPath); err != nil {
-		unavailable = fmt.Sprintf("no MongoDB: PORTICO_TEST_MONGODB_URI is unset and %s is missing "+
-			"(build it with: mvn -q -f tools/mongo-java-server/pom.xml package)", jarPath)
+	if why := mongojava.Unavailable(jarPath); why != "" {
+		unavailable = "no MongoDB: PORTICO_TEST_MONGODB_URI is unset and " + why
 		return func() {}
 	}
-	java, err := exec.LookPath("java")
-	if err != nil {
-		unavailable = "no MongoDB: PORTICO_TEST_MONGODB_URI is unset and java is not on PATH"
-		return func() {}
-	}
-	cmd := exec.Command(java, "-jar", jarPath, "0")
-	stdin, err := cmd.StdinPipe()
+	srv, err := mongojava.Start(jarPath, 0)
 	if err != nil {
 		unavailable = err.Error()
 		return func() {}
 	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		unavailable = err.Error()
-		return func() {}
-	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		unavailable = "starting mongo-java-server: " + err.Error()
-		return func() {}
-	}
-	ready := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if addr, ok := strings.CutPrefix(sc.Text(), "mongo-java-server ready "); ok {
-				ready <- addr
-				break
-			}
-		}
-		close(ready)
-		_, _ = io.Copy(io.Discard, stdout)
-	}()
-	stop = func() {
-		_ = stdin.Close() // the launcher exits when its stdin closes
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-	}
-	select {
-	case addr, ok := <-ready:
-		if !ok {
-			unavailable = "mongo-java-server exited before it was ready"
-			return stop
-		}
-		testURI = "mongodb://" + addr + "/"
-		javaServer = true
-	case <-time.After(60 * time.Second):
-		unavailable = "mongo-java-server was not ready after 60s"
-	}
-	return stop
+	testURI = "mongodb://" + srv.Addr + "/"
+	javaServer = true
+	return srv.Stop
 }
 
 // requireMongo skips the test when no MongoDB could be had, and fails it under CI=true, where

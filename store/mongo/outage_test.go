@@ -1,14 +1,13 @@
 package mongo_test
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"net"
-	"os/exec"
-	"strings"
 	"testing"
 	"time"
+
+	"github.com/portico-health/portico/internal/mongojava"
 
 	"github.com/portico-health/portico/store"
 	"github.com/portico-health/portico/store/mongo"
@@ -17,35 +16,12 @@ import (
 // startJavaServer starts a private mongo-java-server on port and returns its stop function.
 func startJavaServer(t *testing.T, port int) func() {
 	t.Helper()
-	cmd := exec.Command("java", "-jar", jarPath, fmt.Sprint(port))
-	stdin, err := cmd.StdinPipe()
+	srv, err := mongojava.Start(jarPath, port)
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	sc := bufio.NewScanner(out)
-	if !sc.Scan() || !strings.Contains(sc.Text(), "ready") {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		t.Fatalf("mongo-java-server did not start: %q", sc.Text())
-	}
-	var stopped bool
-	stop := func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		_ = stdin.Close()
-		_ = cmd.Wait()
-	}
-	t.Cleanup(stop)
-	return stop
+	t.Cleanup(srv.Stop)
+	return srv.Stop
 }
 
 // TestOutage checks that a deployment lost while serving gives ErrUnavailable (the api's 503)

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"path/filepath"
 	"testing"
@@ -22,16 +23,7 @@ func TestGroupCommit(t *testing.T) {
 	}
 	defer s.Close()
 
-	locker := openPool(filepath.Join(dir, DatabaseFile), []string{busyTimeout}, 1)
-	defer locker.Close()
-	lock, err := locker.Conn(t.Context())
-	if err != nil {
-		t.Fatalf("Conn: %v", err)
-	}
-	defer lock.Close()
-	if _, err := lock.ExecContext(t.Context(), "BEGIN IMMEDIATE"); err != nil {
-		t.Fatalf("BEGIN IMMEDIATE: %v", err)
-	}
+	lock := holdWriteLock(t, dir)
 
 	lu := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
 	mk := func(id string, version int64) store.Write {
@@ -95,16 +87,7 @@ func TestGroupCommitRetriesWithSavepoints(t *testing.T) {
 	}
 	defer func() { failAfterModify = nil }()
 
-	locker := openPool(filepath.Join(dir, DatabaseFile), []string{busyTimeout}, 1)
-	defer locker.Close()
-	lock, err := locker.Conn(t.Context())
-	if err != nil {
-		t.Fatalf("Conn: %v", err)
-	}
-	defer lock.Close()
-	if _, err := lock.ExecContext(t.Context(), "BEGIN IMMEDIATE"); err != nil {
-		t.Fatalf("BEGIN IMMEDIATE: %v", err)
-	}
+	lock := holdWriteLock(t, dir)
 	lu := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
 	mk := func(id string, version int64) store.Write {
 		return store.Write{Op: store.OpUpdate, Type: "Basic", ID: id, Version: version, LastUpdated: lu,
@@ -152,6 +135,23 @@ func TestGroupCommitRetriesWithSavepoints(t *testing.T) {
 	if err != nil || len(page.Records) != 0 {
 		t.Errorf("the failed write left index rows: %d matches, err %v", len(page.Records), err)
 	}
+}
+
+// holdWriteLock takes SQLite's write lock on the database in dir from another connection, so
+// that Write calls pile up behind the writer; COMMIT on the returned connection releases it.
+func holdWriteLock(t *testing.T, dir string) *sql.Conn {
+	t.Helper()
+	locker := openPool(filepath.Join(dir, DatabaseFile), []string{busyTimeout}, 1)
+	t.Cleanup(func() { _ = locker.Close() })
+	lock, err := locker.Conn(t.Context())
+	if err != nil {
+		t.Fatalf("Conn: %v", err)
+	}
+	t.Cleanup(func() { _ = lock.Close() })
+	if _, err := lock.ExecContext(t.Context(), "BEGIN IMMEDIATE"); err != nil {
+		t.Fatalf("BEGIN IMMEDIATE: %v", err)
+	}
+	return lock
 }
 
 func waitFor(t *testing.T, cond func() bool) {
