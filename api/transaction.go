@@ -179,14 +179,7 @@ func (a *API) resolveTarget(ctx context.Context, e *entry) error {
 		if bodyID != "" && !validID(bodyID) {
 			return idError("the id of the resource (%s) is not a valid resource id", bodyID)
 		}
-		q, err := a.criteria(e)
-		if err != nil {
-			return err
-		}
-		if err := a.conditionalEntry(ctx, e, &q); err != nil {
-			return err
-		}
-		m, n, err := a.searchOne(ctx, q)
+		q, m, n, err := a.conditionalMatch(ctx, e)
 		switch {
 		case err != nil:
 			return err
@@ -195,41 +188,46 @@ func (a *API) resolveTarget(ctx context.Context, e *entry) error {
 			if e.id = bodyID; e.id == "" {
 				e.id, e.cur = newID(), &current{}
 			}
-		case n == 1:
+		default:
 			if bodyID != "" && bodyID != m.ID {
 				return idError("the id of the resource (%s) is not the id of the resource matched (%s)", bodyID, m.ID)
 			}
 			e.id, e.cur = m.ID, &current{rec: m, live: true}
-		default:
-			return preconditionFailed("the criteria matched more than one %s; they are not selective enough", e.typ)
 		}
 	case "DELETE":
 		if !e.hasQ {
 			break
 		}
-		q, err := a.criteria(e)
-		if err != nil {
-			return err
-		}
-		if err := a.conditionalEntry(ctx, e, &q); err != nil {
-			return err
-		}
-		m, n, err := a.searchOne(ctx, q)
+		_, m, n, err := a.conditionalMatch(ctx, e)
 		switch {
 		case err != nil:
 			return err
 		case n == 0:
 			e.id = "" // nothing to delete
-		case n == 1:
-			e.id, e.cur = m.ID, &current{rec: m, live: true}
 		default:
-			return preconditionFailed("the criteria matched more than one %s; they are not selective enough", e.typ)
+			e.id, e.cur = m.ID, &current{rec: m, live: true}
 		}
 	}
 	if e.id != "" {
 		e.target = e.typ + "/" + e.id
 	}
 	return nil
+}
+
+// conditionalMatch runs a conditional PUT or DELETE entry's criteria (restricted as
+// conditionalEntry restricts them): the query, and its match when there is one (n is 0 or 1);
+// several matches are 412.
+func (a *API) conditionalMatch(ctx context.Context, e *entry) (q store.Query, m store.Record, n int, err error) {
+	if q, err = a.criteria(e); err != nil {
+		return q, m, 0, err
+	}
+	if err = a.conditionalEntry(ctx, e, &q); err != nil {
+		return q, m, 0, err
+	}
+	if m, n, err = a.searchOne(ctx, q); err == nil && n > 1 {
+		err = preconditionFailed("the criteria matched more than one %s; they are not selective enough", e.typ)
+	}
+	return q, m, n, err
 }
 
 // conditionalEntry authorizes the entry's interaction on its type before its criteria are
