@@ -1,13 +1,12 @@
 package conformance_test
 
 import (
-	"log/slog"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
 	"github.com/portico-health/portico/conformance"
 	"github.com/portico-health/portico/server"
+	"github.com/portico-health/portico/server/servertest"
 )
 
 // TestPortico runs the whole black-box suite against a real Portico on the embedded store,
@@ -16,30 +15,12 @@ func TestPortico(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a server and sends a 20 MB request")
 	}
-	// The base URL must be known before the server is built (Location headers and the
-	// CapabilityStatement carry it), so listen first and start serving afterwards.
-	ts := httptest.NewUnstartedServer(nil)
-	base := "http://" + ts.Listener.Addr().String() + "/fhir"
-
 	cfg := server.Defaults()
 	cfg.DataDir = t.TempDir()
-	cfg.BaseURL = base
 	// The black-box suite checks FHIR behaviour (it sends no tokens, like any FHIR client
 	// suite); authorization is tested on its own in server/authz_test.go.
 	cfg.Auth = server.AuthNone
-	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
-	s, err := server.New(t.Context(), cfg, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts.Config.Handler = s.Handler()
-	ts.Start()
-	t.Cleanup(func() {
-		ts.Close()
-		if err := s.Close(); err != nil {
-			t.Error(err)
-		}
-	})
+	ts, base := servertest.Start(t, cfg)
 
 	rep := conformance.Run(t.Context(), conformance.Options{BaseURL: base, Client: ts.Client()})
 	var text strings.Builder

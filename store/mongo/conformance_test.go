@@ -2,14 +2,13 @@ package mongo_test
 
 import (
 	"context"
-	"log/slog"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/portico-health/portico/conformance"
 	"github.com/portico-health/portico/server"
+	"github.com/portico-health/portico/server/servertest"
 	"github.com/portico-health/portico/store/mongo"
 )
 
@@ -52,26 +51,11 @@ func TestHTTPConformance(t *testing.T) {
 		_ = probe.Close()
 	})
 
-	ts := httptest.NewUnstartedServer(nil)
-	base := "http://" + ts.Listener.Addr().String() + "/fhir"
 	cfg := server.Defaults()
 	cfg.DataDir = t.TempDir()
 	cfg.Store = uri
-	cfg.BaseURL = base
 	cfg.Auth = server.AuthNone // as conformance/suite_test.go: the suite sends no tokens
-	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
-	s, err := server.New(t.Context(), cfg, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts.Config.Handler = s.Handler()
-	ts.Start()
-	t.Cleanup(func() {
-		ts.Close()
-		if err := s.Close(); err != nil {
-			t.Error(err)
-		}
-	})
+	ts, base := servertest.Start(t, cfg)
 
 	rep := conformance.Run(t.Context(), conformance.Options{BaseURL: base, Client: ts.Client()})
 	var text strings.Builder

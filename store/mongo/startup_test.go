@@ -7,13 +7,13 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/portico-health/portico/server"
+	"github.com/portico-health/portico/server/servertest"
 	"github.com/portico-health/portico/store"
 	"github.com/portico-health/portico/store/mongo"
 )
@@ -160,25 +160,10 @@ func TestServerStartsWithMongoDown(t *testing.T) {
 	port := l.Addr().(*net.TCPAddr).Port
 	_ = l.Close()
 
-	ts := httptest.NewUnstartedServer(nil)
-	base := "http://" + ts.Listener.Addr().String() + "/fhir"
 	cfg := server.Defaults()
 	cfg.DataDir = t.TempDir()
 	cfg.Store = fmt.Sprintf("mongodb://127.0.0.1:%d/portico_late?serverSelectionTimeoutMS=500", port)
-	cfg.BaseURL = base
-	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	s, err := server.New(ctx, cfg, log)
-	if err != nil {
-		t.Fatalf("server.New with MongoDB down: %v", err)
-	}
-	ts.Config.Handler = s.Handler()
-	ts.Start()
-	defer func() {
-		ts.Close()
-		_ = s.Close()
-	}()
+	ts, _ := servertest.Start(t, cfg) // server.New must not fail with MongoDB down
 	get := func(path string) int {
 		resp, err := ts.Client().Get(ts.URL + path)
 		if err != nil {
