@@ -27,6 +27,7 @@ func runServe(args []string) int {
 	fs.StringVar(&cfg.Store, "store", cfg.Store, `store backend: "" or "sqlite" (embedded, in --data-dir), "sqlite:/dir", or a mongodb:// or mongodb+srv:// connection string`)
 	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "debug, info, warn or error")
 	fs.Int64Var(&cfg.MaxBodyBytes, "max-body-bytes", cfg.MaxBodyBytes, "largest accepted request body, in bytes (larger: 413)")
+	fs.StringVar(&cfg.SQLiteSync, "sqlite-sync", cfg.SQLiteSync, "when the embedded store acknowledges a write: full (after the WAL fsync), strict (full, nothing readable before it) or normal (no fsync: not power-loss safe)")
 	fs.IntVar(&cfg.SQLiteMmapMB, "sqlite-mmap-mb", cfg.SQLiteMmapMB, "MiB of the embedded store's file each reader maps into memory (0: none; mapped pages count as resident memory)")
 	fs.StringVar(&cfg.Auth, "auth", cfg.Auth, `"smart": SMART on FHIR tokens required on the FHIR API; "none": an open server, for local development only`)
 	fs.BoolVar(&cfg.Triage, "triage", cfg.Triage, "triage patient messages (Communication from a Patient or RelatedPerson)")

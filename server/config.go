@@ -27,6 +27,12 @@ type Config struct {
 	// (0, the default: none; docs/store.md, "Memory").
 	SQLiteMmapMB int
 
+	// SQLiteSync says when the embedded store acknowledges a write: "full" (the default:
+	// once the WAL holding it is fsynced), "strict" (the same, nothing readable before the
+	// fsync) or "normal" (no fsync: survives a process crash, not a power loss). See
+	// sqlite.Config.Sync and docs/store.md, "Durability".
+	SQLiteSync string
+
 	// Auth is how the FHIR API is protected: AuthSMART (tokens required, the default) or
 	// AuthNone (an open server for local development; a warning is logged at every start).
 	Auth string
@@ -71,6 +77,7 @@ func Defaults() Config {
 		DataDir:      "./portico-data",
 		BaseURL:      "http://localhost:8080/fhir",
 		LogLevel:     "info",
+		SQLiteSync:   "full",
 		MaxBodyBytes: 8 << 20,
 		Auth:         AuthSMART,
 		Triage:       true,
@@ -97,6 +104,11 @@ func (c Config) Validate() error {
 	}
 	if c.SQLiteMmapMB < 0 || int64(c.SQLiteMmapMB)<<20 > sqlite.MaxMmapSize {
 		errs = append(errs, fmt.Errorf("sqlite-mmap-mb: %d: want 0 to %d", c.SQLiteMmapMB, sqlite.MaxMmapSize>>20))
+	}
+	switch c.SQLiteSync {
+	case "", "full", "strict", "normal":
+	default:
+		errs = append(errs, fmt.Errorf("sqlite-sync: %q: want full, strict or normal", c.SQLiteSync))
 	}
 	if c.MaxBodyBytes <= 0 {
 		errs = append(errs, errors.New("max-body-bytes: must be positive"))

@@ -48,7 +48,8 @@ func openSQLite(ctx context.Context, cfg Config, rest string, log *slog.Logger, 
 	if rest != "" {
 		dir = rest
 	}
-	return sqlite.Open(ctx, sqlite.Config{Dir: dir, Logger: log, MmapSize: int64(cfg.SQLiteMmapMB) << 20})
+	return sqlite.Open(ctx, sqlite.Config{Dir: dir, Logger: log, MmapSize: int64(cfg.SQLiteMmapMB) << 20,
+		Sync: cfg.SQLiteSync})
 }
 
 // openMongo opens the MongoDB backend; rest is the connection string after "mongodb:" or

@@ -15,7 +15,7 @@ import (
 // CeilingConfig configures Ceiling. The zero value of every field but Dir picks a default.
 type CeilingConfig struct {
 	Dir       string        // a directory without a Portico database; Ceiling creates one there
-	Sync      string        // "full" (default) or "normal", as Config.Sync
+	Sync      string        // as Config.Sync: "full" (default) and "strict" fsync in every COMMIT; "normal" does not
 	Preload   int           // resources stored before the read phase; default 100,000
 	IndexRows int           // token rows per inserted resource; default 6
 	Body      []byte        // resource body; default a 1.6 KB JSON object

@@ -184,7 +184,7 @@ func (c *compiler) anyOf(groups [][]store.Clause, r string) (frag, error) {
 }
 
 // has is _has: some current resource of h.Type refers to r through h.Param and matches
-// h.Where. It probes refs_by_target (type, param, ref_id).
+// h.Where. It probes refs_by_target (type, ref_id, param).
 func (c *compiler) has(h *store.Has, r string) (frag, error) {
 	x, t := c.alias("h"), c.alias("hr")
 	f := frag{sql: "EXISTS (SELECT 1 FROM refs " + x + " JOIN resources " + t + " ON " + t + ".rid = " + x + ".rid WHERE " +

@@ -43,7 +43,8 @@ const busyTimeout = "PRAGMA busy_timeout = 5000"
 
 // writerPragmas configure the single writing connection. journal_mode=WAL lets readers run
 // beside the writer and makes a commit one sequential append; it is a property of the file,
-// set before any reader opens. sync is "full" or "normal" (Config.Sync). Measured in
+// set before any reader opens. synchronous is SQLite's setting (FULL or NORMAL; see
+// sqliteSynchronous). Measured in
 // docs/store.md ("Write cost"):
 //
 //   - temp_store=MEMORY keeps the statement journals of the per-call SAVEPOINTs in memory: a
@@ -58,7 +59,7 @@ const busyTimeout = "PRAGMA busy_timeout = 5000"
 //     insert lands on are random and come from the OS page cache either way. 64 MiB wrote no
 //     faster and cost ~100 MB more anonymous memory (modernc's allocator rounds a cached page
 //     up to 8 KiB).
-func writerPragmas(sync string, backgroundCheckpoints bool) []string {
+func writerPragmas(synchronous string, backgroundCheckpoints bool) []string {
 	autoCheckpoint := "PRAGMA wal_autocheckpoint = 10000"
 	if backgroundCheckpoints {
 		autoCheckpoint = "PRAGMA wal_autocheckpoint = 50000"
@@ -66,12 +67,23 @@ func writerPragmas(sync string, backgroundCheckpoints bool) []string {
 	return []string{
 		busyTimeout,
 		"PRAGMA journal_mode = WAL",
-		"PRAGMA synchronous = " + sync,
+		"PRAGMA synchronous = " + synchronous,
 		"PRAGMA temp_store = MEMORY",
 		autoCheckpoint,
 		"PRAGMA journal_size_limit = 67108864",
 		"PRAGMA cache_size = -16384",
 	}
+}
+
+// sqliteSynchronous is the writer's SQLite synchronous setting for Config.Sync. With "full"
+// the store fsyncs the WAL itself after COMMIT (walsync.go), so SQLite must not; a writer
+// without that syncer (pipelined false: the ceiling's) gets SQLite's FULL for it instead.
+func sqliteSynchronous(sync string, pipelined bool) string {
+	switch {
+	case sync == "strict", sync == "full" && !pipelined:
+		return "FULL"
+	}
+	return "NORMAL"
 }
 
 // readerPragmas configure the read pool: query_only turns any write attempt through a reader

@@ -27,7 +27,7 @@ const (
 // SIGKILL is a process crash, which both sync settings survive (only power loss tells them
 // apart, and no test here can cut the power).
 func TestCrashSafety(t *testing.T) {
-	for _, mode := range []string{"full", "normal"} {
+	for _, mode := range []string{"full", "strict", "normal"} {
 		t.Run(mode, func(t *testing.T) {
 			dir := t.TempDir()
 			acked := runAndKill(t, dir, mode)

@@ -89,12 +89,12 @@ func TestQueryPlans(t *testing.T) {
 	// The steps that make the hot statements fast, beyond the absence of scans.
 	want := map[string]string{
 		"read":                                    "SEARCH versions USING INDEX versions_by_resource (type=? AND id=?)",
-		"patient+code sorted by -date #3":         "SEARCH d USING COVERING INDEX refs_by_target (type=? AND param=? AND ref_id=?)",
+		"patient+code sorted by -date #3":         "SEARCH d USING COVERING INDEX refs_by_target (type=? AND ref_id=? AND param=?)",
 		"common code sorted by -date #2":          "SEARCH sorts USING COVERING INDEX sorts_unwalked (type=? AND param=?)",
 		"common code sorted by -date #3":          "SEARCH s0 USING COVERING INDEX sorts_by_hi (type=? AND param=?)",
 		"common code sorted by -date (page 2) #3": "SEARCH s0 USING COVERING INDEX sorts_by_hi (type=? AND param=? AND hi<?)",
-		"recipient+status sorted #3":              "SEARCH d USING COVERING INDEX refs_by_target (type=? AND param=? AND ref_id=?)",
-		"observation compartment #2":              "SEARCH d USING COVERING INDEX refs_by_target (type=? AND param=? AND ref_id=?)",
+		"recipient+status sorted #3":              "SEARCH d USING COVERING INDEX refs_by_target (type=? AND ref_id=? AND param=?)",
+		"observation compartment #2":              "SEARCH d USING COVERING INDEX refs_by_target (type=? AND ref_id=? AND param=?)",
 		"history type (cursor true)":              "SEARCH v USING INDEX versions_by_type_time (type=? AND last_updated<?)",
 	}
 	for name, st := range stmts {

@@ -71,7 +71,7 @@ func openRaw(ctx context.Context, dir, sync string, readConns int) (*rawDB, erro
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("sqlite: data directory: %w", err)
 	}
-	r := &rawDB{write: openPool(path, writerPragmas(sync, false), 1)}
+	r := &rawDB{write: openPool(path, writerPragmas(sqliteSynchronous(sync, false), false), 1)}
 	if err := migrate(ctx, r.write); err != nil {
 		return nil, errors.Join(err, r.write.Close())
 	}

@@ -423,15 +423,14 @@ func afterCond(items []orderItem, keys []any) frag {
 	return f
 }
 
-// walkableSQL is true unless some resource of the type has an unwalkable sort row for the
-// parameter (sorts_unwalked: one descent).
+// walkableSQL is true when the type has walkable sort rows for the parameter (sorts_by_lo:
+// one descent) and no unwalkable ones (sorts_unwalked: one descent).
 //
-// References, uris and identifiers keep no sort rows at all (apply.go, sortRow): a parameter
-// with rows in refs or uris is not walkable either (one descent of refs_by_target, uris_by_uri).
-const walkableSQL = `SELECT NOT EXISTS (SELECT 1 FROM sorts WHERE type = ?1 AND param = ?2 AND walk = 0)
-	AND NOT EXISTS (SELECT 1 FROM refs WHERE type = ?1 AND param = ?2)
-	AND NOT EXISTS (SELECT 1 FROM uris WHERE type = ?1 AND param = ?2)
-	AND ?2 != 'identifier'`
+// References, uris and identifiers keep no sort rows at all (apply.go, sortRow), so they have
+// no walkable rows either: a parameter has one kind, and a kind is walked for every resource or
+// for none. A parameter nobody of the type has is not walked either; its matches all tie.
+const walkableSQL = `SELECT EXISTS (SELECT 1 FROM sorts WHERE type = ?1 AND param = ?2 AND walk = 1)
+	AND NOT EXISTS (SELECT 1 FROM sorts WHERE type = ?1 AND param = ?2 AND walk = 0)`
 
 // refSortKey is a reference's sort key as fhir's extractor makes it: Type/id, else the URL as
 // written, else the identifier's value (columns of refs, alias sr).

@@ -45,13 +45,21 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 
 	// The writer opens first: it switches the file to WAL and creates the schema before any
 	// reader connection looks at it.
-	wdb := openPool(path, writerPragmas(cfg.Sync, true), 1)
+	wdb := openPool(path, writerPragmas(sqliteSynchronous(cfg.Sync, true), true), 1)
 	if err := migrate(ctx, wdb); err != nil {
 		_ = wdb.Close()
 		return nil, err
 	}
-	w, err := newWriter(ctx, wdb, cfg.Logger)
+	var syncer *walSyncer
+	if cfg.Sync == "full" {
+		syncer = startWALSyncer(path, cfg.Logger)
+	}
+	w, err := newWriter(ctx, wdb, syncer, cfg.Logger)
 	if err != nil {
+		if syncer != nil {
+			close(syncer.queue)
+			_ = syncer.close()
+		}
 		_ = wdb.Close()
 		return nil, err
 	}

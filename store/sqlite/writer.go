@@ -21,18 +21,22 @@ type request struct {
 	ctx    context.Context
 	writes []store.Write
 	done   chan error // buffered: the writer never blocks on a caller
+	result error      // the call's outcome, sent on done once it is durable
 }
 
 // writer owns the only writing connection. It takes every Write call queued while the previous
 // transaction was committing and applies them in one transaction (group commit): a commit's
 // fsync is shared by the whole batch, which is what makes synchronous=FULL affordable. Each
-// call runs inside its own SAVEPOINT, so a failed precondition undoes that call alone.
+// call runs inside its own SAVEPOINT, so a failed precondition undoes that call alone. With a
+// syncer (Config.Sync "full"), a committed batch is answered once the syncer has fsynced the
+// WAL, which it does while the writer applies the next batch (walsync.go).
 type writer struct {
 	db      *sql.DB
 	conn    *sql.Conn
 	stmts   *writeStmts
 	inserts map[int]*sql.Stmt // multi-row index INSERTs by table and row count (apply.go)
 	log     *slog.Logger
+	syncer  *walSyncer // nil: SQLite syncs in COMMIT ("strict") or nobody does ("normal")
 
 	mu     sync.RWMutex // held for reading while queueing, for writing to close the queue
 	closed bool
@@ -40,7 +44,7 @@ type writer struct {
 	exited chan struct{}
 }
 
-func newWriter(ctx context.Context, db *sql.DB, log *slog.Logger) (*writer, error) {
+func newWriter(ctx context.Context, db *sql.DB, syncer *walSyncer, log *slog.Logger) (*writer, error) {
 	conn, err := db.Conn(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: writer connection: %w", err)
@@ -50,7 +54,7 @@ func newWriter(ctx context.Context, db *sql.DB, log *slog.Logger) (*writer, erro
 		_ = conn.Close()
 		return nil, err
 	}
-	w := &writer{db: db, conn: conn, stmts: stmts, log: log,
+	w := &writer{db: db, conn: conn, stmts: stmts, log: log, syncer: syncer,
 		queue: make(chan *request, maxBatch), exited: make(chan struct{})}
 	go w.run()
 	return w, nil
@@ -61,6 +65,9 @@ func newWriter(ctx context.Context, db *sql.DB, log *slog.Logger) (*writer, erro
 // whether it was committed, so a cancelled caller never has to guess.
 func (w *writer) submit(ctx context.Context, writes []store.Write) error {
 	req := &request{ctx: ctx, writes: writes, done: make(chan error, 1)}
+	if err := w.syncErr(); err != nil {
+		return err
+	}
 	w.mu.RLock()
 	if w.closed {
 		w.mu.RUnlock()
@@ -93,25 +100,58 @@ func (w *writer) close() error {
 
 func (w *writer) run() {
 	defer close(w.exited)
-	for req := range w.queue {
-		batch := []*request{req}
-	drain:
-		for len(batch) < maxBatch {
-			select {
-			case r, ok := <-w.queue:
-				if !ok {
-					break drain
-				}
-				batch = append(batch, r)
-			default:
-				break drain
+	if w.syncer != nil {
+		defer func() {
+			close(w.syncer.queue)
+			if err := w.syncer.close(); err != nil {
+				w.log.Warn("sqlite: close the write-ahead log", "err", err)
 			}
-		}
-		w.commit(batch)
+		}()
+	}
+	for req := range w.queue {
+		w.commit(drain(w.queue, []*request{req}, maxBatch))
 	}
 }
 
-// commit applies a batch in one transaction and answers every caller after COMMIT.
+// drain appends to batch what ch holds right now, without waiting, up to limit items.
+func drain[T any](ch <-chan T, batch []T, limit int) []T {
+	for len(batch) < limit {
+		select {
+		case v, ok := <-ch:
+			if !ok {
+				return batch
+			}
+			batch = append(batch, v)
+		default:
+			return batch
+		}
+	}
+	return batch
+}
+
+// syncErr is the error of a failed WAL fsync, after which the writer applies nothing: what it
+// committed would be readable, yet its callers would be told it failed.
+func (w *writer) syncErr() error {
+	if w.syncer == nil {
+		return nil
+	}
+	return w.syncer.err()
+}
+
+// answer sends every caller of a batch its result: through the syncer once the WAL is on disk
+// when the batch committed writes, at once otherwise.
+func (w *writer) answer(batch []*request, committed bool) {
+	if committed && w.syncer != nil {
+		w.syncer.queue <- batch
+		return
+	}
+	for _, req := range batch {
+		req.done <- req.result
+	}
+}
+
+// commit applies a batch in one transaction and answers every caller after COMMIT (and, with
+// a syncer, after the fsync that follows it).
 //
 // A call of independent writes (one write, or several on different resources without a
 // conditional create: every plain create, update, delete and most transaction Bundles) runs
@@ -141,7 +181,10 @@ func (w *writer) commitOnce(batch []*request, savepoints bool) bool {
 		}
 	}
 
-	if _, err := w.conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+	committed := false
+	if err := w.syncErr(); err != nil {
+		fail(err)
+	} else if _, err := w.conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
 		fail(fmt.Errorf("sqlite: begin: %w", err))
 	} else {
 		for i, req := range batch {
@@ -167,14 +210,16 @@ func (w *writer) commitOnce(batch []*request, savepoints bool) bool {
 				break
 			}
 		}
-		if err := w.finish(ctx, results); err != nil {
+		var err error
+		if committed, err = w.finish(ctx, results); err != nil {
 			w.log.Error("sqlite commit failed", "calls", len(batch), "err", err)
 			fail(err)
 		}
 	}
 	for i, req := range batch {
-		req.done <- results[i]
+		req.result = results[i]
 	}
+	w.answer(batch, committed)
 	return true
 }
 
@@ -221,19 +266,19 @@ func (w *writer) applyChecked(ctx context.Context, writes []store.Write) error {
 }
 
 // finish commits the transaction, or rolls it back when no call in it succeeded or the
-// transaction is broken.
-func (w *writer) finish(ctx context.Context, results []error) error {
+// transaction is broken; committed reports a COMMIT.
+func (w *writer) finish(ctx context.Context, results []error) (committed bool, err error) {
 	if !slices.Contains(results, nil) {
 		if _, err := w.conn.ExecContext(ctx, "ROLLBACK"); err != nil {
-			return fmt.Errorf("sqlite: rollback: %w", err)
+			return false, fmt.Errorf("sqlite: rollback: %w", err)
 		}
-		return nil
+		return false, nil
 	}
 	if _, err := w.conn.ExecContext(ctx, "COMMIT"); err != nil {
 		_, _ = w.conn.ExecContext(ctx, "ROLLBACK") // may fail: SQLite can have rolled back already
-		return fmt.Errorf("sqlite: commit: %w", err)
+		return false, fmt.Errorf("sqlite: commit: %w", err)
 	}
-	return nil
+	return true, nil
 }
 
 // applyCall applies one Write call inside a SAVEPOINT. It returns the call's own outcome, and
