@@ -20,11 +20,11 @@ func TestMongoDownAtStart(t *testing.T) {
 		t.Fatal(err)
 	}
 	mport := ln.Addr().(*net.TCPAddr).Port
-	_ = ln.Close() // nothing listens there until the Java server is started below
+	addr := freeAddr(t) // while the MongoDB port is held, so that Portico cannot be given it
+	_ = ln.Close()      // nothing listens there until the Java server is started below
 
 	// The driver's defaults (no serverSelectionTimeoutMS in the URI), as a user would run it.
 	uri := fmt.Sprintf("mongodb://127.0.0.1:%d/portico_e2e", mport)
-	addr := freeAddr(t)
 	started := time.Now()
 	p := startPorticoMongo(t, addr, uri, false)
 	if d := time.Since(started); d > 15*time.Second {
