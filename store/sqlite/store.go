@@ -50,16 +50,12 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		_ = wdb.Close()
 		return nil, err
 	}
-	var syncer *walSyncer
+	syncPath := "" // the store fsyncs the WAL itself only with Sync "full"
 	if cfg.Sync == "full" {
-		syncer = startWALSyncer(path, cfg.Logger)
+		syncPath = path
 	}
-	w, err := newWriter(ctx, wdb, syncer, cfg.Logger)
+	w, err := newWriter(ctx, wdb, syncPath, cfg.Logger)
 	if err != nil {
-		if syncer != nil {
-			close(syncer.queue)
-			_ = syncer.close()
-		}
 		_ = wdb.Close()
 		return nil, err
 	}

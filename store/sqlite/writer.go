@@ -44,7 +44,10 @@ type writer struct {
 	exited chan struct{}
 }
 
-func newWriter(ctx context.Context, db *sql.DB, syncer *walSyncer, log *slog.Logger) (*writer, error) {
+// newWriter starts the writer of db. Given the database file's path, it also starts the syncer
+// that fsyncs its WAL after each COMMIT (db then runs SQLite's synchronous=NORMAL); "" means
+// no syncer. The writer stops the syncer when it exits.
+func newWriter(ctx context.Context, db *sql.DB, syncPath string, log *slog.Logger) (*writer, error) {
 	conn, err := db.Conn(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: writer connection: %w", err)
@@ -54,8 +57,11 @@ func newWriter(ctx context.Context, db *sql.DB, syncer *walSyncer, log *slog.Log
 		_ = conn.Close()
 		return nil, err
 	}
-	w := &writer{db: db, conn: conn, stmts: stmts, log: log, syncer: syncer,
+	w := &writer{db: db, conn: conn, stmts: stmts, log: log,
 		queue: make(chan *request, maxBatch), exited: make(chan struct{})}
+	if syncPath != "" {
+		w.syncer = startWALSyncer(syncPath, log)
+	}
 	go w.run()
 	return w, nil
 }
@@ -64,10 +70,10 @@ func newWriter(ctx context.Context, db *sql.DB, syncer *walSyncer, log *slog.Log
 // commit: the writer skips it if ctx ended before its turn, and otherwise the answer says
 // whether it was committed, so a cancelled caller never has to guess.
 func (w *writer) submit(ctx context.Context, writes []store.Write) error {
-	req := &request{ctx: ctx, writes: writes, done: make(chan error, 1)}
 	if err := w.syncErr(); err != nil {
 		return err
 	}
+	req := &request{ctx: ctx, writes: writes, done: make(chan error, 1)}
 	w.mu.RLock()
 	if w.closed {
 		w.mu.RUnlock()
