@@ -108,6 +108,16 @@ func readerPragmasMmap(mmap int64) []string {
 // SQLite is built with the default SQLITE_MAX_MMAP_SIZE (just under 2 GiB).
 const MaxMmapSize = 2147418112
 
+// openWriter returns the pool of the one writing connection to the database at path, which
+// writes its WAL through the WAL write buffer where the driver has one (walbuffer_modernc.go).
+func openWriter(path string, pragmas []string) (*sql.DB, error) {
+	dsn, err := writerDSN(path)
+	if err != nil {
+		return nil, err
+	}
+	return openPool(dsn, pragmas, 1), nil
+}
+
 // openPool returns a database/sql pool of at most n connections configured with pragmas.
 func openPool(path string, pragmas []string, n int) *sql.DB {
 	db := sql.OpenDB(&connector{drv: sqlDriver(), path: path, pragmas: pragmas})

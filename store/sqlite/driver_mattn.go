@@ -14,3 +14,7 @@ import (
 const DriverName = "github.com/mattn/go-sqlite3"
 
 func sqlDriver() driver.Driver { return &mattn.SQLiteDriver{} }
+
+// writerDSN is the DSN of a writing connection to the database at path: the cgo build writes
+// the WAL through SQLite's own VFS (the WAL write buffer is the pure-Go driver's).
+func writerDSN(path string) (string, error) { return path, nil }

@@ -71,7 +71,11 @@ func openRaw(ctx context.Context, dir, sync string, readConns int) (*rawDB, erro
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("sqlite: data directory: %w", err)
 	}
-	r := &rawDB{write: openPool(path, writerPragmas(sqliteSynchronous(sync, false), false), 1)}
+	wdb, err := openWriter(path, writerPragmas(sqliteSynchronous(sync, false), false))
+	if err != nil {
+		return nil, err
+	}
+	r := &rawDB{write: wdb}
 	if err := migrate(ctx, r.write); err != nil {
 		return nil, errors.Join(err, r.write.Close())
 	}

@@ -45,7 +45,10 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 
 	// The writer opens first: it switches the file to WAL and creates the schema before any
 	// reader connection looks at it.
-	wdb := openPool(path, writerPragmas(sqliteSynchronous(cfg.Sync, true), true), 1)
+	wdb, err := openWriter(path, writerPragmas(sqliteSynchronous(cfg.Sync, true), true))
+	if err != nil {
+		return nil, err
+	}
 	if err := migrate(ctx, wdb); err != nil {
 		_ = wdb.Close()
 		return nil, err
