@@ -161,7 +161,9 @@ type IndexEntry struct {
 	// SortKey orders resources for _sort on Param, compared bytewise. The fhir package builds
 	// it so that order is meaningful (dates, numbers and quantities as 16 hex digits of an
 	// order-preserving encoding of Low; strings normalised; Communication.priority by clinical
-	// urgency).
+	// urgency). A token with a Code has a SortKey, and it is the Code unless the parameter
+	// ranks its codes (Communication.priority) in every resource: a backend may then read a
+	// token's key from its Code (SQLite keeps no sort row for it).
 	SortKey string
 }
 

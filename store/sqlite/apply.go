@@ -169,16 +169,16 @@ func (w *writer) apply(ctx context.Context, wr *store.Write) (err error) {
 }
 
 // walkable reports whether a sort key of e goes into the sort walk indexes (sorts_by_lo/hi).
-// References, uris, identifiers, numbers and quantities are left out: their keys are nearly
-// unique (a random page of each walk index per insert) and nobody pages through a whole type
-// in their order; a _sort on them sorts the matches instead (search.go). Dates, strings and the
-// other tokens (status, code, Communication.priority) stay walkable.
+// Numbers and quantities are left out: their keys are nearly unique (a random page of each walk
+// index per insert) and nobody pages through a whole type in their order; a _sort on them sorts
+// the matches instead (search.go). Dates, strings and the tokens that keep a sort row (ranked
+// codes: Communication.priority) stay walkable; a token sorted by its text does not (sortKeys).
 func walkable(e *store.IndexEntry) bool {
 	switch e.Kind {
 	case store.KindReference, store.KindURI, store.KindNumber, store.KindQuantity:
 		return false
 	case store.KindToken:
-		return e.Param != "identifier"
+		return e.Code != ""
 	}
 	return true
 }
@@ -279,27 +279,53 @@ func (w *writer) flush(ctx context.Context, r *indexRows) error {
 	return nil
 }
 
-// sortRow reports whether e's sort key is stored in sorts. References, uris and identifiers
-// are not: search.go reads their keys from refs, uris and tokens when a _sort asks for them
-// (rarely: nobody sorts Observations by patient), which saves a create two b-tree insertions
-// per such parameter (an Observation has four: identifier, patient, subject, performer).
+// sortRow reports whether e's sort key may be stored in sorts. References and uris are not:
+// search.go reads their keys from refs and uris when a _sort asks for them (rarely: nobody
+// sorts Observations by patient), which saves a create two b-tree insertions per such
+// parameter (an Observation has three: patient, subject, performer). Tokens keep a row only
+// when their codes do not give their sort keys (sortKeys).
 func sortRow(e *store.IndexEntry) bool {
-	switch e.Kind {
-	case store.KindReference, store.KindURI:
-		return false
-	case store.KindToken:
-		return e.Param != "identifier"
-	}
-	return true
+	return e.Kind != store.KindReference && e.Kind != store.KindURI
 }
+
+// sortKeys are one parameter's sort keys in one resource: the smallest and largest SortKey of
+// its entries, and for a token parameter the smallest and largest of its non-empty codes.
+type sortKeys struct {
+	lo, hi         string
+	walk           bool
+	token          bool
+	codeLo, codeHi string
+}
+
+func (k *sortKeys) add(e *store.IndexEntry) {
+	if k.lo == "" {
+		k.lo, k.hi, k.walk, k.token = e.SortKey, e.SortKey, true, e.Kind == store.KindToken
+	}
+	k.lo, k.hi = min(k.lo, e.SortKey), max(k.hi, e.SortKey)
+	k.walk = k.walk && walkable(e)
+	if e.Kind == store.KindToken && e.Code != "" {
+		if k.codeLo == "" {
+			k.codeLo, k.codeHi = e.Code, e.Code
+		}
+		k.codeLo, k.codeHi = min(k.codeLo, e.Code), max(k.codeHi, e.Code)
+	}
+}
+
+// derived reports whether the keys are what search.go reads from the tokens table when a
+// resource has no sort row: its smallest and largest code. That is so for nearly every token
+// (status, code, category, identifier: a token's sort key is its code), which saves a create
+// the sort row and its two walk index entries per token parameter (nine of the ~40 b-tree
+// insertions of a lab Observation). A _sort on such a parameter walks tokens_by_code instead
+// (search.go, walkSQL). Ranked codes (Communication.priority, walked for triage) and concepts
+// known by their text alone keep a row; the latter an unwalked one, so that a _sort on a
+// parameter where some resources have one sorts its matches (sortWalkSQL). A parameter with
+// walkable rows must have them in every resource, or a walk of its rows would miss the others:
+// the extractor ranks every Communication.priority (fhir.ExtractIndex).
+func (k *sortKeys) derived() bool { return k.token && k.lo == k.codeLo && k.hi == k.codeHi }
 
 // insertIndex stores a version's index entries and sort keys under its resource's rid.
 func (w *writer) insertIndex(ctx context.Context, rid int64, wr *store.Write) error {
-	type minmax struct {
-		lo, hi string
-		walk   bool
-	}
-	var sorts map[string]minmax
+	var sorts map[string]*sortKeys
 	var sortOrder []string
 	var rows indexRows
 	for i := range wr.Index {
@@ -336,25 +362,21 @@ func (w *writer) insertIndex(ctx context.Context, rid int64, wr *store.Write) er
 		}
 		if e.SortKey != "" && sortRow(e) {
 			if sorts == nil {
-				sorts = map[string]minmax{}
+				sorts = map[string]*sortKeys{}
 			}
-			m, ok := sorts[e.Param]
-			switch {
-			case !ok:
-				m = minmax{e.SortKey, e.SortKey, true}
+			k := sorts[e.Param]
+			if k == nil {
+				k = &sortKeys{}
+				sorts[e.Param] = k
 				sortOrder = append(sortOrder, e.Param)
-			case e.SortKey < m.lo:
-				m.lo = e.SortKey
-			case e.SortKey > m.hi:
-				m.hi = e.SortKey
 			}
-			m.walk = m.walk && walkable(e)
-			sorts[e.Param] = m
+			k.add(e)
 		}
 	}
 	for _, p := range sortOrder {
-		m := sorts[p]
-		rows.add(tSorts, rid, wr.Type, p, m.lo, m.hi, m.walk)
+		if k := sorts[p]; !k.derived() {
+			rows.add(tSorts, rid, wr.Type, p, k.lo, k.hi, k.walk)
+		}
 	}
 	return w.flush(ctx, &rows)
 }

@@ -96,6 +96,9 @@ func TestQueryPlans(t *testing.T) {
 		"recipient+status sorted #3":              "SEARCH d USING COVERING INDEX refs_by_target (type=? AND ref_id=? AND param=?)",
 		"observation compartment #2":              "SEARCH d USING COVERING INDEX refs_by_target (type=? AND ref_id=? AND param=?)",
 		"history type (cursor true)":              "SEARCH v USING INDEX versions_by_type_time (type=? AND last_updated<?)",
+		// A token keeps no sort row: the walk reads its codes in order.
+		"everything sorted by gender #2":           "SEARCH s0 USING COVERING INDEX tokens_by_code (type=? AND param=? AND code>?)",
+		"everything sorted by -gender (page 2) #2": "SEARCH s0 USING COVERING INDEX tokens_by_code (type=? AND param=? AND code>? AND code<?)",
 	}
 	for name, st := range stmts {
 		plan := explain(t, s, st.sql, st.args)
@@ -153,6 +156,8 @@ func planSearches() map[string]store.Query {
 		"patient by _id":                    q("Patient", nil, store.Clause{Param: "_id", Kind: store.KindToken, Values: []store.Value{{Code: "p1"}}}),
 		"everything":                        q("Patient", nil),
 		"everything sorted by _lastUpdated": q("Patient", []store.Sort{{Param: "_lastUpdated", Desc: true}}),
+		"everything sorted by gender":       q("Patient", []store.Sort{{Param: "gender"}}),
+		"everything sorted by -gender":      q("Patient", []store.Sort{{Param: "gender", Desc: true}}),
 		"system search by _id":              {Where: []store.Clause{{Param: "_id", Kind: store.KindToken, Values: []store.Value{{Code: "p1"}}}}},
 		// A patient token's reach over Observation (smart.Filter.Clauses): subject OR performer.
 		"observation compartment":                 q("Observation", nil, compartment("p7")),
@@ -223,7 +228,7 @@ func seedPlanData(t *testing.T, s *Store) {
 	for i := range 300 {
 		add("Patient", fmt.Sprintf("p%d", i),
 			store.IndexEntry{Param: "identifier", Kind: store.KindToken, System: "urn:a", Code: fmt.Sprint(i % 7)},
-			store.IndexEntry{Param: "gender", Kind: store.KindToken, System: "g", Code: []string{"male", "female"}[i%2]},
+			store.IndexEntry{Param: "gender", Kind: store.KindToken, System: "g", Code: []string{"male", "female"}[i%2], SortKey: []string{"male", "female"}[i%2]},
 			store.IndexEntry{Param: "name", Kind: store.KindString, Text: fmt.Sprintf("smith%d", i), Code: fmt.Sprintf("Smith%d", i)},
 			store.IndexEntry{Param: "birthdate", Kind: store.KindDate, Low: float64(i), High: float64(i + 1), SortKey: fmt.Sprintf("%08d", i)})
 	}

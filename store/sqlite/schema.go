@@ -11,8 +11,9 @@ import (
 // and keys index rows by the resource's rid; a version-1 file has no migration. Version 3
 // (fewer index insertions per write: docs/store.md, "Write cost") dropped tokens_by_system and
 // made the sort walk indexes partial; migrateV2 upgrades a version-2 file in place. Version 4
-// put ref_id before param in refs_by_target (migrateV3 rebuilds that index).
-const schemaVersion = 4
+// put ref_id before param in refs_by_target (migrateV3 rebuilds that index). Version 5 keeps
+// no sort row for a token sorted by its codes (apply.go, sortKeys; migrateV4 deletes them).
+const schemaVersion = 5
 
 // SchemaVersion is the version of the database schema this build writes, for tools that keep
 // databases between runs.
@@ -183,6 +184,22 @@ var migrateV3 = []string{
 	"PRAGMA user_version = 4",
 }
 
+// migrateV4 upgrades a version-4 database to version 5: the sort rows of tokens whose keys are
+// their smallest and largest codes go (search.go reads those from tokens), and the rows of
+// concepts known by their text alone become unwalked, as version 5 writes them. Both are
+// needed at once: a walk of the remaining rows would otherwise miss the resources written
+// from now on. One pass over the sort rows, each probing the tokens of its resource.
+var migrateV4 = []string{
+	`DELETE FROM sorts
+	 WHERE lo = (SELECT min(t.code) FROM tokens t WHERE t.rid = sorts.rid AND t.param = sorts.param AND t.code != '')
+	   AND hi = (SELECT max(t.code) FROM tokens t WHERE t.rid = sorts.rid AND t.param = sorts.param AND t.code != '')`,
+	`UPDATE sorts SET walk = 0
+	 WHERE walk = 1
+	   AND EXISTS (SELECT 1 FROM tokens t WHERE t.rid = sorts.rid AND t.param = sorts.param)
+	   AND NOT EXISTS (SELECT 1 FROM tokens t WHERE t.rid = sorts.rid AND t.param = sorts.param AND t.code != '')`,
+	"PRAGMA user_version = 5",
+}
+
 // indexTables are the tables holding a resource's search rows, all keyed by rid.
 var indexTables = []string{"tokens", "strings", "refs", "ranges", "uris", "composites", "sorts"}
 
@@ -203,7 +220,7 @@ func migrate(ctx context.Context, db *sql.DB) error {
 		return fmt.Errorf("sqlite: database schema version %d has no migration", v)
 	}
 	// Each step is one transaction: a crash between two leaves a valid older version.
-	steps := map[int][]string{2: migrateV2, 3: migrateV3}
+	steps := map[int][]string{2: migrateV2, 3: migrateV3, 4: migrateV4}
 	for ; v < schemaVersion; v++ {
 		if err := run(ctx, db, fmt.Sprintf("migrate schema %d to %d", v, v+1), steps[v]); err != nil {
 			return err

@@ -153,30 +153,28 @@ func search(ctx context.Context, db queryer, q store.Query) (store.Page, error) 
 	limit := q.Count + 1
 	base, full := pagePlan, base // the page's plan; the count's
 	var rows []searchRow
-	sortWalk := drive == nil && len(q.Sort) > 0 && !isColumn(q.Sort[0].Param) && len(types) == 1
-	if sortWalk {
-		if sortWalk, err = walkableSort(ctx, db, types[0], q.Sort[0].Param); err != nil {
+	walk := walkNone
+	if drive == nil && len(q.Sort) > 0 && !isColumn(q.Sort[0].Param) && len(types) == 1 {
+		if walk, err = sortWalk(ctx, db, types[0], q.Sort[0].Param); err != nil {
 			return store.Page{}, err
 		}
 	}
-	if !sortWalk {
+	if walk == walkNone {
 		if rows, err = base.run(ctx, db, after, limit); err != nil {
 			return store.Page{}, err
 		}
 	} else {
-		// Phase 1 walks sorts_by_lo/hi: the resources with an entry for the first key, in
-		// its order. Phase 2 lists those without one, which come last.
+		// Phase 1 walks the index of the first key (sorts_by_lo/hi, or tokens_by_code): the
+		// resources with an entry for it, in its order. Phase 2 lists those without one, which
+		// come last.
 		k := q.Sort[0]
-		col := "lo"
-		if k.Desc {
-			col = "hi"
-		}
+		first, has := walkSQL(walk, k)
 		if after == nil || after[0] != nil {
 			p1 := base
-			p1.from = "sorts s0 CROSS JOIN resources r"
-			p1.conds = append([]frag{{sql: "s0.type = ? AND s0.param = ? AND s0.walk = 1 AND r.rid = s0.rid", args: []any{types[0], k.Param}}}, base.conds...)
-			p1.items = append([]orderItem{{expr: "s0." + col, desc: k.Desc}}, items[1:]...)
-			// The tie-break read from the index itself: sorts_by_lo/hi end with rid.
+			p1.from = first.sql
+			p1.conds = append([]frag{{sql: first.cond, args: []any{types[0], k.Param}}}, base.conds...)
+			p1.items = append([]orderItem{{expr: first.key, desc: k.Desc}}, items[1:]...)
+			// The tie-break read from the index itself: both walk indexes end with rid.
 			p1.items[len(p1.items)-1].expr = "s0.rid"
 			if rows, err = p1.run(ctx, db, after, limit); err != nil {
 				return store.Page{}, err
@@ -185,7 +183,7 @@ func search(ctx context.Context, db queryer, q store.Query) (store.Page, error) 
 		}
 		if len(rows) < limit {
 			p2 := base
-			p2.conds = append(append([]frag(nil), base.conds...), frag{sql: "NOT EXISTS (SELECT 1 FROM sorts s0 WHERE s0.rid = r.rid AND s0.param = ?)", args: []any{k.Param}})
+			p2.conds = append(append([]frag(nil), base.conds...), frag{sql: "NOT EXISTS (" + has + ")", args: []any{k.Param}})
 			p2.items = append([]orderItem{{expr: missingValue(k.Desc), desc: k.Desc, nullable: true}}, items[1:]...)
 			more, err := p2.run(ctx, db, after, limit-len(rows))
 			if err != nil {
@@ -267,21 +265,18 @@ func orderItems(sorts []store.Sort) []orderItem {
 			if s.Desc {
 				col = "hi"
 			}
-			// The sort row; else the key of a reference, uri or identifier, read from its own
-			// table (those keep no sort row: apply.go, sortRow); else the missing value.
+			// The sort row; else the key of a token, reference or uri, read from its own table
+			// (those keep no sort row: apply.go, sortRow and sortKeys); else the missing value.
+			// A parameter has one kind, so at most one of the three has rows.
 			agg := "min"
 			if s.Desc {
 				agg = "max"
 			}
-			expr := "coalesce((SELECT sk." + col + " FROM sorts sk WHERE sk.rid = r.rid AND sk.param = ?), "
-			if s.Param == "identifier" {
-				expr += "(SELECT " + agg + "(st.code) FROM tokens st WHERE st.rid = r.rid AND st.param = ? AND st.code != ''), "
-			} else {
-				expr += "(SELECT " + agg + "(" + refSortKey + ") FROM refs sr WHERE sr.rid = r.rid AND sr.param = ?), " +
-					"(SELECT " + agg + "(su.uri) FROM uris su WHERE su.rid = r.rid AND su.param = ?), "
-			}
-			args := []any{s.Param, s.Param, s.Param}[:strings.Count(expr, "?")]
-			items = append(items, orderItem{expr: expr + missingValue(s.Desc) + ")", args: args, desc: s.Desc, nullable: true})
+			expr := "coalesce((SELECT sk." + col + " FROM sorts sk WHERE sk.rid = r.rid AND sk.param = ?), " +
+				"(SELECT " + agg + "(st.code) FROM tokens st WHERE st.rid = r.rid AND st.param = ? AND st.code != ''), " +
+				"(SELECT " + agg + "(" + refSortKey + ") FROM refs sr WHERE sr.rid = r.rid AND sr.param = ?), " +
+				"(SELECT " + agg + "(su.uri) FROM uris su WHERE su.rid = r.rid AND su.param = ?), " + missingValue(s.Desc) + ")"
+			items = append(items, orderItem{expr: expr, args: []any{s.Param, s.Param, s.Param, s.Param}, desc: s.Desc, nullable: true})
 		}
 	}
 	return append(items, orderItem{expr: "r.rid", desc: sorts[0].Desc})
@@ -423,30 +418,63 @@ func afterCond(items []orderItem, keys []any) frag {
 	return f
 }
 
-// walkableSQL is true when the type has walkable sort rows for the parameter (sorts_by_lo:
-// one descent) and no unwalkable ones (sorts_unwalked: one descent).
-//
-// References, uris and identifiers keep no sort rows at all (apply.go, sortRow), so they have
-// no walkable rows either: a parameter has one kind, and a kind is walked for every resource or
-// for none. A parameter nobody of the type has is not walked either; its matches all tie.
-const walkableSQL = `SELECT EXISTS (SELECT 1 FROM sorts WHERE type = ?1 AND param = ?2 AND walk = 1)
-	AND NOT EXISTS (SELECT 1 FROM sorts WHERE type = ?1 AND param = ?2 AND walk = 0)`
+// sortWalkSQL tells how a _sort on a parameter can walk an index in its order (docs/store.md,
+// "Sort"): by its sort rows when they all are walkable (sorts_by_lo/hi), by its token codes
+// when it keeps no sort row at all (tokens_by_code: a token sorted by its codes, apply.go
+// sortKeys), else not at all: the search sorts its matches. Each test is one index descent.
+// A parameter nobody of the type has is not walked either; its matches all tie.
+const sortWalkSQL = `SELECT CASE
+	WHEN EXISTS (SELECT 1 FROM sorts WHERE type = ?1 AND param = ?2 AND walk = 0) THEN 0
+	WHEN EXISTS (SELECT 1 FROM sorts WHERE type = ?1 AND param = ?2 AND walk = 1) THEN 1
+	WHEN EXISTS (SELECT 1 FROM tokens WHERE type = ?1 AND param = ?2 AND code > '') THEN 2
+	ELSE 0 END`
+
+// The ways a search can walk the order of its first sort key (sortWalkSQL).
+const (
+	walkNone   = 0
+	walkSorts  = 1
+	walkTokens = 2
+)
+
+// walkSQL is the first phase of a walk: the tables joined, the condition (with the type and
+// the parameter as arguments) that gives each resource with a key once, the key; and has, a
+// query that finds a resource's key (with the parameter as argument; r is the resource).
+func walkSQL(walk int, k store.Sort) (first struct{ sql, cond, key string }, has string) {
+	if walk == walkSorts {
+		first.sql = "sorts s0 CROSS JOIN resources r"
+		first.cond = "s0.type = ? AND s0.param = ? AND s0.walk = 1 AND r.rid = s0.rid"
+		first.key = "s0.lo"
+		if k.Desc {
+			first.key = "s0.hi"
+		}
+		return first, "SELECT 1 FROM sorts s0 WHERE s0.rid = r.rid AND s0.param = ?"
+	}
+	// A resource's entry with its smallest code (largest, descending), the system breaking a
+	// tie: the key orderItems reads for a resource without a sort row.
+	cmp := "<"
+	if k.Desc {
+		cmp = ">"
+	}
+	first.sql = "tokens s0 CROSS JOIN resources r"
+	first.cond = "s0.type = ? AND s0.param = ? AND s0.code > '' AND r.rid = s0.rid AND NOT EXISTS (SELECT 1 FROM tokens s1" +
+		" WHERE s1.rid = s0.rid AND s1.param = s0.param AND s1.code > '' AND (s1.code " + cmp + " s0.code OR s1.code = s0.code AND s1.system " + cmp + " s0.system))"
+	first.key = "s0.code"
+	return first, "SELECT 1 FROM tokens s0 WHERE s0.rid = r.rid AND s0.param = ? AND s0.code > ''"
+}
 
 // refSortKey is a reference's sort key as fhir's extractor makes it: Type/id, else the URL as
 // written, else the identifier's value (columns of refs, alias sr).
 const refSortKey = "CASE WHEN sr.ref_id != '' THEN sr.ref_type || '/' || sr.ref_id WHEN sr.ref_url != '' THEN sr.ref_url ELSE sr.code END"
 
-// walkableSort reports whether the sort walk indexes hold every sort key of param: the walk
-// plan needs them all; otherwise the search sorts its matches (correct, slower on a large
-// type). See walkable in apply.go for which parameters are walked.
-func walkableSort(ctx context.Context, db queryer, typ, param string) (bool, error) {
-	var ok bool
-	f := frag{sql: walkableSQL, args: []any{typ, param}}
+// sortWalk tells how a search sorted first on param can walk its order (sortWalkSQL).
+func sortWalk(ctx context.Context, db queryer, typ, param string) (int, error) {
+	var walk int
+	f := frag{sql: sortWalkSQL, args: []any{typ, param}}
 	traceSQL(f)
-	if err := db.QueryRowContext(ctx, f.sql, f.args...).Scan(&ok); err != nil {
-		return false, wrap(ctx, "search sort", err)
+	if err := db.QueryRowContext(ctx, f.sql, f.args...).Scan(&walk); err != nil {
+		return walkNone, wrap(ctx, "search sort", err)
 	}
-	return ok, nil
+	return walk, nil
 }
 
 // estimate counts a driving clause's index rows, up to driveThreshold.

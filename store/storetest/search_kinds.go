@@ -30,6 +30,7 @@ func init() {
 		test{"System", testSearchSystem},
 		test{"Sort", testSearchSort},
 		test{"SortByReferenceAndIdentifier", testSearchSortReferences},
+		test{"SortByTokenCodeTextAndRank", testSearchSortTokens},
 		test{"PagingUnderInserts", testSearchPagingUnderInserts},
 	)
 }
@@ -470,6 +471,52 @@ func testSearchSortReferences(t *testing.T, s *handle) {
 		for _, count := range []int{2, 100} {
 			for _, where := range [][]store.Clause{{tokens("all", code("y"))}, nil} { // driven, and the whole type
 				got := searchPages(t, s, store.Query{Types: []string{"Practitioner"}, Where: where, Sort: c.sort, Count: count},
+					func(store.Page) {})
+				if !sortMatches(got, c.want) {
+					t.Errorf("sort %s (count %d, %d clauses): got %q, want groups %q", c.name, count, len(where), got, c.want)
+				}
+			}
+		}
+	}
+}
+
+// testSearchSortTokens sorts by tokens as fhir's extractor keys them: a coding by its code, a
+// concept by its codes (its text entry keyed by its first code) or, with no coding, by its
+// text, and Communication.priority by rank then code; both ways, through pages of 2, driven by
+// a clause and over the whole type. A backend may read the keys of tokens sorted by their
+// codes from the token entries themselves (SQLite does), with the same order.
+func testSearchSortTokens(t *testing.T, s *handle) {
+	coding := func(c string) store.IndexEntry {
+		return store.IndexEntry{Param: "code", Kind: store.KindToken, System: "s", Code: c, SortKey: c}
+	}
+	text := func(txt, sortKey string) store.IndexEntry {
+		return store.IndexEntry{Param: "code", Kind: store.KindToken, Text: txt, SortKey: sortKey}
+	}
+	rank := func(c, r string) store.IndexEntry {
+		return store.IndexEntry{Param: "priority", Kind: store.KindToken, System: "s", Code: c, SortKey: r + c}
+	}
+	writeAll(t, s, []store.Write{
+		create("Basic", "a", at(1), coding("m"), coding("b"), text("mass", "m"), rank("stat", "1"), tok("all", "s", "y")),
+		create("Basic", "b", at(2), coding("k"), rank("routine", "4"), tok("all", "s", "y")),
+		create("Basic", "c", at(3), text("e", "e"), rank("urgent", "2"), tok("all", "s", "y")), // text only
+		create("Basic", "d", at(4), coding("d"), text("dx", "d"), tok("all", "s", "y")),
+		create("Basic", "e", at(5), rank("asap", "3"), tok("all", "s", "y")),
+		create("Basic", "f", at(6), tok("all", "s", "y")),
+	})
+	for _, c := range []struct {
+		name string
+		sort []store.Sort
+		want string
+	}{
+		{"code", []store.Sort{{Param: "code"}}, "a d c b ef"},
+		{"-code", []store.Sort{{Param: "code", Desc: true}}, "a b c d ef"},
+		{"priority", []store.Sort{{Param: "priority"}}, "a c e b df"},
+		{"-priority", []store.Sort{{Param: "priority", Desc: true}}, "b e c a df"},
+		{"priority,code", []store.Sort{{Param: "priority"}, {Param: "code"}}, "a c e b d f"},
+	} {
+		for _, count := range []int{2, 100} {
+			for _, where := range [][]store.Clause{{tokens("all", code("y"))}, nil} {
+				got := searchPages(t, s, store.Query{Types: []string{"Basic"}, Where: where, Sort: c.sort, Count: count},
 					func(store.Page) {})
 				if !sortMatches(got, c.want) {
 					t.Errorf("sort %s (count %d, %d clauses): got %q, want groups %q", c.name, count, len(where), got, c.want)
