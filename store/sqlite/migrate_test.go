@@ -30,16 +30,8 @@ func TestMigrateV3(t *testing.T) {
 	}
 
 	// Make it the version-3 file an older Portico wrote.
-	db := openPool(filepath.Join(dir, DatabaseFile), nil, 1)
-	for _, stmt := range []string{`DROP INDEX refs_by_target`,
-		`CREATE INDEX refs_by_target ON refs (type, param, ref_id)`, `PRAGMA user_version = 3`} {
-		if _, err := db.ExecContext(t.Context(), stmt); err != nil {
-			t.Fatalf("%s: %v", stmt, err)
-		}
-	}
-	if err := db.Close(); err != nil {
-		t.Fatal(err)
-	}
+	rewriteFile(t, dir, `DROP INDEX refs_by_target`,
+		`CREATE INDEX refs_by_target ON refs (type, param, ref_id)`, `PRAGMA user_version = 3`)
 
 	s, err = Open(t.Context(), Config{Dir: dir})
 	if err != nil {
@@ -92,22 +84,13 @@ func TestMigrateV4(t *testing.T) {
 	}
 
 	// Make it the version-4 file an older Portico wrote: a walkable sort row for every token.
-	db := openPool(filepath.Join(dir, DatabaseFile), nil, 1)
-	for _, stmt := range []string{
+	rewriteFile(t, dir,
 		`DELETE FROM sorts`,
 		`INSERT INTO sorts (rid, type, param, lo, hi, walk) SELECT rid, 'Observation', 'status', code, code, 1 FROM tokens WHERE param = 'status'`,
 		`INSERT INTO sorts (rid, type, param, lo, hi, walk) SELECT rid, 'Observation', 'code', 'a', 'b', 1 FROM resources WHERE id = 'o1'`,
 		`INSERT INTO sorts (rid, type, param, lo, hi, walk) SELECT rid, 'Observation', 'code', 'glucose', 'glucose', 1 FROM resources WHERE id = 'o2'`,
 		`INSERT INTO sorts (rid, type, param, lo, hi, walk) SELECT rid, 'Communication', 'priority', '2urgent', '2urgent', 1 FROM resources WHERE id = 'c1'`,
-		`PRAGMA user_version = 4`,
-	} {
-		if _, err := db.ExecContext(t.Context(), stmt); err != nil {
-			t.Fatalf("%s: %v", stmt, err)
-		}
-	}
-	if err := db.Close(); err != nil {
-		t.Fatal(err)
-	}
+		`PRAGMA user_version = 4`)
 
 	s, err = Open(t.Context(), Config{Dir: dir})
 	if err != nil {
@@ -158,5 +141,20 @@ func TestMigrateV4(t *testing.T) {
 		if strings.Join(ids, " ") != c.want {
 			t.Errorf("_sort %+v after migration: %v, want %s", c.sort, ids, c.want)
 		}
+	}
+}
+
+// rewriteFile runs stmts on the (closed) store's database in dir: the changes that make it the
+// file an older Portico wrote.
+func rewriteFile(t *testing.T, dir string, stmts ...string) {
+	t.Helper()
+	db := openPool(filepath.Join(dir, DatabaseFile), nil, 1)
+	for _, stmt := range stmts {
+		if _, err := db.ExecContext(t.Context(), stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
 	}
 }
