@@ -18,7 +18,7 @@ import (
 // header, then the page), so a commit of ~120 pages costs ~240 system calls, and on this
 // workload they were a third of the writer's CPU: the writer is the one serial part of a
 // create. Through this VFS the frames of a transaction collect in a buffer and reach the file
-// in one pwrite, when the commit frame is complete.
+// in pwrites of up to 128 KiB: when the buffer is full, and when the commit frame is complete.
 //
 // What SQLite relies on is kept: every frame of a commit is in the file (the OS's page cache)
 // before xWrite of the commit frame returns, hence before SQLite publishes the commit in the
@@ -26,7 +26,9 @@ import (
 // it. A read, a size query, a truncate, a sync or a close of the file first writes out what
 // is buffered, so the writer's own connection sees its file as SQLite wrote it, and a write
 // that does not continue the buffered run (SQLite rewriting a frame of the current
-// transaction, or restarting the WAL at offset 0) writes the buffer out before it. Only
+// transaction, or restarting the WAL at offset 0) writes the buffer out before it. The
+// checksums SQLite rewrites after a commit frame (a transaction that overwrote frames it had
+// spilled) are written at once, unbuffered, before SQLite publishes the commit. Only
 // frames of a transaction that has not committed can be in the buffer when the process dies;
 // SQLite's recovery ignores such frames in the file too.
 //
