@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/portico-health/portico/policy"
 	"net/http"
 	"strconv"
 
@@ -72,6 +73,7 @@ func classify(err error) (int, []fhir.Issue, http.Header) {
 		he *echo.HTTPError
 		mb *http.MaxBytesError
 		se *smart.Error
+		de *policy.DeniedError
 	)
 	issue := func(status int, code, diag string) (int, []fhir.Issue, http.Header) {
 		return status, []fhir.Issue{{Severity: "error", Code: code, Diagnostics: diag}}, nil
@@ -81,6 +83,9 @@ func classify(err error) (int, []fhir.Issue, http.Header) {
 		return ae.Status, ae.Issues, ae.Header
 	case errors.As(err, &se):
 		return smartIssue(se)
+	case errors.As(err, &de):
+		return http.StatusForbidden, []fhir.Issue{{Severity: "error", Code: "forbidden", Diagnostics: de.Reason}},
+			http.Header{"Www-Authenticate": {fmt.Sprintf(`Bearer error="insufficient_scope", error_description=%q`, de.Reason)}}
 	case errors.As(err, &ve):
 		return ve.Status(), ve.Issues, nil
 	case errors.As(err, &he):

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"github.com/portico-health/portico/policy"
 	"net/http"
 
 	"github.com/labstack/echo/v4"
@@ -16,24 +17,24 @@ const (
 	AuthNone  = "none"  // an open server, for local development only
 )
 
-// smartAuthorizer adapts smart.Authorize to api.Authorizer: the Principal comes from the
+// smartAuthorizer adapts policy.Authorize to api.Authorizer: the Principal comes from the
 // request context, where the smart middleware put it.
 type smartAuthorizer struct{}
 
-var interactions = map[api.Access]smart.Interaction{
-	api.AccessRead:      smart.InteractionRead,
-	api.AccessVRead:     smart.InteractionVRead,
-	api.AccessSearch:    smart.InteractionSearch,
-	api.AccessCreate:    smart.InteractionCreate,
-	api.AccessUpdate:    smart.InteractionUpdate,
-	api.AccessPatch:     smart.InteractionPatch,
-	api.AccessDelete:    smart.InteractionDelete,
-	api.AccessHistory:   smart.InteractionHistory,
-	api.AccessOperation: smart.InteractionOperation,
+var interactions = map[api.Access]policy.Interaction{
+	api.AccessRead:      policy.InteractionRead,
+	api.AccessVRead:     policy.InteractionVRead,
+	api.AccessSearch:    policy.InteractionSearch,
+	api.AccessCreate:    policy.InteractionCreate,
+	api.AccessUpdate:    policy.InteractionUpdate,
+	api.AccessPatch:     policy.InteractionPatch,
+	api.AccessDelete:    policy.InteractionDelete,
+	api.AccessHistory:   policy.InteractionHistory,
+	api.AccessOperation: policy.InteractionOperation,
 }
 
 func (smartAuthorizer) Authorize(ctx context.Context, r api.AccessRequest) (api.ResultFilter, error) {
-	p, ok := smart.PrincipalFrom(ctx)
+	p, ok := policy.PrincipalFrom(ctx)
 	if !ok { // cannot happen behind the middleware: fail closed
 		e := *smart.ErrInvalidToken
 		e.Description = "a bearer token is required"
@@ -43,11 +44,11 @@ func (smartAuthorizer) Authorize(ctx context.Context, r api.AccessRequest) (api.
 	if !ok {
 		in = 0 // unknown: smart fails closed
 	}
-	req := smart.Request{Interaction: in, Type: r.Type, ID: r.ID, Operation: r.Operation}
+	req := policy.Request{Interaction: in, Type: r.Type, ID: r.ID, Operation: r.Operation}
 	if r.Resource != nil {
-		req.Resource = &smart.Resource{ID: r.Resource.ID, Index: r.Resource.Index}
+		req.Resource = &policy.Resource{ID: r.Resource.ID, Index: r.Resource.Index}
 	}
-	d := smart.Authorize(p, req)
+	d := policy.Authorize(p, req)
 	if !d.Allow {
 		return nil, d.Err()
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/portico-health/portico/policy"
 	"net/http"
 	"strings"
 	"time"
@@ -29,7 +30,7 @@ type accessClaims struct {
 const accessTokenTyp = "at+jwt"
 
 // issueAccessToken signs an RS256 access token for p, valid for ttl.
-func (s *Server) issueAccessToken(ctx context.Context, p Principal, ttl time.Duration) (string, Principal, error) {
+func (s *Server) issueAccessToken(ctx context.Context, p policy.Principal, ttl time.Duration) (string, policy.Principal, error) {
 	now := s.cfg.Now().Truncate(time.Second)
 	p.TokenID = uuid.NewString()
 	p.ExpiresAt = now.Add(ttl)
@@ -40,7 +41,7 @@ func (s *Server) issueAccessToken(ctx context.Context, p Principal, ttl time.Dur
 			NotBefore: jwt.NewNumericDate(now), ID: p.TokenID,
 		},
 		ClientID: p.ClientID, Scope: p.Scopes.String(),
-		Patient: p.Patient, Encounter: p.Encounter, FHIRUser: p.FHIRUser, GrantID: p.grantID,
+		Patient: p.Patient, Encounter: p.Encounter, FHIRUser: p.FHIRUser, GrantID: p.GrantID,
 	}
 	key := s.keys.current(ctx)
 	t := jwt.NewWithClaims(jwt.SigningMethodRS256, claims)
@@ -48,7 +49,7 @@ func (s *Server) issueAccessToken(ctx context.Context, p Principal, ttl time.Dur
 	t.Header["typ"] = accessTokenTyp
 	signed, err := t.SignedString(key.key)
 	if err != nil {
-		return "", Principal{}, fmt.Errorf("smart: sign access token: %w", err)
+		return "", policy.Principal{}, fmt.Errorf("smart: sign access token: %w", err)
 	}
 	return signed, p, nil
 }
@@ -58,10 +59,10 @@ func (s *Server) issueAccessToken(ctx context.Context, p Principal, ttl time.Dur
 // when it is malformed, not signed by Portico with RS256, for another issuer or audience,
 // expired, revoked, or its client is disabled (HTTP 401 with Challenge(err)). Other errors
 // are the store failing (HTTP 500/503). Authorization is Authorize's job, not this one's.
-func (s *Server) Authenticate(r *http.Request) (Principal, error) {
+func (s *Server) Authenticate(r *http.Request) (policy.Principal, error) {
 	token, err := bearerToken(r)
 	if err != nil {
-		return Principal{}, err
+		return policy.Principal{}, err
 	}
 	return s.VerifyAccessToken(r.Context(), token)
 }
@@ -81,9 +82,9 @@ func bearerToken(r *http.Request) (string, error) {
 }
 
 // VerifyAccessToken checks an access token as Authenticate does.
-func (s *Server) VerifyAccessToken(ctx context.Context, token string) (Principal, error) {
-	invalid := func(cause error) (Principal, error) {
-		return Principal{}, wrap(ErrInvalidToken, cause, "the access token is invalid, expired or revoked")
+func (s *Server) VerifyAccessToken(ctx context.Context, token string) (policy.Principal, error) {
+	invalid := func(cause error) (policy.Principal, error) {
+		return policy.Principal{}, wrap(ErrInvalidToken, cause, "the access token is invalid, expired or revoked")
 	}
 	if len(token) > 16<<10 {
 		return invalid(errors.New("token too long"))
@@ -101,9 +102,9 @@ func (s *Server) VerifyAccessToken(ctx context.Context, token string) (Principal
 
 // verifyAccessToken checks the signature and claims of an access token and, in the store,
 // that neither it nor its grant was revoked and that its client is still enabled.
-func (s *Server) verifyAccessToken(ctx context.Context, token string) (Principal, error) {
-	invalid := func(cause error) (Principal, error) {
-		return Principal{}, wrap(ErrInvalidToken, cause, "the access token is invalid, expired or revoked")
+func (s *Server) verifyAccessToken(ctx context.Context, token string) (policy.Principal, error) {
+	invalid := func(cause error) (policy.Principal, error) {
+		return policy.Principal{}, wrap(ErrInvalidToken, cause, "the access token is invalid, expired or revoked")
 	}
 	var claims accessClaims
 	t, err := jwt.ParseWithClaims(token, &claims, func(t *jwt.Token) (any, error) {
@@ -124,17 +125,17 @@ func (s *Server) verifyAccessToken(ctx context.Context, token string) (Principal
 	if claims.ID == "" {
 		return invalid(errors.New("no jti"))
 	}
-	scopes, _, err := ParseScopes(claims.Scope)
+	scopes, _, err := policy.ParseScopes(claims.Scope)
 	if err != nil {
 		return invalid(err)
 	}
 	if revoked, err := s.revoked(ctx, claims.ID); err != nil {
-		return Principal{}, err
+		return policy.Principal{}, err
 	} else if revoked {
 		return invalid(errors.New("revoked"))
 	}
 	if revoked, err := s.grantRevoked(ctx, claims.GrantID); err != nil {
-		return Principal{}, err
+		return policy.Principal{}, err
 	} else if revoked {
 		return invalid(errors.New("grant revoked"))
 	}
@@ -143,12 +144,12 @@ func (s *Server) verifyAccessToken(ctx context.Context, token string) (Principal
 		return invalid(errors.New("client unknown or disabled"))
 	}
 	if err != nil {
-		return Principal{}, err
+		return policy.Principal{}, err
 	}
-	return Principal{
+	return policy.Principal{
 		Scopes: scopes, Patient: claims.Patient, Encounter: claims.Encounter, FHIRUser: claims.FHIRUser,
 		ClientID: claims.ClientID, Subject: claims.Subject, TokenID: claims.ID, ExpiresAt: claims.ExpiresAt.Time,
-		grantID: claims.GrantID,
+		GrantID: claims.GrantID,
 	}, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/portico-health/portico/policy"
 	"net/http"
 	"net/url"
 	"slices"
@@ -25,7 +26,7 @@ type authRequest struct {
 	client    Client
 	redirect  string
 	state     string
-	requested Scopes         // what was asked, narrowed to what the client may have
+	requested policy.Scopes  // what was asked, narrowed to what the client may have
 	launch    *launchContext // the EHR launch, when the request has a launch handle
 }
 
@@ -75,22 +76,22 @@ func (s *Server) parseAuthorize(ctx context.Context, v url.Values) (authRequest,
 	if err := checkChallenge(v.Get("code_challenge"), v.Get("code_challenge_method")); err != nil {
 		return ar, wrap(ErrInvalidRequest, nil, err.Error())
 	}
-	requested, _, err := ParseScopes(v.Get("scope"))
+	requested, _, err := policy.ParseScopes(v.Get("scope"))
 	if err != nil {
 		return ar, wrap(ErrInvalidScope, err, "malformed scope")
 	}
-	allowed, _, err := ParseScopes(c.Scope)
+	allowed, _, err := policy.ParseScopes(c.Scope)
 	if err != nil {
 		return ar, err
 	}
-	var userScopes Scopes
+	var userScopes policy.Scopes
 	for _, sc := range allowed {
-		if sc.Kind == KindLaunch && ar.launch == nil || sc.Kind == KindResource && sc.Context == ContextSystem {
+		if sc.Kind == policy.KindLaunch && ar.launch == nil || sc.Kind == policy.KindResource && sc.Context == policy.ContextSystem {
 			continue // no system/ scopes for a user's app; launch needs an EHR launch
 		}
 		userScopes = append(userScopes, sc)
 	}
-	ar.requested = Grant(requested, userScopes)
+	ar.requested = policy.Grant(requested, userScopes)
 	if len(ar.requested) == 0 {
 		return ar, withf(ErrInvalidScope, "none of the requested scopes can be granted to this app")
 	}
@@ -204,7 +205,7 @@ func (s *Server) fail(w http.ResponseWriter, err error) {
 
 // needsPatient reports whether the request asks for a patient to be picked.
 func (ar authRequest) needsPatient() bool {
-	return ar.requested.Has(KindLaunchPatient)
+	return ar.requested.Has(policy.KindLaunchPatient)
 }
 
 // afterLogin shows the patient picker, or goes straight to consent when the user can only
@@ -250,13 +251,13 @@ var categorySubScopes = map[string][][2]string{
 	},
 }
 
-func scopeLabel(sc Scope) string {
+func scopeLabel(sc policy.Scope) string {
 	switch sc.Kind {
-	case KindOfflineAccess:
+	case policy.KindOfflineAccess:
 		return "Stay connected after you sign out"
-	case KindOnlineAccess:
+	case policy.KindOnlineAccess:
 		return "Stay connected while you are signed in"
-	case KindResource:
+	case policy.KindResource:
 	default:
 		return sc.String()
 	}
@@ -265,13 +266,13 @@ func scopeLabel(sc Scope) string {
 		what = "all data"
 	}
 	var verbs []string
-	if sc.Perms.Has(PermRead) || sc.Perms.Has(PermSearch) {
+	if sc.Perms.Has(policy.PermRead) || sc.Perms.Has(policy.PermSearch) {
 		verbs = append(verbs, "read")
 	}
-	if sc.Perms&(PermCreate|PermUpdate|PermDelete) != 0 {
+	if sc.Perms&(policy.PermCreate|policy.PermUpdate|policy.PermDelete) != 0 {
 		verbs = append(verbs, "change")
 	}
-	whose := map[Context]string{ContextPatient: "of the patient", ContextUser: "you can see", ContextSystem: ""}[sc.Context]
+	whose := map[policy.Context]string{policy.ContextPatient: "of the patient", policy.ContextUser: "you can see", policy.ContextSystem: ""}[sc.Context]
 	return strings.TrimSpace(strings.Join(verbs, " and ") + " " + what + " " + whose)
 }
 
@@ -304,9 +305,9 @@ func (s *Server) consent(w http.ResponseWriter, r *http.Request, ar authRequest,
 	page.Title, page.Patient = "Share your data?", pid
 	for _, sc := range ar.requested {
 		switch sc.Kind {
-		case KindResource, KindOfflineAccess, KindOnlineAccess:
+		case policy.KindResource, policy.KindOfflineAccess, policy.KindOnlineAccess:
 			ch := scopeChoice{Scope: sc.String(), Label: scopeLabel(sc)}
-			if sc.Kind == KindResource && len(sc.Params) == 0 && sc.Perms.Has(PermRead) {
+			if sc.Kind == policy.KindResource && len(sc.Params) == 0 && sc.Perms.Has(policy.PermRead) {
 				for _, sub := range categorySubScopes[sc.Type] {
 					ch.Subs = append(ch.Subs, scopeChoice{Scope: sc.String() + "?category=" + sub[0], Label: sub[1]})
 				}
@@ -342,20 +343,20 @@ func (s *Server) decide(w http.ResponseWriter, r *http.Request, ar authRequest, 
 		s.redirectError(w, r, ar, withf(ErrInvalidRequest, "no patient chosen"))
 		return
 	}
-	var chosen Scopes
+	var chosen policy.Scopes
 	for _, sc := range ar.requested {
 		switch sc.Kind {
-		case KindResource, KindOfflineAccess, KindOnlineAccess:
+		case policy.KindResource, policy.KindOfflineAccess, policy.KindOnlineAccess:
 		default:
 			chosen = append(chosen, sc) // identity and launch scopes are not optional
 		}
 	}
-	ticked, _, err := ParseScopes(strings.Join(v["grant"], " "))
+	ticked, _, err := policy.ParseScopes(strings.Join(v["grant"], " "))
 	if err != nil {
 		s.redirectError(w, r, ar, wrap(ErrInvalidScope, err, "malformed scope"))
 		return
 	}
-	chosen = Grant(append(chosen, ticked...), ar.requested) // nothing beyond what was asked
+	chosen = policy.Grant(append(chosen, ticked...), ar.requested) // nothing beyond what was asked
 	if len(chosen) == 0 {
 		s.redirectError(w, r, ar, withf(ErrInvalidScope, "nothing was granted"))
 		return

@@ -3,6 +3,7 @@ package smart
 import (
 	"context"
 	"errors"
+	"github.com/portico-health/portico/policy"
 	"io"
 	"net/http"
 	"net/url"
@@ -274,7 +275,7 @@ func TestStandaloneLaunch(t *testing.T) {
 	if err != nil || p.Patient != "p1" || p.FHIRUser != "Patient/p1" {
 		t.Fatalf("principal %+v %v", p, err)
 	}
-	if d := Authorize(p, Request{Interaction: InteractionSearch, Type: "Observation"}); !d.Allow || d.Filter == nil {
+	if d := policy.Authorize(p, policy.Request{Interaction: policy.InteractionSearch, Type: "Observation"}); !d.Allow || d.Filter == nil {
 		t.Errorf("patient token search: %+v", d)
 	}
 

@@ -7,6 +7,7 @@ import (
 	"crypto/rsa"
 	"encoding/json"
 	"errors"
+	"github.com/portico-health/portico/policy"
 	"io"
 	"log/slog"
 	"net/http"
@@ -71,7 +72,7 @@ func newEnvDir(t *testing.T, dir string) *env {
 	}
 	en.srv.Register(e)
 	e.GET("/fhir/whoami", func(c echo.Context) error {
-		p, _ := PrincipalFrom(c.Request().Context())
+		p, _ := policy.PrincipalFrom(c.Request().Context())
 		return c.JSON(http.StatusOK, map[string]any{"client_id": p.ClientID, "scope": p.Scopes.String(), "sub": p.Subject})
 	}, en.srv.Middleware())
 	handler = e

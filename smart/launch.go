@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/portico-health/portico/policy"
 	"net/http"
 	"time"
 
@@ -52,8 +53,8 @@ func (s *Server) launch(w http.ResponseWriter, r *http.Request) {
 		writeError(w, withf(ErrInvalidRequest, "patient is required"))
 		return
 	}
-	if d := Authorize(p, Request{Interaction: InteractionRead, Type: "Patient", ID: lc.Patient, Resource: &Resource{ID: lc.Patient}}); !d.Allow {
-		writeError(w, d.Err())
+	if d := policy.Authorize(p, policy.Request{Interaction: policy.InteractionRead, Type: "Patient", ID: lc.Patient, Resource: &policy.Resource{ID: lc.Patient}}); !d.Allow {
+		writeError(w, withf(ErrInsufficientScope, "%s", d.Reason))
 		return
 	}
 	if err := s.mustExist(ctx, "Patient", lc.Patient); err != nil {

@@ -1,25 +1,12 @@
 package smart
 
 import (
-	"context"
 	"errors"
+	"github.com/portico-health/portico/policy"
 	"net/http"
 
 	"github.com/labstack/echo/v4"
 )
-
-type principalKey struct{}
-
-// WithPrincipal returns ctx carrying p.
-func WithPrincipal(ctx context.Context, p Principal) context.Context {
-	return context.WithValue(ctx, principalKey{}, p)
-}
-
-// PrincipalFrom returns the Principal Middleware put in ctx.
-func PrincipalFrom(ctx context.Context) (Principal, bool) {
-	p, ok := ctx.Value(principalKey{}).(Principal)
-	return p, ok
-}
 
 // Middleware authenticates every request it wraps and puts the Principal in the request's
 // context (PrincipalFrom). Without a valid token it sets WWW-Authenticate and returns an error
@@ -42,7 +29,7 @@ func (s *Server) Middleware() echo.MiddlewareFunc {
 				}
 				return err
 			}
-			c.SetRequest(r.WithContext(WithPrincipal(r.Context(), p)))
+			c.SetRequest(r.WithContext(policy.WithPrincipal(r.Context(), p)))
 			return next(c)
 		}
 	}

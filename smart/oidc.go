@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/portico-health/portico/fhir"
+	"github.com/portico-health/portico/policy"
 	"log/slog"
 	"net"
 	"net/http"
@@ -278,10 +280,10 @@ func (o *OIDC) Endpoints() (authorize, token, introspect, revoke string, ok bool
 // Authenticate returns who is calling, from the request's bearer token, as Server.Authenticate
 // does for Portico's own tokens: ErrNoToken without one, an error matching ErrInvalidToken for
 // a bad one (HTTP 401), ErrProviderUnavailable before discovery (HTTP 503).
-func (o *OIDC) Authenticate(r *http.Request) (Principal, error) {
+func (o *OIDC) Authenticate(r *http.Request) (policy.Principal, error) {
 	token, err := bearerToken(r)
 	if err != nil {
-		return Principal{}, err
+		return policy.Principal{}, err
 	}
 	return o.VerifyAccessToken(r.Context(), token)
 }
@@ -291,13 +293,13 @@ func (o *OIDC) Authenticate(r *http.Request) (Principal, error) {
 // audience, exp required and nbf and iat respected (with a clock skew of clockSkew), and
 // well-formed SMART scopes and launch claims. Opaque tokens are refused: Portico does not
 // call the provider's introspection endpoint.
-func (o *OIDC) VerifyAccessToken(ctx context.Context, token string) (Principal, error) {
+func (o *OIDC) VerifyAccessToken(ctx context.Context, token string) (policy.Principal, error) {
 	if len(token) > 16<<10 {
-		return Principal{}, wrap(ErrInvalidToken, errors.New("token too long"), "the access token is invalid or expired")
+		return policy.Principal{}, wrap(ErrInvalidToken, errors.New("token too long"), "the access token is invalid or expired")
 	}
 	st := o.state.Load()
 	if st == nil {
-		return Principal{}, ErrProviderUnavailable
+		return policy.Principal{}, ErrProviderUnavailable
 	}
 	now := o.cfg.Now()
 	if p, ok := o.tokens.get(token, now); ok {
@@ -305,15 +307,15 @@ func (o *OIDC) VerifyAccessToken(ctx context.Context, token string) (Principal, 
 	}
 	p, err := o.verify(ctx, st, token, now)
 	if err != nil {
-		return Principal{}, err
+		return policy.Principal{}, err
 	}
 	o.tokens.put(token, p, now)
 	return p, nil
 }
 
-func (o *OIDC) verify(ctx context.Context, st *oidcState, token string, now time.Time) (Principal, error) {
-	invalid := func(description string, cause error) (Principal, error) {
-		return Principal{}, wrap(ErrInvalidToken, cause, description)
+func (o *OIDC) verify(ctx context.Context, st *oidcState, token string, now time.Time) (policy.Principal, error) {
+	invalid := func(description string, cause error) (policy.Principal, error) {
+		return policy.Principal{}, wrap(ErrInvalidToken, cause, description)
 	}
 	if strings.Count(token, ".") != 2 {
 		return invalid("the access token is not a JWT (opaque tokens are not accepted)", errors.New("not a JWS compact serialization"))
@@ -349,11 +351,11 @@ func (o *OIDC) verify(ctx context.Context, st *oidcState, token string, now time
 	if err != nil {
 		return invalid("the access token's scopes are malformed", err)
 	}
-	scopes, _, err := ParseScopes(scopeText)
+	scopes, _, err := policy.ParseScopes(scopeText)
 	if err != nil {
 		return invalid("the access token's scopes are malformed", err)
 	}
-	p := Principal{Scopes: scopes, Subject: idt.Subject, ExpiresAt: unixTime(*times.Exp)}
+	p := policy.Principal{Scopes: scopes, Subject: idt.Subject, ExpiresAt: unixTime(*times.Exp)}
 	p.TokenID, _ = stringClaim(claims, "jti")
 	if p.ClientID, _ = stringClaim(claims, "client_id"); p.ClientID == "" {
 		p.ClientID, _ = stringClaim(claims, "azp")
@@ -448,7 +450,7 @@ func fhirUserRef(v string) (string, bool) {
 		return "", false
 	}
 	typ, id := parts[len(parts)-2], parts[len(parts)-1]
-	if typ == "*" || !validType(typ) || !validFHIRID(id) {
+	if !fhir.IsResourceType(typ) || !validFHIRID(id) {
 		return "", false
 	}
 	return typ + "/" + id, true
@@ -487,7 +489,7 @@ func (o *OIDC) Middleware() echo.MiddlewareFunc {
 				}
 				return err
 			}
-			c.SetRequest(r.WithContext(WithPrincipal(r.Context(), p)))
+			c.SetRequest(r.WithContext(policy.WithPrincipal(r.Context(), p)))
 			return next(c)
 		}
 	}

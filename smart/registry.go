@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/portico-health/portico/policy"
 	"net/url"
 	"slices"
 	"strings"
@@ -105,13 +106,13 @@ func (c Client) Validate() error {
 			errs = append(errs, fmt.Errorf("jwks-url: %q is not an absolute http(s) URL", c.JWKSURL))
 		}
 	}
-	scopes, _, err := ParseScopes(c.Scope)
+	scopes, _, err := policy.ParseScopes(c.Scope)
 	if err != nil {
 		errs = append(errs, err)
 	}
 	if c.Type == ClientBackend {
 		for _, s := range scopes {
-			if s.Kind != KindResource || s.Context != ContextSystem {
+			if s.Kind != policy.KindResource || s.Context != policy.ContextSystem {
 				errs = append(errs, fmt.Errorf("scope: a backend app can only hold system/ scopes, not %q", s))
 			}
 		}

@@ -2,6 +2,7 @@ package smart
 
 import (
 	"errors"
+	"github.com/portico-health/portico/policy"
 	"mime"
 	"net/http"
 	"net/url"
@@ -99,29 +100,29 @@ func (s *Server) clientCredentials(r *http.Request, form url.Values) (tokenRespo
 	if method == AuthNone || c.Type == ClientPublic {
 		return tokenResponse{}, withf(ErrUnauthorizedClient, "a public client cannot use client_credentials")
 	}
-	requested, _, err := ParseScopes(form.Get("scope"))
+	requested, _, err := policy.ParseScopes(form.Get("scope"))
 	if err != nil {
 		return tokenResponse{}, wrap(ErrInvalidScope, err, "malformed scope")
 	}
-	allowed, _, err := ParseScopes(c.Scope)
+	allowed, _, err := policy.ParseScopes(c.Scope)
 	if err != nil {
 		return tokenResponse{}, err
 	}
-	var system Scopes
+	var system policy.Scopes
 	for _, sc := range allowed {
-		if sc.Kind == KindResource && sc.Context == ContextSystem {
+		if sc.Kind == policy.KindResource && sc.Context == policy.ContextSystem {
 			system = append(system, sc)
 		}
 	}
 	if form.Get("scope") == "" {
 		requested = system
 	}
-	granted := Grant(requested, system)
+	granted := policy.Grant(requested, system)
 	if len(granted) == 0 {
 		return tokenResponse{}, withf(ErrInvalidScope, "none of the requested scopes can be granted to this client")
 	}
 	ttl := min(s.cfg.AccessTokenTTL, backendTokenTTL)
-	token, p, err := s.issueAccessToken(r.Context(), Principal{Scopes: granted, ClientID: c.ID, Subject: c.ID}, ttl)
+	token, p, err := s.issueAccessToken(r.Context(), policy.Principal{Scopes: granted, ClientID: c.ID, Subject: c.ID}, ttl)
 	if err != nil {
 		return tokenResponse{}, err
 	}

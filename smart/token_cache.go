@@ -2,6 +2,7 @@ package smart
 
 import (
 	"crypto/sha256"
+	"github.com/portico-health/portico/policy"
 	"sync"
 	"time"
 )
@@ -26,23 +27,23 @@ type tokenCache struct {
 }
 
 type cachedToken struct {
-	p         Principal
+	p         policy.Principal
 	checkedAt time.Time
 }
 
 // get returns the Principal of a token verified less than tokenRecheck ago and not expired.
-func (c *tokenCache) get(token string, now time.Time) (Principal, bool) {
+func (c *tokenCache) get(token string, now time.Time) (policy.Principal, bool) {
 	key := sha256.Sum256([]byte(token))
 	c.mu.RLock()
 	e, ok := c.entries[key]
 	c.mu.RUnlock()
 	if !ok || now.Sub(e.checkedAt) >= tokenRecheck || !now.Before(e.p.ExpiresAt) {
-		return Principal{}, false
+		return policy.Principal{}, false
 	}
 	return e.p, true
 }
 
-func (c *tokenCache) put(token string, p Principal, now time.Time) {
+func (c *tokenCache) put(token string, p policy.Principal, now time.Time) {
 	key := sha256.Sum256([]byte(token))
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -1,6 +1,7 @@
 package smart
 
 import (
+	"github.com/portico-health/portico/policy"
 	"net/http"
 	"testing"
 	"time"
@@ -41,7 +42,7 @@ func TestTokenCacheRechecks(t *testing.T) {
 func TestTokenCacheKeys(t *testing.T) {
 	var c tokenCache
 	now := time.Date(2026, 11, 22, 9, 0, 0, 0, time.UTC)
-	p := Principal{ClientID: "a", ExpiresAt: now.Add(tokenRecheck * 10)}
+	p := policy.Principal{ClientID: "a", ExpiresAt: now.Add(tokenRecheck * 10)}
 	c.put("tok-a", p, now)
 	if got, ok := c.get("tok-a", now.Add(tokenRecheck/2)); !ok || got.ClientID != "a" {
 		t.Errorf("cached token not found: %v %v", got, ok)
@@ -52,7 +53,7 @@ func TestTokenCacheKeys(t *testing.T) {
 	if _, ok := c.get("tok-a", now.Add(tokenRecheck)); ok {
 		t.Error("entry trusted past the recheck interval")
 	}
-	short := Principal{ClientID: "s", ExpiresAt: now.Add(tokenRecheck / 4)}
+	short := policy.Principal{ClientID: "s", ExpiresAt: now.Add(tokenRecheck / 4)}
 	c.put("tok-s", short, now)
 	if _, ok := c.get("tok-s", now.Add(tokenRecheck/2)); ok {
 		t.Error("expired token served from the cache")

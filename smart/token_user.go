@@ -3,6 +3,7 @@ package smart
 import (
 	"context"
 	"errors"
+	"github.com/portico-health/portico/policy"
 	"net/http"
 	"net/url"
 	"slices"
@@ -42,9 +43,9 @@ func (s *Server) refreshToken(r *http.Request, form url.Values) (tokenResponse, 
 	if err != nil {
 		return tokenResponse{}, err
 	}
-	var narrow Scopes
+	var narrow policy.Scopes
 	if form.Get("scope") != "" {
-		if narrow, _, err = ParseScopes(form.Get("scope")); err != nil || len(narrow) == 0 {
+		if narrow, _, err = policy.ParseScopes(form.Get("scope")); err != nil || len(narrow) == 0 {
 			return tokenResponse{}, wrap(ErrInvalidScope, err, "malformed scope")
 		}
 	}
@@ -52,9 +53,9 @@ func (s *Server) refreshToken(r *http.Request, form url.Values) (tokenResponse, 
 		if g.ClientID != c.ID {
 			return errors.New("refresh token issued to another client")
 		}
-		had, _, _ := ParseScopes(g.Scope)
+		had, _, _ := policy.ParseScopes(g.Scope)
 		for _, want := range narrow {
-			if !slices.ContainsFunc(had, func(h Scope) bool { return Covers(h, want) }) {
+			if !slices.ContainsFunc(had, func(h policy.Scope) bool { return policy.Covers(h, want) }) {
 				return withf(ErrInvalidScope, "the scope asks for more than the refresh token holds")
 			}
 		}
@@ -79,7 +80,7 @@ func (s *Server) grantError(err error, desc string) error {
 
 // userTokens issues the access token (and refresh and ID tokens when asked for) of a grant a
 // user gave. scopes, when not nil, narrows the grant's scopes.
-func (s *Server) userTokens(ctx context.Context, c Client, g grant, scopes Scopes) (tokenResponse, error) {
+func (s *Server) userTokens(ctx context.Context, c Client, g grant, scopes policy.Scopes) (tokenResponse, error) {
 	u, err := s.registry.UserByID(ctx, g.UserID)
 	if errors.Is(err, ErrUnknownUser) || err == nil && u.Disabled {
 		return tokenResponse{}, withf(ErrInvalidGrant, "the user is no longer active")
@@ -88,13 +89,13 @@ func (s *Server) userTokens(ctx context.Context, c Client, g grant, scopes Scope
 		return tokenResponse{}, err
 	}
 	if scopes == nil {
-		if scopes, _, err = ParseScopes(g.Scope); err != nil {
+		if scopes, _, err = policy.ParseScopes(g.Scope); err != nil {
 			return tokenResponse{}, err
 		}
 	}
 	ttl := s.cfg.AccessTokenTTL
-	p := Principal{Scopes: scopes, Patient: g.Patient, Encounter: g.Encounter, FHIRUser: g.FHIRUser,
-		ClientID: c.ID, Subject: g.UserID, grantID: g.GrantID}
+	p := policy.Principal{Scopes: scopes, Patient: g.Patient, Encounter: g.Encounter, FHIRUser: g.FHIRUser,
+		ClientID: c.ID, Subject: g.UserID, GrantID: g.GrantID}
 	access, p, err := s.issueAccessToken(ctx, p, ttl)
 	if err != nil {
 		return tokenResponse{}, err
@@ -115,7 +116,7 @@ func (s *Server) userTokens(ctx context.Context, c Client, g grant, scopes Scope
 			return tokenResponse{}, err
 		}
 	}
-	if scopes.Has(KindOpenID) && (scopes.Has(KindFHIRUser) || scopes.Has(KindProfile)) {
+	if scopes.Has(policy.KindOpenID) && (scopes.Has(policy.KindFHIRUser) || scopes.Has(policy.KindProfile)) {
 		if resp.IDToken, err = s.idToken(ctx, c, g, p.ExpiresAt); err != nil {
 			return tokenResponse{}, err
 		}
@@ -126,11 +127,11 @@ func (s *Server) userTokens(ctx context.Context, c Client, g grant, scopes Scope
 
 // refreshLifetime: offline_access gives a long-lived refresh token, online_access one that
 // lasts a day (Portico has no browser session to tie it to); neither gives none.
-func refreshLifetime(scopes Scopes) time.Duration {
+func refreshLifetime(scopes policy.Scopes) time.Duration {
 	switch {
-	case scopes.Has(KindOfflineAccess):
+	case scopes.Has(policy.KindOfflineAccess):
 		return offlineRefresh
-	case scopes.Has(KindOnlineAccess):
+	case scopes.Has(policy.KindOnlineAccess):
 		return onlineRefresh
 	}
 	return 0

@@ -1,6 +1,7 @@
-package smart
+package policy
 
 import (
+	"context"
 	"strings"
 	"time"
 )
@@ -18,7 +19,22 @@ type Principal struct {
 	TokenID   string    // jti of the access token
 	ExpiresAt time.Time // when the token stops being valid
 
-	grantID string // the user's authorization the token came from ("" for client_credentials)
+	// GrantID is the user's authorization the token came from ("" for client_credentials):
+	// revoking it revokes the token.
+	GrantID string
+}
+
+type principalKey struct{}
+
+// WithPrincipal returns ctx carrying p.
+func WithPrincipal(ctx context.Context, p Principal) context.Context {
+	return context.WithValue(ctx, principalKey{}, p)
+}
+
+// PrincipalFrom returns the Principal an authentication middleware put in ctx.
+func PrincipalFrom(ctx context.Context) (Principal, bool) {
+	p, ok := ctx.Value(principalKey{}).(Principal)
+	return p, ok
 }
 
 // fhirUserRef splits FHIRUser into type and id.

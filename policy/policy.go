@@ -1,4 +1,4 @@
-package smart
+package policy
 
 import (
 	"fmt"
@@ -188,11 +188,18 @@ func typeName(t string) string {
 	return t
 }
 
-// Err is nil for an allowed decision, else an *Error with code insufficient_scope and HTTP
-// status 403, carrying the reason, for the API's error handler (RFC 6750 §3.1).
+// Err is nil for an allowed decision, else a *DeniedError carrying the reason.
 func (d Decision) Err() error {
 	if d.Allow {
 		return nil
 	}
-	return withf(ErrInsufficientScope, "%s", d.Reason)
+	return &DeniedError{Reason: d.Reason}
 }
+
+// DeniedError is a refusal by the policy: the caller is known, but may not do this. The API
+// answers HTTP 403 with an insufficient_scope challenge (RFC 6750 §3.1). Reason is PHI-free.
+type DeniedError struct {
+	Reason string
+}
+
+func (e *DeniedError) Error() string { return "policy: denied: " + e.Reason }

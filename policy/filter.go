@@ -1,4 +1,4 @@
-package smart
+package policy
 
 import (
 	"github.com/portico-health/portico/fhir"

@@ -1,4 +1,4 @@
-package smart
+package policy
 
 import (
 	"errors"
@@ -116,7 +116,7 @@ type Scope struct {
 }
 
 // ErrScope is wrapped by every scope syntax error.
-var ErrScope = errors.New("smart: malformed scope")
+var ErrScope = errors.New("policy: malformed scope")
 
 // maxScopeLen bounds one scope; longer ones are refused before any parsing.
 const maxScopeLen = 512

@@ -1,4 +1,4 @@
-package smart
+package policy
 
 import (
 	"errors"
@@ -187,8 +187,8 @@ func TestDecisionErr(t *testing.T) {
 		t.Error(err)
 	}
 	err := Authorize(Principal{}, Request{Interaction: InteractionRead, Type: "Patient"}).Err()
-	var e *Error
-	if !errors.As(err, &e) || e.Status != 403 || !errors.Is(err, ErrInsufficientScope) || e.Description == "" {
+	var e *DeniedError
+	if !errors.As(err, &e) || e.Reason == "" {
 		t.Errorf("err = %#v", err)
 	}
 }

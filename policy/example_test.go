@@ -1,9 +1,9 @@
-package smart_test
+package policy_test
 
 import (
 	"fmt"
 
-	"github.com/portico-health/portico/smart"
+	"github.com/portico-health/portico/policy"
 	"github.com/portico-health/portico/store"
 )
 
@@ -11,11 +11,11 @@ import (
 // as clauses (an OR of groups where the type has several ways into the compartment), and check
 // every _include, and the results of a system-level search, with Matches.
 func ExampleAuthorize() {
-	scopes, _, _ := smart.ParseScopes("patient/Observation.rs patient/Account.rs")
-	p := smart.Principal{Scopes: scopes, Patient: "123"}
+	scopes, _, _ := policy.ParseScopes("patient/Observation.rs patient/Account.rs")
+	p := policy.Principal{Scopes: scopes, Patient: "123"}
 
 	for _, typ := range []string{"Account", "Observation", "Condition"} {
-		d := smart.Authorize(p, smart.Request{Interaction: smart.InteractionSearch, Type: typ})
+		d := policy.Authorize(p, policy.Request{Interaction: policy.InteractionSearch, Type: typ})
 		if !d.Allow {
 			fmt.Printf("%s: 403 (%v)\n", typ, d.Err())
 			continue
@@ -25,7 +25,7 @@ func ExampleAuthorize() {
 		q.Where = append(q.Where, clauses...)
 		for _, c := range clauses {
 			if c.AnyOf != nil {
-				fmt.Printf("%s: any of %d groups %v\n", typ, len(c.AnyOf), smart.CompartmentRefs(typ, p.Patient))
+				fmt.Printf("%s: any of %d groups %v\n", typ, len(c.AnyOf), policy.CompartmentRefs(typ, p.Patient))
 			} else {
 				fmt.Printf("%s: %s=%s/%s\n", typ, c.Param, c.Values[0].RefType, c.Values[0].RefID)
 			}
@@ -34,5 +34,5 @@ func ExampleAuthorize() {
 	// Output:
 	// Account: subject=Patient/123
 	// Observation: any of 2 groups [{subject Patient/123} {performer Patient/123}]
-	// Condition: 403 (insufficient_scope: no granted scope allows search on Condition)
+	// Condition: 403 (policy: denied: no granted scope allows search on Condition)
 }
