@@ -46,6 +46,13 @@ type Store interface {
 	// ErrInvalidCursor: q.Cursor is not a Page.Next this backend issued.
 	Search(ctx context.Context, q Query) (Page, error)
 
+	// Purge removes a resource with every one of its versions and index entries, as if it had
+	// never been written: Read and VRead answer ErrNotFound, no history lists it, and a create
+	// starts again at version 1. It is for internal records whose content must not outlive
+	// them (signing keys, expired codes and replay records); FHIR resources are deleted with
+	// a tombstone. Purging a resource that does not exist is no error.
+	Purge(ctx context.Context, typ, id string) error
+
 	// Ping reports whether the backend can serve requests (for /readyz).
 	Ping(ctx context.Context) error
 

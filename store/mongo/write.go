@@ -489,3 +489,30 @@ func matchKeys(index []store.IndexEntry) bson.A {
 	}
 	return out
 }
+
+// Purge removes a resource's current document and all its versions: in one transaction where
+// the deployment has them; otherwise the current document first, so that the resource stops
+// being readable and searchable before its versions go.
+func (s *Store) Purge(ctx context.Context, typ, id string) error {
+	if err := s.enter(ctx); err != nil {
+		return err
+	}
+	defer s.leave()
+	purge := func(ctx context.Context) error {
+		if _, err := s.res.DeleteOne(ctx, bson.D{{Key: "_id", Value: resID(typ, id)}}); err != nil {
+			return err
+		}
+		_, err := s.versions.DeleteMany(ctx, bson.D{{Key: "t", Value: typ}, {Key: "i", Value: id}})
+		return err
+	}
+	if !s.txn {
+		return s.mapErr(ctx, purge(ctx))
+	}
+	sess, err := s.client.StartSession()
+	if err != nil {
+		return s.mapErr(ctx, err)
+	}
+	defer sess.EndSession(context.WithoutCancel(ctx))
+	_, err = sess.WithTransaction(ctx, func(sc context.Context) (any, error) { return nil, purge(sc) })
+	return s.mapErr(ctx, err)
+}

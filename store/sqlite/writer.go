@@ -20,6 +20,7 @@ const maxBatch = 256
 type request struct {
 	ctx    context.Context
 	writes []store.Write
+	purge  *[2]string // a Purge call (type, id) instead of writes
 	done   chan error // buffered: the writer never blocks on a caller
 	result error      // the call's outcome, sent on done once it is durable
 }
@@ -70,10 +71,13 @@ func newWriter(ctx context.Context, db *sql.DB, syncPath string, log *slog.Logge
 // commit: the writer skips it if ctx ended before its turn, and otherwise the answer says
 // whether it was committed, so a cancelled caller never has to guess.
 func (w *writer) submit(ctx context.Context, writes []store.Write) error {
+	return w.enqueue(ctx, &request{ctx: ctx, writes: writes, done: make(chan error, 1)})
+}
+
+func (w *writer) enqueue(ctx context.Context, req *request) error {
 	if err := w.syncErr(); err != nil {
 		return err
 	}
-	req := &request{ctx: ctx, writes: writes, done: make(chan error, 1)}
 	w.mu.RLock()
 	if w.closed {
 		w.mu.RUnlock()
@@ -199,6 +203,23 @@ func (w *writer) commitOnce(batch []*request, savepoints bool) bool {
 				continue
 			}
 			var broken error
+			if req.purge != nil && !savepoints {
+				if results[i] = w.purge(ctx, req.purge[0], req.purge[1]); results[i] != nil {
+					if _, err := w.conn.ExecContext(ctx, "ROLLBACK"); err != nil {
+						w.log.Error("sqlite rollback failed", "err", err)
+					}
+					return false
+				}
+				continue
+			}
+			if req.purge != nil {
+				results[i], broken = w.savepoint(ctx, func() error { return w.purge(ctx, req.purge[0], req.purge[1]) })
+				if broken != nil {
+					fail(broken)
+					break
+				}
+				continue
+			}
 			if !savepoints && independent(req.writes) {
 				results[i] = w.applyChecked(ctx, req.writes)
 				var m errModified
@@ -290,14 +311,22 @@ func (w *writer) finish(ctx context.Context, results []error) (committed bool, e
 // applyCall applies one Write call inside a SAVEPOINT. It returns the call's own outcome, and
 // broken when the transaction itself can no longer be used.
 func (w *writer) applyCall(ctx context.Context, writes []store.Write) (result, broken error) {
+	return w.savepoint(ctx, func() error {
+		for i := range writes {
+			if err := w.apply(ctx, &writes[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// savepoint runs fn inside a SAVEPOINT, rolled back to when fn fails.
+func (w *writer) savepoint(ctx context.Context, fn func() error) (result, broken error) {
 	if _, err := w.conn.ExecContext(ctx, "SAVEPOINT call"); err != nil {
 		return nil, fmt.Errorf("sqlite: savepoint: %w", err)
 	}
-	for i := range writes {
-		if result = w.apply(ctx, &writes[i]); result != nil {
-			break
-		}
-	}
+	result = fn()
 	if result != nil {
 		if _, err := w.conn.ExecContext(ctx, "ROLLBACK TO call"); err != nil {
 			return result, fmt.Errorf("sqlite: rollback to savepoint: %w", err)

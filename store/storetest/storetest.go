@@ -27,6 +27,7 @@ func RunTests(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Fidelity", fidelityTests},
 		{"Concurrency", concurrencyTests},
 		{"Lifecycle", lifecycleTests},
+		{"Purge", purgeTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
