@@ -12,7 +12,7 @@ COPY . .
 # The generated R4 model is committed, so the build needs nothing outside the repo.
 # The SQLite driver is pure Go: no cgo, a fully static binary.
 RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/portico . \
- && mkdir -p /out/data /out/tmp && chmod 1777 /out/tmp \
+ && mkdir -p /out/data /out/tmp && chmod 0700 /out/data && chmod 1777 /out/tmp \
  && echo 'portico:x:10001:10001:Portico:/data:/sbin/nologin' > /out/passwd
 
 FROM scratch

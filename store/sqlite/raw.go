@@ -68,7 +68,7 @@ func openRaw(ctx context.Context, dir, sync string, readConns int) (*rawDB, erro
 	if _, err := os.Stat(path); err == nil {
 		return nil, fmt.Errorf("sqlite: %s exists: the ceiling is measured on a new database", path)
 	}
-	if err := os.MkdirAll(dir, 0o750); err != nil {
+	if err := os.MkdirAll(dir, dirMode); err != nil {
 		return nil, fmt.Errorf("sqlite: data directory: %w", err)
 	}
 	wdb, err := openWriter(path, writerPragmas(sqliteSynchronous(sync, false), false))

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"sync/atomic"
 	"time"
@@ -38,10 +37,10 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(cfg.Dir, 0o750); err != nil {
-		return nil, fmt.Errorf("sqlite: data directory: %w", err)
-	}
 	path := filepath.Join(cfg.Dir, DatabaseFile)
+	if err := securePaths(cfg.Dir, path, cfg.Logger); err != nil {
+		return nil, err
+	}
 
 	// The writer opens first: it switches the file to WAL and creates the schema before any
 	// reader connection looks at it.
