@@ -57,7 +57,7 @@ func (s *Server) issueAccessToken(ctx context.Context, p policy.Principal, ttl t
 // Authenticate returns who is calling, from the request's bearer token (RFC 6750 §2.1).
 // ErrNoToken when there is none (HTTP 401, bare challenge); an error matching ErrInvalidToken
 // when it is malformed, not signed by Portico with RS256, for another issuer or audience,
-// expired, revoked, or its client is disabled (HTTP 401 with Challenge(err)). Other errors
+// expired, revoked, or its client or user is disabled (HTTP 401 with Challenge(err)). Other errors
 // are the store failing (HTTP 500/503). Authorization is Authorize's job, not this one's.
 func (s *Server) Authenticate(r *http.Request) (policy.Principal, error) {
 	token, err := bearerToken(r)
@@ -101,7 +101,7 @@ func (s *Server) VerifyAccessToken(ctx context.Context, token string) (policy.Pr
 }
 
 // verifyAccessToken checks the signature and claims of an access token and, in the store,
-// that neither it nor its grant was revoked and that its client is still enabled.
+// that neither it nor its grant was revoked and that its client and user are still enabled.
 func (s *Server) verifyAccessToken(ctx context.Context, token string) (policy.Principal, error) {
 	invalid := func(cause error) (policy.Principal, error) {
 		return policy.Principal{}, wrap(ErrInvalidToken, cause, "the access token is invalid, expired or revoked")
@@ -139,11 +139,9 @@ func (s *Server) verifyAccessToken(ctx context.Context, token string) (policy.Pr
 	} else if revoked {
 		return invalid(errors.New("grant revoked"))
 	}
-	c, err := s.registry.Client(ctx, claims.ClientID)
-	if errors.Is(err, ErrUnknownClient) || err == nil && c.Disabled {
-		return invalid(errors.New("client unknown or disabled"))
-	}
-	if err != nil {
+	if err := s.checkLive(ctx, claims.ClientID, tokenUser(claims)); errors.Is(err, errNotLive) {
+		return invalid(err)
+	} else if err != nil {
 		return policy.Principal{}, err
 	}
 	return policy.Principal{

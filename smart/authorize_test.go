@@ -23,7 +23,7 @@ import (
 // browser follows the authorization pages like a user without JavaScript: it submits the
 // forms as they are written, and stops at the redirect to the app.
 type browser struct {
-	t  *testing.T
+	t  testing.TB
 	en *env
 	c  *http.Client
 }
@@ -87,7 +87,7 @@ func (p page) form(step string) (form, bool) {
 	return form{}, false
 }
 
-func parseForms(t *testing.T, body string) []form {
+func parseForms(t testing.TB, body string) []form {
 	doc, err := html.Parse(strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)

@@ -29,7 +29,7 @@ import (
 // env is a Portico authorization server over HTTP on a real SQLite store, with a protected
 // route GET /fhir/whoami that answers the caller's Principal.
 type env struct {
-	t   *testing.T
+	t   testing.TB
 	ts  *httptest.Server
 	srv *Server
 	st  store.Store
@@ -43,7 +43,10 @@ func newEnv(t *testing.T) *env {
 	return newEnvDir(t, t.TempDir())
 }
 
-func newEnvDir(t *testing.T, dir string) *env {
+// newBenchEnv is newEnv for benchmarks.
+func newBenchEnv(b *testing.B) *env { return newEnvDir(b, b.TempDir()) }
+
+func newEnvDir(t testing.TB, dir string) *env {
 	t.Helper()
 	st, err := sqlite.Open(t.Context(), sqlite.Config{Dir: dir, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
@@ -79,7 +82,7 @@ func newEnvDir(t *testing.T, dir string) *env {
 	return en
 }
 
-type testWriter struct{ t *testing.T }
+type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimSpace(string(p)))

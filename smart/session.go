@@ -54,12 +54,8 @@ func (s *Server) verifySession(ctx context.Context, token string, ar authRequest
 	if c.ClientID != ar.client.ID || c.Challenge != ar.params.Get("code_challenge") {
 		return User{}, errors.New("session of another authorization request")
 	}
-	u, err := s.registry.UserByID(ctx, c.Subject)
-	if err != nil {
+	if err := s.checkLive(ctx, c.ClientID, c.Subject); err != nil {
 		return User{}, err
 	}
-	if u.Disabled {
-		return User{}, ErrBadPassword
-	}
-	return u, nil
+	return s.registry.UserByID(ctx, c.Subject)
 }
