@@ -21,8 +21,8 @@ import (
 
 const adminUsage = `usage: portico admin COMMAND [flags]
 
-  app create --name N --type public|confidential|backend [--redirect-uri URI]...
-             [--jwks-url URL | --jwks-file FILE] [--scope "..."]
+  app create --name N --type public|confidential|backend|resource-server
+             [--redirect-uri URI]... [--jwks-url URL | --jwks-file FILE] [--scope "..."]
   app list
   app disable --client-id ID
   app rotate-secret --client-id ID
@@ -158,7 +158,7 @@ func adminCommands() map[string]adminCmd {
 			flags: func(fs *flag.FlagSet) {
 				fs.StringVar(&c.Name, "name", "", "the app's name, shown on the consent page")
 				fs.Var(&redirect, "redirect-uri", "an allowed redirect URI (repeat for several)")
-				fs.StringVar(&typ, "type", "", "public, confidential or backend")
+				fs.StringVar(&typ, "type", "", "public, confidential, backend, or resource-server (an API that may introspect every token, and do nothing else)")
 				fs.StringVar(&c.JWKSURL, "jwks-url", "", "URL of the app's public keys (private_key_jwt)")
 				fs.StringVar(&jwksFile, "jwks-file", "", "file holding the app's public keys as a JWKS (private_key_jwt)")
 				fs.StringVar(&c.Scope, "scope", "", "the most the app may be granted (default: system/*.rs for backend apps, patient and user read scopes otherwise)")

@@ -68,11 +68,18 @@ func TestAdminApps(t *testing.T) {
 		t.Errorf("list: %d %s", code, out)
 	}
 
+	code, out, stderr = runAdminTest(t, dir, "app", "create", "--name", "Imaging API", "--type", "resource-server")
+	var rs map[string]any
+	if err := json.Unmarshal([]byte(out), &rs); code != 0 || err != nil || rs["client_secret"] == nil || rs["scope"] != "" {
+		t.Errorf("resource server: %d %s %s", code, out, stderr)
+	}
+
 	for name, args := range map[string][]string{
-		"no type":          {"app", "create", "--name", "x"},
-		"backend, no keys": {"app", "create", "--name", "x", "--type", "backend"},
-		"unknown client":   {"app", "disable", "--client-id", "nope"},
-		"missing file":     {"app", "create", "--name", "x", "--type", "backend", "--jwks-file", "/nonexistent"},
+		"resource server with a redirect": {"app", "create", "--name", "x", "--type", "resource-server", "--redirect-uri", "https://x.example/cb"},
+		"no type":                         {"app", "create", "--name", "x"},
+		"backend, no keys":                {"app", "create", "--name", "x", "--type", "backend"},
+		"unknown client":                  {"app", "disable", "--client-id", "nope"},
+		"missing file":                    {"app", "create", "--name", "x", "--type", "backend", "--jwks-file", "/nonexistent"},
 	} {
 		if code, _, _ := runAdminTest(t, dir, args...); code != 1 {
 			t.Errorf("%s: exit %d, want 1", name, code)

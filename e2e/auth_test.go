@@ -166,10 +166,10 @@ func TestDisableRevokesTokens(t *testing.T) {
 	startServe(t, addr, "/readyz", "--data-dir", dataDir, "--auth", "smart")
 	a := newAuthClient(t, "http://"+addr)
 	const redirect = "https://app.example/callback"
-	var app authApp
+	var app, rs authApp
 	adminJSON(t, dataDir, nil, &app, "app", "create", "--name", "Portal", "--type", "confidential",
 		"--redirect-uri", redirect, "--scope", "offline_access launch/patient patient/*.rs system/Patient.rs")
-	rs := app
+	adminJSON(t, dataDir, nil, &rs, "app", "create", "--name", "API", "--type", "resource-server")
 	password := "correct horse battery staple"
 	var u struct{ Username string }
 	for _, name := range []string{"alice", "bob"} {
@@ -207,6 +207,9 @@ func TestDisableRevokesTokens(t *testing.T) {
 	for _, tok := range []string{bobAT, appAT} {
 		if d := a.waitRefused(tok, start); d > 5*time.Second+500*time.Millisecond {
 			t.Errorf("a disabled app's token was refused %v after the disable, want within 5 s", d)
+		}
+		if m := a.introspect(rs, tok); m["active"] != false {
+			t.Errorf("a disabled app's token introspects %v", m)
 		}
 	}
 	status, _, _ := a.postForm("/auth/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {bob["refresh_token"].(string)}}, &app)

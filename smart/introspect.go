@@ -7,17 +7,25 @@ import (
 	"strings"
 )
 
+// inactive is the whole answer about a token that is not valid, or not the caller's to know
+// about (RFC 7662 §2.2, §4).
+var inactive = json.RawMessage(`{"active":false}`)
+
 // introspect answers POST /auth/introspect (RFC 7662). The caller must authenticate as a
-// registered confidential or backend client, or present a valid access token, so that tokens
-// cannot be probed anonymously (§2.1). A token that is not a valid access token of Portico
-// answers exactly {"active":false} (§2.2).
+// client: with its credentials (a secret or an assertion; a bare public client_id is not
+// enough), or with a valid access token, whose client is then the caller, so that tokens
+// cannot be probed anonymously (§2.1). Only the token's own client and registered resource
+// servers learn about a token (§4: what a token says about its user is not for other clients);
+// anyone else, like a token that is not a valid access token of Portico, gets exactly
+// {"active":false} (§2.2).
 func (s *Server) introspect(w http.ResponseWriter, r *http.Request) {
 	form, err := readForm(w, r)
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	if err := s.introspectionCaller(r, form); err != nil {
+	caller, err := s.introspectionCaller(r, form)
+	if err != nil {
 		s.logError(r, "introspection refused", err)
 		writeError(w, err)
 		return
@@ -28,7 +36,12 @@ func (s *Server) introspect(w http.ResponseWriter, r *http.Request) {
 			writeError(w, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, json.RawMessage(`{"active":false}`))
+		writeJSON(w, http.StatusOK, inactive)
+		return
+	}
+	if p.ClientID != caller.ID && caller.Type != ClientResourceServer {
+		s.log.Info("introspection of another client's token answered inactive", "client_id", caller.ID, "token_client_id", p.ClientID)
+		writeJSON(w, http.StatusOK, inactive)
 		return
 	}
 	resp := map[string]any{
@@ -47,19 +60,22 @@ func (s *Server) introspect(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, resp)
 }
 
-// introspectionCaller accepts a Bearer access token or client authentication other than a
-// bare public client_id.
-func (s *Server) introspectionCaller(r *http.Request, form map[string][]string) error {
+// introspectionCaller is the client asking: the client of a Bearer access token, or the client
+// that authenticated with its credentials (not a bare public client_id).
+func (s *Server) introspectionCaller(r *http.Request, form map[string][]string) (Client, error) {
 	if scheme, _, _ := strings.Cut(r.Header.Get("Authorization"), " "); strings.EqualFold(scheme, "Bearer") {
-		_, err := s.Authenticate(r)
-		return err
+		p, err := s.Authenticate(r)
+		if err != nil {
+			return Client{}, err
+		}
+		return Client{ID: p.ClientID}, nil // a token's client is never a resource server: they get no tokens
 	}
-	_, method, err := s.authenticateClient(r, form)
+	c, method, err := s.authenticateClient(r, form)
 	if err != nil {
-		return err
+		return Client{}, err
 	}
 	if method == AuthNone {
-		return withf(ErrInvalidClient, "introspection needs client authentication")
+		return Client{}, withf(ErrInvalidClient, "introspection needs client authentication")
 	}
-	return nil
+	return c, nil
 }

@@ -25,6 +25,10 @@ const (
 	ClientPublic       ClientType = "public"       // browser or native app: PKCE, no secret
 	ClientConfidential ClientType = "confidential" // server-side app: client_secret_basic, or private_key_jwt with a JWKS
 	ClientBackend      ClientType = "backend"      // Backend Services: private_key_jwt, client_credentials, system/ scopes
+
+	// ClientResourceServer is an API that checks Portico's tokens at /auth/introspect: a
+	// secret or keys, and nothing else (no redirect URIs, no scopes, no tokens of its own).
+	ClientResourceServer ClientType = "resource-server"
 )
 
 // Client is a registered app.
@@ -84,8 +88,12 @@ func (c Client) Validate() error {
 		if len(c.JWKS) == 0 && c.JWKSURL == "" {
 			errs = append(errs, errors.New("a backend app needs --jwks-url or --jwks-file"))
 		}
+	case ClientResourceServer:
+		if len(c.RedirectURIs) > 0 || c.Scope != "" {
+			errs = append(errs, errors.New("a resource server has no --redirect-uri and no --scope: it only introspects tokens"))
+		}
 	default:
-		errs = append(errs, fmt.Errorf("type: %q is not public, confidential or backend", c.Type))
+		errs = append(errs, fmt.Errorf("type: %q is not public, confidential, backend or resource-server", c.Type))
 	}
 	for _, u := range c.RedirectURIs {
 		p, err := url.Parse(u)
@@ -133,7 +141,7 @@ func (r *Registry) CreateClient(ctx context.Context, c Client) (Client, string, 
 	c.Created = time.Now().UTC().Truncate(time.Second)
 	c.Disabled = false
 	var secret string
-	if c.Type == ClientConfidential && len(c.JWKS) == 0 && c.JWKSURL == "" {
+	if (c.Type == ClientConfidential || c.Type == ClientResourceServer) && len(c.JWKS) == 0 && c.JWKSURL == "" {
 		var err error
 		if secret, c.SecretHash, err = newSecret(); err != nil {
 			return Client{}, "", err
@@ -150,8 +158,11 @@ func (r *Registry) CreateClient(ctx context.Context, c Client) (Client, string, 
 }
 
 func defaultScope(t ClientType) string {
-	if t == ClientBackend {
+	switch t {
+	case ClientBackend:
 		return "system/*.rs"
+	case ClientResourceServer:
+		return ""
 	}
 	return "openid fhirUser launch launch/patient offline_access online_access patient/*.rs user/*.rs"
 }
@@ -233,7 +244,7 @@ func (r *Registry) RotateSecret(ctx context.Context, id string) (string, error) 
 		return "", err
 	}
 	err = r.updateClient(ctx, id, func(c *Client) error {
-		if c.Type != ClientConfidential || c.SecretHash == "" {
+		if c.Type != ClientConfidential && c.Type != ClientResourceServer || c.SecretHash == "" {
 			return fmt.Errorf("smart: client %s has no secret (type %s)", id, c.Type)
 		}
 		c.SecretHash = hash

@@ -97,8 +97,8 @@ func (s *Server) clientCredentials(r *http.Request, form url.Values) (tokenRespo
 	if err != nil {
 		return tokenResponse{}, err
 	}
-	if method == AuthNone || c.Type == ClientPublic {
-		return tokenResponse{}, withf(ErrUnauthorizedClient, "a public client cannot use client_credentials")
+	if method == AuthNone || c.Type == ClientPublic || c.Type == ClientResourceServer {
+		return tokenResponse{}, withf(ErrUnauthorizedClient, "a %s client cannot use client_credentials", c.Type)
 	}
 	requested, _, err := policy.ParseScopes(form.Get("scope"))
 	if err != nil {
