@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/portico-health/portico/internal/clientaddr"
 	"github.com/portico-health/portico/smart"
 	"github.com/portico-health/portico/store/sqlite"
 	"github.com/portico-health/portico/triage/rules"
@@ -55,6 +56,11 @@ type Config struct {
 	// (string or array; "scope" falls back to "scp"), the launch patient and the user's FHIR
 	// resource.
 	OIDCScopeClaim, OIDCPatientClaim, OIDCFHIRUserClaim string
+
+	// TrustedProxies lists the reverse proxies (CIDRs or addresses, separated by commas or
+	// spaces) whose X-Forwarded-For or Forwarded header gives the client's address; "" trusts
+	// none, and the TCP peer is the client (clientaddr.Resolver).
+	TrustedProxies string
 
 	// Demo serves the /demo SMART app beside the FHIR base and registers its public client
 	// (demo.ClientID). Off by default: a production portal should not offer it.
@@ -131,6 +137,9 @@ func (c Config) Validate() error {
 		if err := c.oidcConfig(nil).Validate(); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	if _, err := clientaddr.ParseTrusted(c.TrustedProxies); err != nil {
+		errs = append(errs, err)
 	}
 	if c.Demo && (c.Auth == AuthNone || c.OIDCIssuer != "") {
 		errs = append(errs, errors.New("demo: needs Portico's own authorization server (--auth=smart without --oidc-issuer)"))

@@ -17,6 +17,7 @@ import (
 	"github.com/portico-health/portico/conformance"
 	"github.com/portico-health/portico/demo"
 	"github.com/portico-health/portico/fhir"
+	"github.com/portico-health/portico/internal/clientaddr"
 	"github.com/portico-health/portico/smart"
 	"github.com/portico-health/portico/store"
 	"github.com/portico-health/portico/store/derived"
@@ -101,9 +102,7 @@ func (s *Server) buildHandler() error {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = fhirAPI.HTTPErrorHandler
-	e.Use(middleware.RequestID())
-	e.Use(requestLogger(s.log))
-	e.Use(middleware.Recover())
+	s.useCommon(e)
 
 	e.GET("/healthz", func(c echo.Context) error { return c.String(http.StatusOK, "ok\n") })
 	e.GET("/readyz", s.ready)
@@ -159,6 +158,16 @@ func (s *Server) buildHandler() error {
 	}
 	s.echo = e
 	return nil
+}
+
+// useCommon adds the middleware every handler of the server starts with: the client address
+// (clientaddr.From), the request id, the request log and panic recovery.
+func (s *Server) useCommon(e *echo.Echo) {
+	trusted, _ := clientaddr.ParseTrusted(s.cfg.TrustedProxies) // checked in Validate
+	e.Use(echo.WrapMiddleware(clientaddr.New(trusted).Middleware))
+	e.Use(middleware.RequestID())
+	e.Use(requestLogger(s.log))
+	e.Use(middleware.Recover())
 }
 
 // registerDemo serves the /demo app and registers (idempotently) its public client.

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
-	"github.com/labstack/echo/v4/middleware"
 
 	"github.com/portico-health/portico/api"
 	"github.com/portico-health/portico/fhir"
@@ -127,9 +126,7 @@ func (s *Server) startPending(ctx context.Context) (bool, error) {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = outcomes.HTTPErrorHandler
-	e.Use(middleware.RequestID())
-	e.Use(requestLogger(s.log))
-	e.Use(middleware.Recover())
+	s.useCommon(e)
 	e.GET("/healthz", func(c echo.Context) error { return c.String(http.StatusOK, "ok\n") })
 	// 503 until the full API is swapped in, not merely until the store answers.
 	e.GET("/readyz", func(c echo.Context) error {

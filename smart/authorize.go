@@ -4,13 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/portico-health/portico/policy"
 	"net/http"
 	"net/url"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/portico-health/portico/internal/clientaddr"
+	"github.com/portico-health/portico/policy"
 
 	"github.com/google/uuid"
 )
@@ -147,7 +149,7 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 	if step == "login" {
 		// Throttled before the password is checked: a refused attempt costs no hashing and
 		// tells nothing. Any username is counted, known or not, so a lock reveals nothing.
-		username, addr := v.Get("username"), clientAddr(r)
+		username, addr := v.Get("username"), clientaddr.From(r)
 		if wait := s.login.wait(username, addr); wait > 0 {
 			s.log.Warn("sign-in throttled", "client_id", ar.client.ID, "addr", addr)
 			page.Title, page.Username = "Sign in", username

@@ -2,8 +2,7 @@ package smart
 
 import (
 	"fmt"
-	"net"
-	"net/http"
+
 	"sync"
 	"time"
 )
@@ -54,16 +53,6 @@ func userKey(username string) string {
 		return username[:loginMaxKeyBytes]
 	}
 	return username
-}
-
-// clientAddr is the address the request came from (the TCP peer: Portico does not trust
-// forwarding headers, which any client can set).
-func clientAddr(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }
 
 // wait is how long attempts for username from addr are still refused (0: allowed).
