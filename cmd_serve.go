@@ -38,6 +38,7 @@ func runServe(args []string) int {
 	fs.StringVar(&cfg.OIDCScopeClaim, "oidc-scope-claim", cfg.OIDCScopeClaim, `with --oidc-issuer: the claim with the SMART scopes, a space-separated string or an array ("scope" falls back to "scp")`)
 	fs.StringVar(&cfg.OIDCPatientClaim, "oidc-patient-claim", cfg.OIDCPatientClaim, "with --oidc-issuer: the claim with the launch patient's id")
 	fs.StringVar(&cfg.OIDCFHIRUserClaim, "oidc-fhir-user-claim", cfg.OIDCFHIRUserClaim, "with --oidc-issuer: the claim with the user's FHIR resource (Type/id or a URL ending in it)")
+	fs.IntVar(&cfg.PasswordHashes, "password-hashes", cfg.PasswordHashes, "argon2id password and client-secret checks run at once (64 MiB each); beyond, a few wait up to 2 s and the rest get 503 with Retry-After")
 	fs.StringVar(&cfg.TrustedProxies, "trusted-proxies", cfg.TrustedProxies, "reverse proxies (CIDRs or addresses, comma-separated) whose X-Forwarded-For or Forwarded header gives the client address; empty: the TCP peer is the client")
 	memoryLimitMB := defaultMemoryLimitMB
 	fs.IntVar(&memoryLimitMB, "memory-limit-mb", memoryLimitMB, "soft limit of the Go heap in MiB, so that garbage is collected before the process grows (0: none; the GOMEMLIMIT environment variable, when set, wins)")

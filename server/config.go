@@ -57,6 +57,10 @@ type Config struct {
 	// resource.
 	OIDCScopeClaim, OIDCPatientClaim, OIDCFHIRUserClaim string
 
+	// PasswordHashes is how many argon2id password and client-secret checks run at once
+	// (each holds 64 MiB); more wait briefly or get 503 (smart.Config.PasswordHashes).
+	PasswordHashes int
+
 	// TrustedProxies lists the reverse proxies (CIDRs or addresses, separated by commas or
 	// spaces) whose X-Forwarded-For or Forwarded header gives the client's address; "" trusts
 	// none, and the TCP peer is the client (clientaddr.Resolver).
@@ -87,6 +91,8 @@ func Defaults() Config {
 		MaxBodyBytes: 8 << 20,
 		Auth:         AuthSMART,
 		Triage:       true,
+
+		PasswordHashes: smart.DefaultPasswordHashes,
 
 		OIDCScopeClaim:    "scope",
 		OIDCPatientClaim:  "patient",
@@ -137,6 +143,9 @@ func (c Config) Validate() error {
 		if err := c.oidcConfig(nil).Validate(); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	if c.PasswordHashes < 0 || c.PasswordHashes > 64 { // 0: smart's default
+		errs = append(errs, fmt.Errorf("password-hashes: %d: want 1 to 64 (0: the default; each holds 64 MiB while it runs)", c.PasswordHashes))
 	}
 	if _, err := clientaddr.ParseTrusted(c.TrustedProxies); err != nil {
 		errs = append(errs, err)

@@ -81,7 +81,8 @@ func (s *Server) buildHandler() error {
 		}
 		authorizer = smartAuthorizer{}
 	} else {
-		if authz, err = smart.New(smart.Config{Store: s.store, BaseURL: s.cfg.BaseURL, Logger: s.log}); err != nil {
+		if authz, err = smart.New(smart.Config{Store: s.store, BaseURL: s.cfg.BaseURL, Logger: s.log,
+			PasswordHashes: s.cfg.PasswordHashes}); err != nil {
 			return err
 		}
 		s.authz.Store(authz)

@@ -147,31 +147,41 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if step == "login" {
-		// Throttled before the password is checked: a refused attempt costs no hashing and
-		// tells nothing. Any username is counted, known or not, so a lock reveals nothing.
+		// Counted before the password is hashed (throttle.go): a refused attempt costs no
+		// hashing and tells nothing. Any username is counted, known or not.
 		username, addr := v.Get("username"), clientaddr.From(r)
-		if wait := s.login.wait(username, addr); wait > 0 {
+		page.Title, page.Username = "Sign in", username
+		done, wait := s.login.begin(username, addr)
+		if wait > 0 {
 			s.log.Warn("sign-in throttled", "client_id", ar.client.ID, "addr", addr)
-			page.Title, page.Username = "Sign in", username
 			page.Error = "Too many failed sign-in attempts. Wait " + waitText(wait) + " and try again."
 			w.Header().Set("Retry-After", strconv.Itoa(int((wait+time.Second-1)/time.Second)))
 			renderPage(w, http.StatusTooManyRequests, loginPage, page)
 			return
 		}
 		u, err := s.registry.CheckPassword(ctx, username, v.Get("password"))
-		if err != nil {
-			page.Title, page.Username = "Sign in", username
+		switch {
+		case err == nil:
+			done(attemptSucceeded)
+		case errors.Is(err, ErrBadPassword):
+			done(attemptFailed)
 			page.Error = "Wrong username or password."
-			status := http.StatusUnauthorized
-			if errors.Is(err, ErrBadPassword) {
-				s.login.failed(username, addr)
-			} else {
-				page.Error, status = "Something went wrong; try again.", http.StatusInternalServerError
-			}
-			renderPage(w, status, loginPage, page)
+			renderPage(w, http.StatusUnauthorized, loginPage, page)
+			return
+		case errors.Is(err, ErrBusy):
+			done(attemptVoid)
+			s.log.Warn("sign-in refused: every password-hashing slot is busy", "addr", addr)
+			page.Error = "Many people are signing in right now. Try again in a moment."
+			w.Header().Set("Retry-After", "1")
+			renderPage(w, http.StatusServiceUnavailable, loginPage, page)
+			return
+		default:
+			done(attemptVoid)
+			s.log.Error("sign-in", "error", err.Error())
+			page.Error = "Something went wrong; try again."
+			renderPage(w, http.StatusInternalServerError, loginPage, page)
 			return
 		}
-		s.login.succeeded(username)
 		sess, err := s.signSession(ctx, u, ar)
 		if err != nil {
 			s.fail(w, err)

@@ -89,6 +89,11 @@ func writeError(w http.ResponseWriter, err error) {
 	if e.Status == http.StatusUnauthorized && e.Code == "invalid_client" {
 		w.Header().Set("WWW-Authenticate", `Basic realm="portico"`)
 	}
+	if e.Status == http.StatusServiceUnavailable || e.Status == http.StatusTooManyRequests {
+		if w.Header().Get("Retry-After") == "" {
+			w.Header().Set("Retry-After", "1")
+		}
+	}
 	body := map[string]string{"error": e.Code}
 	if e.Description != "" {
 		body["error_description"] = e.Description

@@ -37,9 +37,10 @@ func HashSecret(secret string) (string, error) {
 
 var errBadHash = errors.New("smart: malformed argon2id hash")
 
-// VerifySecret reports whether secret matches a HashSecret hash, comparing in constant time.
-// The parameters are read from the hash, so older hashes keep working when they change.
-func VerifySecret(hash, secret string) bool {
+// verifySecretHash reports whether secret matches a HashSecret hash, comparing in constant
+// time. The parameters are read from the hash, so older hashes keep working when they change.
+// Call it only through Registry.verifySecret, which bounds how many run at once.
+func verifySecretHash(hash, secret string) bool {
 	ok, err := verifySecret(hash, secret)
 	return err == nil && ok
 }

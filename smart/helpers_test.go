@@ -7,7 +7,6 @@ import (
 	"crypto/rsa"
 	"encoding/json"
 	"errors"
-	"github.com/portico-health/portico/policy"
 	"io"
 	"log/slog"
 	"net/http"
@@ -17,6 +16,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/portico-health/portico/internal/clientaddr"
+	"github.com/portico-health/portico/policy"
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/google/uuid"
@@ -55,7 +57,10 @@ func newEnvDir(t testing.TB, dir string) *env {
 	t.Cleanup(func() { st.Close() })
 	en := &env{t: t, st: st, dir: dir}
 	var handler http.Handler
-	en.ts = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }))
+	// As the server does with --trusted-proxies: here the tests are the proxy, and name the
+	// client they stand for with X-Forwarded-For.
+	loopback, _ := clientaddr.ParseTrusted("127.0.0.0/8, ::1")
+	en.ts = httptest.NewServer(clientaddr.New(loopback).Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) })))
 	t.Cleanup(en.ts.Close)
 	en.srv, err = New(Config{
 		Store: st, BaseURL: en.ts.URL + "/fhir", Logger: slog.New(slog.NewTextHandler(testWriter{t}, nil)),

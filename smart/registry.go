@@ -67,11 +67,30 @@ var (
 // PorticoUser/{uuid} with a "username" token index entry), so the admin command can change
 // them while a server runs and every backend holds them.
 type Registry struct {
-	st store.Store
+	st     store.Store
+	hashes *hashGate
 }
 
-// NewRegistry returns the registry kept in st.
-func NewRegistry(st store.Store) *Registry { return &Registry{st: st} }
+// NewRegistry returns the registry kept in st, checking DefaultPasswordHashes passwords at once.
+func NewRegistry(st store.Store) *Registry { return newRegistry(st, 0) }
+
+func newRegistry(st store.Store, hashes int) *Registry {
+	return &Registry{st: st, hashes: newHashGate(hashes)}
+}
+
+// verifySecret checks a password or client secret against its hash (the dummy hash for "")
+// in a slot of the hash gate: ErrBusy when none frees up in time.
+func (r *Registry) verifySecret(ctx context.Context, hash, secret string) (bool, error) {
+	var ok bool
+	err := r.hashes.do(ctx, func() {
+		if hash == "" {
+			verifySecretHash(dummyHash(), secret)
+			return
+		}
+		ok = verifySecretHash(hash, secret)
+	})
+	return ok, err
+}
 
 // Validate checks a client registration before it is stored.
 func (c Client) Validate() error {
@@ -352,17 +371,21 @@ func (r *Registry) DisableUser(ctx context.Context, username string) error {
 }
 
 // CheckPassword returns the enabled user with this username and password; ErrBadPassword
-// otherwise (unknown, disabled or wrong password alike, in about the same time).
+// otherwise (unknown, disabled or wrong password alike, in about the same time); ErrBusy when
+// too many passwords are being checked at once.
 func (r *Registry) CheckPassword(ctx context.Context, username, password string) (User, error) {
 	u, err := r.UserByUsername(ctx, username)
 	if errors.Is(err, ErrUnknownUser) {
-		VerifySecret(dummyHash(), password)
-		return User{}, ErrBadPassword
+		u, err = User{}, nil // checked against the dummy hash: as slow as a wrong password
 	}
 	if err != nil {
 		return User{}, err
 	}
-	if !VerifySecret(u.PasswordHash, password) || u.Disabled {
+	ok, err := r.verifySecret(ctx, u.PasswordHash, password)
+	if err != nil {
+		return User{}, err
+	}
+	if !ok || u.Disabled || u.PasswordHash == "" {
 		return User{}, ErrBadPassword
 	}
 	return u, nil

@@ -30,6 +30,11 @@ type Config struct {
 	HTTPClient     *http.Client  // fetches clients' JWKS URLs; nil: a client with a 10 s timeout
 	Now            func() time.Time
 
+	// PasswordHashes is how many argon2id checks of passwords and client secrets run at once
+	// (each holds 64 MiB); 0: DefaultPasswordHashes. Beyond it a few wait briefly, the others
+	// get 503 with Retry-After.
+	PasswordHashes int
+
 	// SweepInterval is how often expired codes, refresh tokens, replay and revocation records
 	// and launch handles are deleted (sweep.go); 0: DefaultSweepInterval, negative: never.
 	// Close stops the sweeper.
@@ -107,7 +112,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{
 		cfg: cfg, log: cfg.Logger, st: cfg.Store, keys: keys,
-		registry: NewRegistry(cfg.Store),
+		registry: newRegistry(cfg.Store, cfg.PasswordHashes),
 		jwks:     newJWKSCache(cfg.HTTPClient),
 		login:    newLoginThrottle(cfg.Now),
 		issuer:   cfg.AuthBaseURL,

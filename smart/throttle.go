@@ -5,16 +5,23 @@ import (
 
 	"sync"
 	"time"
+
+	"github.com/portico-health/portico/internal/clientaddr"
 )
 
-// Sign-in throttling: failed password checks on the sign-in page are counted per username
-// and per client address. Past a limit within a window, further attempts are refused (HTTP
-// 429) without checking the password, for a delay that doubles with each further failure.
-// The counts live in this process's memory: a restart forgets them, and several Portico
-// processes behind one name count separately (docs/smart.md).
+// Sign-in throttling: sign-in attempts are counted per (username, client address) and per
+// client address, before the password is hashed: each attempt counts as a failure from the
+// moment it starts, and is refunded when the password proves right (or nothing was checked).
+// So concurrent wrong passwords cannot all be checked before the first failure counts. Past a
+// limit within a window, further attempts are refused (HTTP 429) without hashing, for a delay
+// that doubles with each further failure. Keying the username by address too means that
+// nobody can lock a user out from everywhere by failing on their username; the address limit
+// bounds what one address guesses across usernames. The counts live in this process's memory:
+// a restart forgets them, and several Portico processes behind one name count separately
+// (docs/smart.md).
 const (
 	loginWindow      = 15 * time.Minute // failures older than this (and not locked) are forgotten
-	loginUserLimit   = 5                // failures of one username before it is locked
+	loginUserLimit   = 5                // failures of one username from one address before it is locked there
 	loginAddrLimit   = 20               // failures from one address (many users behind one NAT)
 	loginFirstDelay  = time.Minute
 	loginMaxDelay    = time.Hour
@@ -48,37 +55,72 @@ func newLoginThrottle(now func() time.Time) *loginThrottle {
 		firstDelay: loginFirstDelay, maxDelay: loginMaxDelay, maxTracked: loginMaxTracked}
 }
 
-func userKey(username string) string {
+// userKey is the key of a username's failures from one address.
+func userKey(username, addr string) string {
 	if len(username) > loginMaxKeyBytes {
-		return username[:loginMaxKeyBytes]
+		username = username[:loginMaxKeyBytes]
 	}
-	return username
+	return username + "\x00" + clientaddr.Bucket(addr)
 }
 
-// wait is how long attempts for username from addr are still refused (0: allowed).
-func (t *loginThrottle) wait(username, addr string) time.Duration {
+// attempt is how a sign-in attempt ended.
+type attempt int
+
+const (
+	attemptFailed    attempt = iota // wrong password: it stays counted
+	attemptSucceeded                // right password: the username's count is cleared, the address's refunded
+	attemptVoid                     // nothing was checked (busy, store error): refunded
+)
+
+// begin reserves an attempt for username from addr before its password is checked: it counts
+// it as a failure at once, and returns the function that settles it. wait > 0 (and no
+// function) when attempts from there are refused for that long.
+func (t *loginThrottle) begin(username, addr string) (done func(attempt), wait time.Duration) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	now := t.now()
-	w := time.Duration(0)
-	for _, f := range []*loginFailures{t.users[userKey(username)], t.addrs[addr]} {
+	uk, ak := userKey(username, addr), clientaddr.Bucket(addr)
+	for _, f := range []*loginFailures{t.users[uk], t.addrs[ak]} {
 		if f != nil && f.until.After(now) {
-			w = max(w, f.until.Sub(now))
+			wait = max(wait, f.until.Sub(now))
 		}
 	}
-	return w
+	if wait > 0 {
+		return nil, wait
+	}
+	ru := t.count(t.users, uk, t.userLimit, now)
+	ra := t.count(t.addrs, ak, t.addrLimit, now)
+	return func(a attempt) {
+		t.mu.Lock()
+		defer t.mu.Unlock()
+		switch a {
+		case attemptSucceeded:
+			if t.users[uk] == ru.f {
+				delete(t.users, uk)
+			}
+			ra.refund()
+		case attemptVoid:
+			ru.refund()
+			ra.refund()
+		}
+	}, 0
 }
 
-// failed records a failed attempt for username from addr.
-func (t *loginThrottle) failed(username, addr string) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	now := t.now()
-	t.count(t.users, userKey(username), t.userLimit, now)
-	t.count(t.addrs, addr, t.addrLimit, now)
+// reservation is one counted attempt: the entry and the lock it had before.
+type reservation struct {
+	f                *loginFailures
+	prevUntil, until time.Time
 }
 
-func (t *loginThrottle) count(m map[string]*loginFailures, key string, limit int, now time.Time) {
+// refund takes back a counted attempt, and the lock it set if no later failure moved it.
+func (r reservation) refund() {
+	r.f.n = max(r.f.n-1, 0)
+	if r.f.until.Equal(r.until) {
+		r.f.until = r.prevUntil
+	}
+}
+
+func (t *loginThrottle) count(m map[string]*loginFailures, key string, limit int, now time.Time) reservation {
 	f := m[key]
 	if f == nil || t.stale(f, now) {
 		if f == nil && len(m) >= t.maxTracked {
@@ -87,17 +129,25 @@ func (t *loginThrottle) count(m map[string]*loginFailures, key string, limit int
 		f = &loginFailures{}
 		m[key] = f
 	}
+	r := reservation{f: f, prevUntil: f.until}
 	f.n++
 	f.last = now
 	if f.n >= limit {
 		d := t.firstDelay << min(f.n-limit, 20)
 		f.until = now.Add(min(d, t.maxDelay))
 	}
+	r.until = f.until
+	return r
 }
 
-// stale: the failures are old and no lock holds.
+// stale: the last failure, and the end of the last lock, are older than the window (so the
+// delay keeps doubling for attempts right after a lock).
 func (t *loginThrottle) stale(f *loginFailures, now time.Time) bool {
-	return now.Sub(f.last) > t.window && !f.until.After(now)
+	end := f.last
+	if f.until.After(end) {
+		end = f.until
+	}
+	return now.Sub(end) > t.window
 }
 
 // evict makes room: stale entries first, then (under a flood of made-up usernames) any
@@ -116,14 +166,6 @@ func (t *loginThrottle) evict(m map[string]*loginFailures, now time.Time) {
 			delete(m, k)
 		}
 	}
-}
-
-// succeeded clears the username's failures. The address's count stays: signing in to one
-// account must not buy more guesses at others.
-func (t *loginThrottle) succeeded(username string) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	delete(t.users, userKey(username))
 }
 
 // waitText says a delay in words for the sign-in page.

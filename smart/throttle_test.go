@@ -115,61 +115,96 @@ func withCreds(f form, user, password string) form {
 	return f
 }
 
+// fail counts one failed attempt, if one may start; wait tells how long attempts are refused.
+func fail(th *loginThrottle, user, addr string) {
+	if done, _ := th.begin(user, addr); done != nil {
+		done(attemptFailed)
+	}
+}
+
+func waitFor(th *loginThrottle, user, addr string) time.Duration {
+	done, w := th.begin(user, addr)
+	if done != nil {
+		done(attemptVoid)
+	}
+	return w
+}
+
 // TestLoginThrottleAddress: failures from one address lock it for every username; a success
-// does not clear the address's count; the tracked entries stay bounded and locks in force
-// are never evicted.
+// does not clear the address's count; a username locked from one address is not locked from
+// another; the tracked entries stay bounded and locks in force are never evicted.
 func TestLoginThrottleAddress(t *testing.T) {
 	now := time.Unix(1_700_000_000, 0)
 	th := newLoginThrottle(func() time.Time { return now })
 	for i := range loginAddrLimit {
-		if th.wait("user"+strconv.Itoa(i), "10.0.0.1") > 0 {
+		if waitFor(th, "user"+strconv.Itoa(i), "10.0.0.1") > 0 {
 			t.Fatalf("locked after %d failures", i)
 		}
-		th.failed("user"+strconv.Itoa(i), "10.0.0.1")
-		if i == 0 {
-			th.succeeded("user0")
-		}
+		fail(th, "user"+strconv.Itoa(i), "10.0.0.1")
 	}
-	if w := th.wait("someone-else", "10.0.0.1"); w <= 0 || w > loginFirstDelay {
+	if w := waitFor(th, "someone-else", "10.0.0.1"); w <= 0 || w > loginFirstDelay {
 		t.Errorf("address after %d failures: wait %v", loginAddrLimit, w)
 	}
-	if w := th.wait("someone-else", "10.0.0.2"); w != 0 {
+	if w := waitFor(th, "someone-else", "10.0.0.2"); w != 0 {
 		t.Errorf("another address: wait %v", w)
+	}
+	// The username is locked from where it failed, not from everywhere.
+	for range loginUserLimit {
+		fail(th, "carol", "10.0.0.3")
+	}
+	if waitFor(th, "carol", "10.0.0.3") == 0 || waitFor(th, "carol", "10.0.0.4") != 0 {
+		t.Error("carol should be locked from 10.0.0.3 only")
 	}
 	// Delays double and are capped.
 	th2 := newLoginThrottle(func() time.Time { return now })
 	var waits []time.Duration
 	for range loginUserLimit + 10 {
-		th2.failed("carol", "a")
-		waits = append(waits, th2.wait("carol", "b"))
+		fail(th2, "carol", "a")
+		w := waitFor(th2, "carol", "a")
+		waits = append(waits, w)
+		now = now.Add(w)
 	}
 	if waits[loginUserLimit-2] != 0 || waits[loginUserLimit-1] != loginFirstDelay || waits[loginUserLimit] != 2*loginFirstDelay ||
 		waits[len(waits)-1] != loginMaxDelay {
 		t.Errorf("waits %v", waits)
 	}
+	// A success clears the username's count and refunds the address's, never below the
+	// failures before it.
+	th5 := newLoginThrottle(func() time.Time { return now })
+	for range loginUserLimit - 1 {
+		fail(th5, "erin", "b")
+	}
+	done, _ := th5.begin("erin", "b")
+	done(attemptSucceeded)
+	if f := th5.users[userKey("erin", "b")]; f != nil {
+		t.Errorf("a success left the username's count %d", f.n)
+	}
+	if f := th5.addrs["b"]; f.n != loginUserLimit-1 {
+		t.Errorf("address count %d after a success, want %d", f.n, loginUserLimit-1)
+	}
 	// Old failures are forgotten.
 	th3 := newLoginThrottle(func() time.Time { return now })
 	for range loginUserLimit - 1 {
-		th3.failed("dave", "a")
+		fail(th3, "dave", "a")
 	}
 	now = now.Add(loginWindow + time.Second)
-	th3.failed("dave", "a")
-	if w := th3.wait("dave", "c"); w != 0 {
+	fail(th3, "dave", "a")
+	if w := waitFor(th3, "dave", "a"); w != 0 {
 		t.Errorf("failures older than the window still count: wait %v", w)
 	}
 	// Bounded memory under made-up usernames, without forgetting a lock.
 	th4 := newLoginThrottle(func() time.Time { return now })
 	th4.maxTracked = 100
 	for range loginUserLimit {
-		th4.failed("victim", "x")
+		fail(th4, "victim", "x")
 	}
 	for i := range 1000 {
-		th4.failed("made-up-"+strconv.Itoa(i), strconv.Itoa(i))
+		fail(th4, "made-up-"+strconv.Itoa(i), strconv.Itoa(i))
 	}
 	if len(th4.users) > 100 || len(th4.addrs) > 100 {
 		t.Errorf("tracked %d users, %d addresses", len(th4.users), len(th4.addrs))
 	}
-	if th4.wait("victim", "y") == 0 {
+	if waitFor(th4, "victim", "x") == 0 {
 		t.Error("a lock in force was evicted")
 	}
 }

@@ -133,6 +133,10 @@ func (s *Server) clientCredentials(r *http.Request, form url.Values) (tokenRespo
 // logError logs a refused request with its cause; client errors at info, others at error.
 func (s *Server) logError(r *http.Request, msg string, err error) {
 	var e *Error
+	if errors.Is(err, ErrBusy) {
+		s.log.Warn(msg, "path", r.URL.Path, "error", err.Error())
+		return
+	}
 	if errors.As(err, &e) && e.Status < 500 {
 		s.log.Info(msg, "path", r.URL.Path, "error", err.Error())
 		return

@@ -1,0 +1,105 @@
+package smart
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+
+	"golang.org/x/oauth2"
+)
+
+// TestPasswordHashCap: a burst of unauthenticated Basic-auth requests runs at most
+// DefaultPasswordHashes argon2id hashes at once; the requests that find every slot and the
+// short queue taken get 503 with Retry-After at once, without hashing.
+func TestPasswordHashCap(t *testing.T) {
+	en := newEnv(t)
+	var wg sync.WaitGroup
+	statuses := make([]int, 24)
+	retry := make([]string, 24)
+	for i := range statuses {
+		wg.Go(func() {
+			req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, en.ts.URL+"/auth/token",
+				strings.NewReader(url.Values{"grant_type": {"client_credentials"}}.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.SetBasicAuth("nobody", "guess")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			resp.Body.Close()
+			statuses[i], retry[i] = resp.StatusCode, resp.Header.Get("Retry-After")
+		})
+	}
+	wg.Wait()
+	busy := 0
+	for i, s := range statuses {
+		switch {
+		case s == http.StatusServiceUnavailable && retry[i] != "":
+			busy++
+		case s == http.StatusUnauthorized:
+		default:
+			t.Errorf("request %d: %d (Retry-After %q), want 401, or 503 with Retry-After", i, s, retry[i])
+		}
+	}
+	if p := en.srv.registry.hashes.peak.Load(); p > DefaultPasswordHashes {
+		t.Errorf("%d hashes ran at once, want at most %d", p, DefaultPasswordHashes)
+	}
+	if busy == 0 {
+		t.Error("no request was turned away: the burst was not bounded")
+	}
+}
+
+// TestConcurrentWrongPasswords: sixteen wrong passwords sent at once for one user are counted
+// before hashing, so only the five the limit allows are checked and the rest get 429; the
+// user, locked from that address, still signs in from another.
+func TestConcurrentWrongPasswords(t *testing.T) {
+	en := newEnv(t)
+	a := en.newApp(ClientPublic, "")
+	if _, err := en.srv.Registry().CreateUser(t.Context(), "alice", "alice password", "Patient/p1"); err != nil {
+		t.Fatal(err)
+	}
+	b := en.browser()
+	a.cfg.Scopes = patientScopes
+	start := b.get(a.cfg.AuthCodeURL("st4te", oauth2.S256ChallengeOption(oauth2.GenerateVerifier()), oauth2.SetAuthURLParam("aud", en.srv.audience)))
+	login, ok := start.form("login")
+	if !ok {
+		t.Fatalf("no login form: %d", start.status)
+	}
+	post := func(password, from string) int {
+		f := withCreds(login, "alice", password)
+		req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, f.action, strings.NewReader(f.fields.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("X-Forwarded-For", from)
+		resp, err := b.c.Do(req)
+		if err != nil {
+			t.Error(err)
+			return 0
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	counts := map[int]int{}
+	for range 16 {
+		wg.Go(func() {
+			s := post("wrong", "198.51.100.1")
+			mu.Lock()
+			counts[s]++
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	if counts[http.StatusUnauthorized] != loginUserLimit || counts[http.StatusTooManyRequests] != 16-loginUserLimit {
+		t.Errorf("statuses %v, want %d checked (401) and %d refused (429)", counts, loginUserLimit, 16-loginUserLimit)
+	}
+	if s := post("alice password", "198.51.100.1"); s != http.StatusTooManyRequests {
+		t.Errorf("right password from the locked address: %d", s)
+	}
+	if s := post("alice password", "198.51.100.2"); s != http.StatusOK {
+		t.Errorf("right password from another address: %d, want 200: nobody may lock a user out from everywhere", s)
+	}
+}
