@@ -61,6 +61,11 @@ type Config struct {
 	// (each holds 64 MiB); more wait briefly or get 503 (smart.Config.PasswordHashes).
 	PasswordHashes int
 
+	// AuthRateLimit is how many requests per second /auth/token, /auth/introspect and
+	// /auth/revoke take from one client address and from one authenticated client (bursts of
+	// twice that); 0: no limit.
+	AuthRateLimit float64
+
 	// TrustedProxies lists the reverse proxies (CIDRs or addresses, separated by commas or
 	// spaces) whose X-Forwarded-For or Forwarded header gives the client's address; "" trusts
 	// none, and the TCP peer is the client (clientaddr.Resolver).
@@ -69,6 +74,14 @@ type Config struct {
 	// Demo serves the /demo SMART app beside the FHIR base and registers its public client
 	// (demo.ClientID). Off by default: a production portal should not offer it.
 	Demo bool
+}
+
+// smartRateLimit is AuthRateLimit as smart.Config.RateLimit takes it (negative: none).
+func (c Config) smartRateLimit() float64 {
+	if c.AuthRateLimit == 0 {
+		return -1
+	}
+	return c.AuthRateLimit
 }
 
 // oidcConfig is the smart configuration of the external-provider mode.
@@ -93,6 +106,7 @@ func Defaults() Config {
 		Triage:       true,
 
 		PasswordHashes: smart.DefaultPasswordHashes,
+		AuthRateLimit:  smart.DefaultRateLimit,
 
 		OIDCScopeClaim:    "scope",
 		OIDCPatientClaim:  "patient",
@@ -146,6 +160,9 @@ func (c Config) Validate() error {
 	}
 	if c.PasswordHashes < 0 || c.PasswordHashes > 64 { // 0: smart's default
 		errs = append(errs, fmt.Errorf("password-hashes: %d: want 1 to 64 (0: the default; each holds 64 MiB while it runs)", c.PasswordHashes))
+	}
+	if c.AuthRateLimit < 0 {
+		errs = append(errs, fmt.Errorf("auth-rate-limit: %v: want 0 (no limit) or more", c.AuthRateLimit))
 	}
 	if _, err := clientaddr.ParseTrusted(c.TrustedProxies); err != nil {
 		errs = append(errs, err)

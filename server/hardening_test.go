@@ -177,3 +177,26 @@ func TestTrustedProxiesConfig(t *testing.T) {
 		t.Errorf("Validate: %v", err)
 	}
 }
+
+// TestAuthRateLimit: --auth-rate-limit reaches the token endpoint (a burst of twice the rate,
+// then 429 with Retry-After), and 0 turns it off.
+func TestAuthRateLimit(t *testing.T) {
+	junk := url.Values{"grant_type": {"authorization_code"}, "code": {"x"}, "client_id": {"nobody"}}
+	en := newHardEnv(t, func(c *Config) { c.AuthRateLimit = 1 })
+	var statuses []int
+	var retry string
+	for range 3 {
+		s, h, _ := en.send(http.MethodPost, "/auth/token", junk)
+		statuses, retry = append(statuses, s), h.Get("Retry-After")
+	}
+	if statuses[0] == http.StatusTooManyRequests || statuses[1] == http.StatusTooManyRequests ||
+		statuses[2] != http.StatusTooManyRequests || retry == "" {
+		t.Errorf("statuses %v, Retry-After %q: want the third refused", statuses, retry)
+	}
+	off := newHardEnv(t, func(c *Config) { c.AuthRateLimit = 0 })
+	for i := range 50 {
+		if s, _, _ := off.send(http.MethodPost, "/auth/token", junk); s == http.StatusTooManyRequests {
+			t.Fatalf("request %d limited with --auth-rate-limit 0", i+1)
+		}
+	}
+}

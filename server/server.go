@@ -82,7 +82,7 @@ func (s *Server) buildHandler() error {
 		authorizer = smartAuthorizer{}
 	} else {
 		if authz, err = smart.New(smart.Config{Store: s.store, BaseURL: s.cfg.BaseURL, Logger: s.log,
-			PasswordHashes: s.cfg.PasswordHashes}); err != nil {
+			PasswordHashes: s.cfg.PasswordHashes, RateLimit: s.cfg.smartRateLimit()}); err != nil {
 			return err
 		}
 		s.authz.Store(authz)

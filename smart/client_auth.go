@@ -50,13 +50,13 @@ func (s *Server) authenticateClient(r *http.Request, form url.Values) (Client, s
 		if id := form.Get("client_id"); id != "" && id != c.ID {
 			return Client{}, "", withf(ErrInvalidClient, "client_id does not match the assertion")
 		}
-		return c, AuthPrivateKeyJWT, nil
+		return c, AuthPrivateKeyJWT, s.limitClient(c.ID)
 	case hasBasic:
 		c, err := s.checkBasic(r)
 		if err != nil {
 			return Client{}, "", err
 		}
-		return c, AuthClientSecretBasic, nil
+		return c, AuthClientSecretBasic, s.limitClient(c.ID)
 	case form.Get("client_id") != "":
 		c, err := s.registry.Client(r.Context(), form.Get("client_id"))
 		if err != nil || c.Disabled || c.Type != ClientPublic {

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
+	"time"
 )
 
 // Error is an OAuth 2.0 protocol error (RFC 6749 §5.2, RFC 6750 §3.1): the code and HTTP
@@ -14,6 +16,7 @@ type Error struct {
 	Description string
 	Status      int
 	Cause       error
+	RetryAfter  time.Duration // sent as Retry-After (whole seconds, at least 1) with a 429 or 503
 }
 
 func (e *Error) Error() string {
@@ -90,9 +93,7 @@ func writeError(w http.ResponseWriter, err error) {
 		w.Header().Set("WWW-Authenticate", `Basic realm="portico"`)
 	}
 	if e.Status == http.StatusServiceUnavailable || e.Status == http.StatusTooManyRequests {
-		if w.Header().Get("Retry-After") == "" {
-			w.Header().Set("Retry-After", "1")
-		}
+		w.Header().Set("Retry-After", strconv.Itoa(retrySeconds(e.RetryAfter)))
 	}
 	body := map[string]string{"error": e.Code}
 	if e.Description != "" {

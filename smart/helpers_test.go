@@ -48,7 +48,11 @@ func newEnv(t *testing.T) *env {
 // newBenchEnv is newEnv for benchmarks.
 func newBenchEnv(b *testing.B) *env { return newEnvDir(b, b.TempDir()) }
 
-func newEnvDir(t testing.TB, dir string) *env {
+func newEnvDir(t testing.TB, dir string) *env { return newEnvConfig(t, dir, nil) }
+
+// newEnvConfig is newEnvDir with the server's configuration adjusted by change. The rate
+// limits are off unless change turns them on: the tests send many requests from one address.
+func newEnvConfig(t testing.TB, dir string, change func(*Config)) *env {
 	t.Helper()
 	st, err := sqlite.Open(t.Context(), sqlite.Config{Dir: dir, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
@@ -62,10 +66,14 @@ func newEnvDir(t testing.TB, dir string) *env {
 	loopback, _ := clientaddr.ParseTrusted("127.0.0.0/8, ::1")
 	en.ts = httptest.NewServer(clientaddr.New(loopback).Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) })))
 	t.Cleanup(en.ts.Close)
-	en.srv, err = New(Config{
+	cfg := Config{
 		Store: st, BaseURL: en.ts.URL + "/fhir", Logger: slog.New(slog.NewTextHandler(testWriter{t}, nil)),
-		Now: en.now, HTTPClient: en.ts.Client(),
-	})
+		Now: en.now, HTTPClient: en.ts.Client(), RateLimit: -1,
+	}
+	if change != nil {
+		change(&cfg)
+	}
+	en.srv, err = New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -68,7 +68,7 @@ func (s *Server) introspectionCaller(r *http.Request, form map[string][]string) 
 		if err != nil {
 			return Client{}, err
 		}
-		return Client{ID: p.ClientID}, nil // a token's client is never a resource server: they get no tokens
+		return Client{ID: p.ClientID}, s.limitClient(p.ClientID) // a token's client is never a resource server: they get no tokens
 	}
 	c, method, err := s.authenticateClient(r, form)
 	if err != nil {

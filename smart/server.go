@@ -35,6 +35,11 @@ type Config struct {
 	// get 503 with Retry-After.
 	PasswordHashes int
 
+	// RateLimit is how many requests per second the token, introspection and revocation
+	// endpoints take from one client address and from one authenticated client (bursts of
+	// twice that); 0: DefaultRateLimit, negative: no limit. Beyond it: 429 with Retry-After.
+	RateLimit float64
+
 	// SweepInterval is how often expired codes, refresh tokens, replay and revocation records
 	// and launch handles are deleted (sweep.go); 0: DefaultSweepInterval, negative: never.
 	// Close stops the sweeper.
@@ -53,6 +58,7 @@ type Server struct {
 	tokens   tokenCache // access tokens verified recently
 	sweep    *sweeper   // nil when not sweeping
 	login    *loginThrottle
+	limits   *rateLimits // nil: no rate limits
 
 	issuer   string // = auth base URL
 	audience string // = FHIR base URL
@@ -115,6 +121,7 @@ func New(cfg Config) (*Server, error) {
 		registry: newRegistry(cfg.Store, cfg.PasswordHashes),
 		jwks:     newJWKSCache(cfg.HTTPClient),
 		login:    newLoginThrottle(cfg.Now),
+		limits:   newRateLimits(cfg.RateLimit),
 		issuer:   cfg.AuthBaseURL,
 		audience: cfg.BaseURL,
 	}
@@ -150,9 +157,9 @@ func (s *Server) Register(e *echo.Echo) {
 	get(fhirPath+pathSMARTConf, s.smartConfiguration)
 	get(authPath+pathOpenIDConf, s.openIDConfiguration)
 	get(authPath+pathJWKS, s.serveJWKS)
-	post(authPath+pathToken, s.token)
-	post(authPath+pathIntrospect, s.introspect)
-	post(authPath+pathRevoke, s.revoke)
+	post(authPath+pathToken, s.limitAddr(s.token))
+	post(authPath+pathIntrospect, s.limitAddr(s.introspect))
+	post(authPath+pathRevoke, s.limitAddr(s.revoke))
 	get(authPath+pathStyle, s.smartStyle)
 	post(authPath+pathLaunch, s.launch)
 	e.GET(authPath+pathAuthorize, echo.WrapHandler(http.HandlerFunc(s.authorize)))
