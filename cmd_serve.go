@@ -40,6 +40,9 @@ func runServe(args []string) int {
 	fs.StringVar(&cfg.OIDCFHIRUserClaim, "oidc-fhir-user-claim", cfg.OIDCFHIRUserClaim, "with --oidc-issuer: the claim with the user's FHIR resource (Type/id or a URL ending in it)")
 	fs.IntVar(&cfg.PasswordHashes, "password-hashes", cfg.PasswordHashes, "argon2id password and client-secret checks run at once (64 MiB each); beyond, a few wait up to 2 s and the rest get 503 with Retry-After")
 	fs.Float64Var(&cfg.AuthRateLimit, "auth-rate-limit", cfg.AuthRateLimit, "requests per second /auth/token, /auth/introspect and /auth/revoke take from one client address and from one authenticated client, in bursts of twice that (0: no limit); beyond: 429 with Retry-After")
+	fs.DurationVar(&cfg.ReadTimeout, "read-timeout", cfg.ReadTimeout, "longest time to read a whole request, body included (slower clients are cut off)")
+	fs.DurationVar(&cfg.WriteTimeout, "write-timeout", cfg.WriteTimeout, "longest time from the end of a request's headers to the end of its response")
+	fs.DurationVar(&cfg.IdleTimeout, "idle-timeout", cfg.IdleTimeout, "how long a keep-alive connection may wait for its next request")
 	fs.StringVar(&cfg.TrustedProxies, "trusted-proxies", cfg.TrustedProxies, "reverse proxies (CIDRs or addresses, comma-separated) whose X-Forwarded-For or Forwarded header gives the client address; empty: the TCP peer is the client")
 	memoryLimitMB := defaultMemoryLimitMB
 	fs.IntVar(&memoryLimitMB, "memory-limit-mb", memoryLimitMB, "soft limit of the Go heap in MiB, so that garbage is collected before the process grows (0: none; the GOMEMLIMIT environment variable, when set, wins)")

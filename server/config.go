@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/portico-health/portico/internal/clientaddr"
 	"github.com/portico-health/portico/smart"
@@ -66,6 +67,11 @@ type Config struct {
 	// twice that); 0: no limit.
 	AuthRateLimit float64
 
+	// ReadTimeout bounds reading a whole request, body included; WriteTimeout the time from
+	// the end of the request's headers to the end of the response; IdleTimeout how long a
+	// keep-alive connection waits for the next request. 0: the defaults of Defaults.
+	ReadTimeout, WriteTimeout, IdleTimeout time.Duration
+
 	// TrustedProxies lists the reverse proxies (CIDRs or addresses, separated by commas or
 	// spaces) whose X-Forwarded-For or Forwarded header gives the client's address; "" trusts
 	// none, and the TCP peer is the client (clientaddr.Resolver).
@@ -74,6 +80,23 @@ type Config struct {
 	// Demo serves the /demo SMART app beside the FHIR base and registers its public client
 	// (demo.ClientID). Off by default: a production portal should not offer it.
 	Demo bool
+}
+
+// The HTTP server's timeouts: a request's body must arrive within a minute (8 MiB, the default
+// --max-body-bytes, at ~1 Mbit/s), its answer within two; slower clients cannot hold a
+// connection (and its goroutine and buffers) forever.
+const (
+	defaultReadTimeout  = time.Minute
+	defaultWriteTimeout = 2 * time.Minute
+	defaultIdleTimeout  = 2 * time.Minute
+)
+
+// orDefault is d, or def when d is 0.
+func orDefault(d, def time.Duration) time.Duration {
+	if d == 0 {
+		return def
+	}
+	return d
 }
 
 // smartRateLimit is AuthRateLimit as smart.Config.RateLimit takes it (negative: none).
@@ -106,6 +129,9 @@ func Defaults() Config {
 		Triage:       true,
 
 		PasswordHashes: smart.DefaultPasswordHashes,
+		ReadTimeout:    defaultReadTimeout,
+		WriteTimeout:   defaultWriteTimeout,
+		IdleTimeout:    defaultIdleTimeout,
 		AuthRateLimit:  smart.DefaultRateLimit,
 
 		OIDCScopeClaim:    "scope",
@@ -160,6 +186,11 @@ func (c Config) Validate() error {
 	}
 	if c.PasswordHashes < 0 || c.PasswordHashes > 64 { // 0: smart's default
 		errs = append(errs, fmt.Errorf("password-hashes: %d: want 1 to 64 (0: the default; each holds 64 MiB while it runs)", c.PasswordHashes))
+	}
+	for name, d := range map[string]time.Duration{"read-timeout": c.ReadTimeout, "write-timeout": c.WriteTimeout, "idle-timeout": c.IdleTimeout} {
+		if d < 0 {
+			errs = append(errs, fmt.Errorf("%s: %v: must not be negative", name, d))
+		}
 	}
 	if c.AuthRateLimit < 0 {
 		errs = append(errs, fmt.Errorf("auth-rate-limit: %v: want 0 (no limit) or more", c.AuthRateLimit))

@@ -2,16 +2,20 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/base64"
+	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/portico-health/portico/smart"
 )
@@ -198,5 +202,71 @@ func TestAuthRateLimit(t *testing.T) {
 		if s, _, _ := off.send(http.MethodPost, "/auth/token", junk); s == http.StatusTooManyRequests {
 			t.Fatalf("request %d limited with --auth-rate-limit 0", i+1)
 		}
+	}
+}
+
+// TestSlowBody: a client that sends its body a byte at a time is cut off at --read-timeout
+// instead of holding the connection (and its goroutine) for as long as it likes.
+func TestSlowBody(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := Defaults()
+	cfg.DataDir, cfg.BaseURL, cfg.Auth = t.TempDir(), "http://"+ln.Addr().String()+"/fhir", AuthNone
+	cfg.ReadTimeout, cfg.WriteTimeout = 500*time.Millisecond, time.Second
+	srv, err := New(t.Context(), cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ctx, ln) }()
+	defer func() { cancel(); <-served }()
+
+	conn, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	start := time.Now()
+	fmt.Fprintf(conn, "POST /fhir/Patient HTTP/1.1\r\nHost: x\r\nContent-Type: application/fhir+json\r\nContent-Length: 100000\r\n\r\n{")
+	go func() {
+		for range 200 { // 20 s of trickle, unless the server hangs up first
+			time.Sleep(100 * time.Millisecond)
+			if _, err := conn.Write([]byte(" ")); err != nil {
+				return
+			}
+		}
+	}()
+	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	_, err = io.ReadAll(conn) // whatever the server answers, it must then close the connection
+	if elapsed := time.Since(start); err != nil || elapsed > 3*time.Second {
+		t.Errorf("the connection ended after %v (%v), want it closed about 0.5 s after it opened", elapsed, err)
+	}
+}
+
+// TestNoStoreHeaders: every answer under /fhir and /auth, from every part of the server
+// (FHIR API, errors, public documents, the authorization server), is no-store and nosniff.
+func TestNoStoreHeaders(t *testing.T) {
+	en := newHardEnv(t, nil)
+	open := newHardEnv(t, func(c *Config) { c.Auth = AuthNone })
+	check := func(en *hardEnv, method, path string, form url.Values) {
+		t.Helper()
+		s, h, _ := en.send(method, path, form)
+		if h.Get("Cache-Control") != "no-store" || h.Get("X-Content-Type-Options") != "nosniff" {
+			t.Errorf("%s %s (%d): Cache-Control %q, X-Content-Type-Options %q", method, path, s,
+				h.Get("Cache-Control"), h.Get("X-Content-Type-Options"))
+		}
+	}
+	for _, p := range []string{"/fhir/metadata", "/fhir/Patient", "/fhir/Patient/x", "/fhir/.well-known/smart-configuration",
+		"/auth/jwks", "/auth/.well-known/openid-configuration", "/auth/authorize", "/auth/smart-style.json", "/fhir/nothing-here"} {
+		check(en, http.MethodGet, p, nil)
+	}
+	check(en, http.MethodPost, "/auth/token", url.Values{"grant_type": {"nope"}})
+	check(open, http.MethodGet, "/fhir/Patient", nil)
+	check(open, http.MethodGet, "/fhir/Patient/missing", nil)
+	if _, h, _ := en.send(http.MethodGet, "/healthz", nil); h.Get("Cache-Control") == "no-store" {
+		t.Log("/healthz is outside /fhir and /auth: not required")
 	}
 }

@@ -7,6 +7,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
+	"path"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -166,9 +169,34 @@ func (s *Server) buildHandler() error {
 func (s *Server) useCommon(e *echo.Echo) {
 	trusted, _ := clientaddr.ParseTrusted(s.cfg.TrustedProxies) // checked in Validate
 	e.Use(echo.WrapMiddleware(clientaddr.New(trusted).Middleware))
+	e.Use(noStore(s.cfg.BaseURL))
 	e.Use(middleware.RequestID())
 	e.Use(requestLogger(s.log))
 	e.Use(middleware.Recover())
+}
+
+// noStore makes every response under the FHIR base and the /auth routes beside it
+// "Cache-Control: no-store" (they carry health data and tokens, which no cache may keep) and
+// "X-Content-Type-Options: nosniff" (a browser must not run a resource as HTML or script).
+// The headers are set just before the status is written, so no handler can forget or change
+// them.
+func noStore(baseURL string) echo.MiddlewareFunc {
+	u, _ := url.Parse(baseURL) // checked in Validate
+	fhirPath := strings.TrimSuffix(u.Path, "/")
+	authPath := path.Join(path.Dir(fhirPath), "auth") // smart's default issuer path
+	under := func(p, base string) bool { return p == base || strings.HasPrefix(p, base+"/") }
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			if p := c.Request().URL.Path; under(p, fhirPath) || under(p, authPath) {
+				res := c.Response()
+				res.Before(func() {
+					res.Header().Set("Cache-Control", "no-store")
+					res.Header().Set("X-Content-Type-Options", "nosniff")
+				})
+			}
+			return next(c)
+		}
+	}
 }
 
 // registerDemo serves the /demo app and registers (idempotently) its public client.
@@ -218,7 +246,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{
 		Handler:           s.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
+		ReadTimeout:       orDefault(s.cfg.ReadTimeout, defaultReadTimeout),
+		WriteTimeout:      orDefault(s.cfg.WriteTimeout, defaultWriteTimeout),
+		IdleTimeout:       orDefault(s.cfg.IdleTimeout, defaultIdleTimeout),
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
 	errc := make(chan error, 1)

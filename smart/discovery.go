@@ -71,9 +71,11 @@ func (s *Server) serveJWKS(w http.ResponseWriter, r *http.Request) {
 	writeDoc(w, s.keys.JWKS(r.Context()))
 }
 
-// writeDoc sends a public JSON document; caches may keep it for a few minutes.
+// writeDoc sends a public JSON document. Like every answer under /fhir and /auth it is
+// no-store: one rule for all, and these documents are small.
 func writeDoc(w http.ResponseWriter, v any) {
-	w.Header().Set("Cache-Control", "public, max-age=300")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
 	_ = json.NewEncoder(w).Encode(v)
