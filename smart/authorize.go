@@ -146,6 +146,13 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 		renderPage(w, http.StatusBadRequest, errorPage, pageData{Title: "Cannot sign in", Error: "Use the form."})
 		return
 	}
+	// Our own forms come from our own pages. (The authorization request itself, step "", may
+	// be POSTed from the app's site: SMART's authorize-post.)
+	if err := s.sameOrigin(r); err != nil {
+		s.log.Warn("sign-in form sent from another site refused", "client_id", ar.client.ID, "error", err.Error())
+		renderPage(w, http.StatusForbidden, errorPage, pageData{Title: "Cannot sign in", Error: "This form was sent from another site."})
+		return
+	}
 	if step == "login" {
 		// Counted before the password is hashed (throttle.go): a refused attempt costs no
 		// hashing and tells nothing. Any username is counted, known or not.
@@ -191,12 +198,17 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 		s.afterLogin(w, r, ar, u, page, "")
 		return
 	}
-	u, err := s.verifySession(ctx, v.Get("session"), ar)
+	sess, err := s.verifySession(ctx, v.Get("session"), ar)
+	if err == nil && step == "consent" {
+		err = s.useSession(ctx, sess) // the decision ends the sign-in: it cannot be replayed
+	}
 	if err != nil {
+		s.log.Info("sign-in session refused", "client_id", ar.client.ID, "error", err.Error())
 		page.Title, page.Error = "Sign in", "Your sign-in expired; sign in again."
 		renderPage(w, http.StatusUnauthorized, loginPage, page)
 		return
 	}
+	u := sess.user
 	page.Session = v.Get("session")
 	switch step {
 	case "patient-search":

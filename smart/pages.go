@@ -134,7 +134,7 @@ func renderPage(w http.ResponseWriter, status int, t *template.Template, d pageD
 	h.Set("Cache-Control", "no-store")
 	h.Set("Pragma", "no-cache")
 	h.Set("X-Frame-Options", "DENY")
-	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Referrer-Policy", "same-origin") // no referrer to other sites; with no-referrer, browsers would send Origin: null on our own forms
 	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'")
 	w.WriteHeader(status)
 	_ = t.ExecuteTemplate(w, "layout", d)

@@ -21,7 +21,7 @@ const (
 )
 
 // InternalTypes lists the record types of this package.
-var InternalTypes = []string{TypeClient, TypeUser, TypeSigningKeys, TypeJTI, TypeRevoked, TypeAuthCode, TypeRefreshToken, TypeRevokedGrant, TypeLaunch}
+var InternalTypes = []string{TypeClient, TypeUser, TypeSigningKeys, TypeJTI, TypeRevoked, TypeAuthCode, TypeRefreshToken, TypeRevokedGrant, TypeLaunch, TypeUsedSession}
 
 // maxConflictRetries bounds read-modify-write retries after a concurrent update.
 const maxConflictRetries = 5

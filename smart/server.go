@@ -61,6 +61,7 @@ type Server struct {
 	limits   *rateLimits // nil: no rate limits
 
 	issuer   string // = auth base URL
+	origin   string // scheme://host of the issuer: where the authorization pages post from
 	audience string // = FHIR base URL
 }
 
@@ -123,6 +124,7 @@ func New(cfg Config) (*Server, error) {
 		login:    newLoginThrottle(cfg.Now),
 		limits:   newRateLimits(cfg.RateLimit),
 		issuer:   cfg.AuthBaseURL,
+		origin:   originOf(cfg.AuthBaseURL),
 		audience: cfg.BaseURL,
 	}
 	keys.onReload = s.tokens.reset
@@ -164,6 +166,15 @@ func (s *Server) Register(e *echo.Echo) {
 	post(authPath+pathLaunch, s.launch)
 	e.GET(authPath+pathAuthorize, echo.WrapHandler(http.HandlerFunc(s.authorize)))
 	e.POST(authPath+pathAuthorize, echo.WrapHandler(http.HandlerFunc(s.authorize)))
+}
+
+// originOf is the scheme://host of an absolute URL, as browsers send it in Origin.
+func originOf(u string) string {
+	p, err := url.Parse(u)
+	if err != nil {
+		return ""
+	}
+	return p.Scheme + "://" + p.Host
 }
 
 func mustPath(u string) string {

@@ -134,6 +134,7 @@ func (s *Server) Sweep(ctx context.Context) (int, error) {
 		{TypeJTI, expAt},
 		{TypeRevoked, expAt},
 		{TypeLaunch, launchDead},
+		{TypeUsedSession, expAt},
 		{TypeRevokedGrant, grantGone}, // last: the tokens of revoked grants go first
 	}
 	total := 0
