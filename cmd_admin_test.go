@@ -68,6 +68,11 @@ func TestAdminApps(t *testing.T) {
 		t.Errorf("list: %d %s", code, out)
 	}
 
+	code, _, stderr = runAdminTest(t, dir, "app", "create", "--name", "x", "--type", "public", "--redirect-uri", "javascript:alert(1)")
+	if code != 1 || !strings.Contains(stderr, `"javascript:alert(1)"`) || !strings.Contains(stderr, "use https, http on a loopback host") {
+		t.Errorf("javascript: redirect URI: exit %d, %s", code, stderr)
+	}
+
 	code, out, stderr = runAdminTest(t, dir, "app", "create", "--name", "Imaging API", "--type", "resource-server")
 	var rs map[string]any
 	if err := json.Unmarshal([]byte(out), &rs); code != 0 || err != nil || rs["client_secret"] == nil || rs["scope"] != "" {

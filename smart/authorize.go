@@ -61,6 +61,9 @@ func (s *Server) parseAuthorize(ctx context.Context, v url.Values) (authRequest,
 	if !slices.Contains(c.RedirectURIs, ar.redirect) {
 		return ar, pageError{"the redirect_uri is not registered for this app"}
 	}
+	if err := checkRedirectURI(ar.redirect); err != nil { // registered before the rule
+		return ar, pageError{"the app's redirect_uri is not allowed"}
+	}
 	ar.state = v.Get("state")
 	switch {
 	case v.Get("response_type") != "code":

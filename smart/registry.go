@@ -115,9 +115,8 @@ func (c Client) Validate() error {
 		errs = append(errs, fmt.Errorf("type: %q is not public, confidential, backend or resource-server", c.Type))
 	}
 	for _, u := range c.RedirectURIs {
-		p, err := url.Parse(u)
-		if err != nil || p.Scheme == "" || p.Fragment != "" || (p.Scheme == "http" || p.Scheme == "https") && p.Host == "" {
-			errs = append(errs, fmt.Errorf("redirect-uri: %q is not an absolute URI without fragment", u))
+		if err := checkRedirectURI(u); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	if len(c.JWKS) > 0 && c.JWKSURL != "" {
