@@ -94,7 +94,8 @@ func (s *Server) checkBasic(r *http.Request) (Client, error) {
 
 // verifyAssertion checks a private_key_jwt client assertion (RFC 7523 §3, SMART Backend
 // Services authorization): RS384 or ES384, signed by a registered key, iss = sub = client_id,
-// aud = the token URL, exp at most five minutes ahead, and a jti never seen before.
+// aud = the token URL, exp at most five minutes ahead, iat (when given) not in the future and
+// at most five minutes before exp, and a jti never seen before.
 func (s *Server) verifyAssertion(ctx context.Context, assertion string) (Client, error) {
 	fail := func(cause error, desc string) (Client, error) {
 		return Client{}, wrap(ErrInvalidClient, cause, desc)
@@ -130,6 +131,16 @@ func (s *Server) verifyAssertion(ctx context.Context, assertion string) (Client,
 	}
 	if claims.ExpiresAt.Sub(now) > maxAssertionAhead+clockSkew {
 		return fail(nil, "client_assertion exp is more than five minutes ahead")
+	}
+	// An assertion made for later, or to last longer than five minutes, is one whose replay
+	// window the jti records would have to cover for longer than the rule allows.
+	if iat := claims.IssuedAt; iat != nil {
+		if iat.After(now.Add(clockSkew)) {
+			return fail(nil, "client_assertion iat is in the future")
+		}
+		if claims.ExpiresAt.Sub(iat.Time) > maxAssertionAhead {
+			return fail(nil, "client_assertion lives longer than five minutes (exp - iat)")
+		}
 	}
 	if claims.ID == "" || len(claims.ID) > 256 {
 		return fail(nil, "client_assertion needs a jti")

@@ -322,3 +322,31 @@ func TestTokenRequestErrors(t *testing.T) {
 		}
 	})
 }
+
+// TestAssertionIssuedAt: a client assertion issued in the future (beyond the clock skew), or
+// living longer than five minutes from its iat, is refused; one within both limits passes.
+func TestAssertionIssuedAt(t *testing.T) {
+	en := newEnv(t)
+	b := en.newBackend("system/*.rs", false)
+	now := en.now()
+	for _, c := range []struct {
+		name     string
+		iat, exp time.Duration // from now
+		want     int
+	}{
+		{"iat a year ahead", 365 * 24 * time.Hour, 4 * time.Minute, http.StatusUnauthorized},
+		{"iat a minute ahead", time.Minute, 4 * time.Minute, http.StatusUnauthorized},
+		{"lifetime of 14 minutes", -10 * time.Minute, 4 * time.Minute, http.StatusUnauthorized},
+		{"lifetime of 5 minutes", -time.Minute, 4 * time.Minute, http.StatusOK},
+		{"iat within the clock skew", 5 * time.Second, 4 * time.Minute, http.StatusOK},
+	} {
+		a := en.assertion(b, false, func(claims jwt.MapClaims, _ map[string]any) {
+			claims["iat"] = now.Add(c.iat).Unix()
+			claims["exp"] = now.Add(c.exp).Unix()
+		})
+		status, _, body := en.backendToken(a, "")
+		if status != c.want || c.want != http.StatusOK && body["error"] != "invalid_client" {
+			t.Errorf("%s: %d %v, want %d", c.name, status, body, c.want)
+		}
+	}
+}
