@@ -1,11 +1,16 @@
 package smart
 
 import (
+	"crypto/x509"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/portico-health/portico/store"
 )
 
 func (en *env) get(path string, header map[string]string) (*http.Response, map[string]any) {
@@ -99,8 +104,9 @@ func TestOpenIDConfigurationAndJWKS(t *testing.T) {
 	}
 }
 
-// TestKeyRotation: after a rotation the new key signs, the previous one still verifies, and
-// a second rotation retires it.
+// TestKeyRotation: after a rotation the new key signs and the previous ones still verify
+// (rotating twice in a row breaks no token), until the sweeper destroys them the longest token
+// lifetime later.
 func TestKeyRotation(t *testing.T) {
 	en := newEnv(t)
 	before, _ := en.backendAccessToken("system/*.rs")
@@ -133,11 +139,23 @@ func TestKeyRotation(t *testing.T) {
 	if err := en.srv.keys.reload(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	if status, _ := en.whoami(before); status != http.StatusUnauthorized {
-		t.Errorf("token of a retired key: %d", status)
+	if status, _ := en.whoami(before); status != http.StatusOK {
+		t.Errorf("token of a key retired twice, within the grace period: %d", status)
 	}
 	if status, _ := en.whoami(after); status != http.StatusOK {
 		t.Errorf("token of the previous key: %d", status)
+	}
+	en.advance(en.srv.keyGrace())
+	if n, err := en.srv.Sweep(t.Context()); err != nil || n < 2 { // with the expired assertion records
+		t.Fatalf("sweep: %d %v, want the two retired keys destroyed", n, err)
+	}
+	for _, tok := range []string{before, after} {
+		if status, _ := en.whoami(tok); status != http.StatusUnauthorized {
+			t.Errorf("token of a destroyed key: %d", status)
+		}
+	}
+	if set := en.srv.keys.JWKS(t.Context()); len(set.Keys) != 1 {
+		t.Errorf("jwks after the sweep %v", set)
 	}
 }
 
@@ -150,5 +168,59 @@ func TestKeysPersist(t *testing.T) {
 	}
 	if a, b := en.srv.keys.current(t.Context()).kid, s2.keys.current(t.Context()).kid; a != b {
 		t.Errorf("kid %s then %s", a, b)
+	}
+}
+
+// TestKeysMigrate: the keys of the old single record (PorticoSigningKeys/default, every version
+// of which held private keys) move to records of their own, the newest still signing, and the
+// old record is purged with its history.
+func TestKeysMigrate(t *testing.T) {
+	en := newEnv(t)
+	ctx := t.Context()
+	old1, err := newSigningKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	old2, err := newSigningKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored := func(keys ...signingKey) []byte {
+		var out struct {
+			Keys []storedKey `json:"keys"`
+		}
+		for _, k := range keys {
+			der, err := x509.MarshalPKCS8PrivateKey(k.key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out.Keys = append(out.Keys, storedKey{Kid: k.kid, Created: k.created, PKCS8: der})
+		}
+		b, _ := json.Marshal(out)
+		return b
+	}
+	if err := create(ctx, en.st, TypeSigningKeys, signingKeysID, stored(old1), nil); err != nil {
+		t.Fatal(err)
+	}
+	old2.created = old1.created.Add(time.Second)
+	if err := en.st.Write(ctx, store.Write{Op: store.OpUpdate, Type: TypeSigningKeys, ID: signingKeysID, Version: 2,
+		LastUpdated: time.Now().UTC(), Body: stored(old2, old1)}); err != nil {
+		t.Fatal(err)
+	}
+	ks, err := loadKeys(ctx, en.st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kids := map[string]bool{}
+	for _, k := range ks.JWKS(ctx).Keys {
+		kids[k.Kid] = true
+	}
+	if !kids[old1.kid] || !kids[old2.kid] {
+		t.Errorf("migrated keys %v, want %s and %s", kids, old1.kid, old2.kid)
+	}
+	for v := int64(1); v <= 2; v++ {
+		if _, err := en.st.VRead(ctx, TypeSigningKeys, signingKeysID, v); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("old key record version %d: %v, want purged", v, err)
+		}
 	}
 }

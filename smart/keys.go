@@ -1,6 +1,7 @@
 package smart
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
@@ -8,17 +9,26 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/portico-health/portico/store"
 )
 
-// signingKeysID is the one record of TypeSigningKeys.
-const signingKeysID = "default"
+// The signing keys live in the store, one record per key (PorticoSigningKey/{kid}), written
+// once and never updated, so that a key's private half is in exactly one version, which Purge
+// removes when the key is destroyed: a rotated-out key does not live on in the store's history.
+// TypeSigningKeys is the single record of every key that Portico kept before; it is migrated
+// and purged at start.
+const (
+	TypeSigningKey  = "PorticoSigningKey"
+	TypeSigningKeys = "PorticoSigningKeys" // before: one record, PorticoSigningKeys/default
+	signingKeysID   = "default"
+)
 
-// keyReload is how often a running server rereads the key set, so that a rotation by
-// `portico admin keys rotate` reaches it (an unknown kid also triggers a reread, at most this often).
+// keyReload is how often a running server rereads the keys, so that a rotation by `portico
+// admin keys rotate` reaches it (an unknown kid also triggers a reread, at most every second).
 const keyReload = time.Minute
 
 // signingKey is one RS256 key; kid is its RFC 7638 thumbprint.
@@ -34,49 +44,68 @@ type storedKey struct {
 	PKCS8   []byte    `json:"pkcs8"` // base64 in JSON
 }
 
-type storedKeys struct {
-	Keys []storedKey `json:"keys"` // current first, then the previous one
-}
-
-// KeySet holds the RS256 signing keys: the current one signs, the previous one still verifies
-// tokens signed before the last rotation. Both are published in the JWKS. The keys live in the
-// store (record PorticoSigningKeys/default), so every Portico sharing the store signs alike.
+// KeySet holds the RS256 signing keys: the newest signs; the others, retired by a rotation,
+// still verify the tokens they signed until the sweeper destroys them (destroyRetiredKeys).
+// All are published in the JWKS. Every Portico sharing the store signs alike.
 type KeySet struct {
 	st store.Store
 
 	mu     sync.Mutex
-	keys   []signingKey
+	keys   []signingKey // newest first
 	loaded time.Time
 
 	// onReload runs after every reload (set once, before use): the server forgets the tokens
-	// it verified, so that tokens of a retired key stop at once.
+	// it verified, so that tokens of a destroyed key stop at once.
 	onReload func()
 }
 
-// loadKeys reads the key set, creating it on first use.
+// loadKeys reads the keys, migrating the old single record, or creating the first key.
 func loadKeys(ctx context.Context, st store.Store) (*KeySet, error) {
 	ks := &KeySet{st: st}
+	if err := migrateKeys(ctx, st); err != nil {
+		return nil, err
+	}
 	if err := ks.reload(ctx); err == nil {
 		return ks, nil
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return nil, err
 	}
-	k, err := newSigningKey()
-	if err != nil {
-		return nil, err
+	if _, err := RotateKeys(ctx, st); err != nil {
+		return nil, fmt.Errorf("smart: store signing key: %w", err)
 	}
-	body, err := encodeKeys([]signingKey{k})
-	if err != nil {
-		return nil, err
-	}
-	if err := create(ctx, st, TypeSigningKeys, signingKeysID, body, nil); err != nil && !errors.Is(err, store.ErrVersionConflict) {
-		return nil, fmt.Errorf("smart: store signing keys: %w", err)
-	}
-	// Another instance may have won the race: read what is stored.
+	// Another instance may have made one too: both verify, the newest signs.
 	if err := ks.reload(ctx); err != nil {
 		return nil, err
 	}
 	return ks, nil
+}
+
+// migrateKeys moves the keys of the old single record (every version of which held the
+// private keys of its time) to records of their own, then purges it with its history.
+func migrateKeys(ctx context.Context, st store.Store) error {
+	rec, err := st.Read(ctx, TypeSigningKeys, signingKeysID)
+	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrGone) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	var old struct {
+		Keys []storedKey `json:"keys"`
+	}
+	if err := json.Unmarshal(rec.Body, &old); err != nil {
+		return fmt.Errorf("smart: signing keys: %w", err)
+	}
+	for _, k := range old.Keys {
+		body, err := json.Marshal(k)
+		if err != nil {
+			return err
+		}
+		if err := create(ctx, st, TypeSigningKey, k.Kid, body, nil); err != nil && !errors.Is(err, store.ErrVersionConflict) {
+			return fmt.Errorf("smart: migrate signing key %s: %w", k.Kid, err)
+		}
+	}
+	return st.Purge(ctx, TypeSigningKeys, signingKeysID)
 }
 
 func newSigningKey() (signingKey, error) {
@@ -87,47 +116,50 @@ func newSigningKey() (signingKey, error) {
 	return signingKey{kid: RSAPublicJWK(&key.PublicKey, "RS256").Kid, key: key, created: time.Now().UTC()}, nil
 }
 
-func encodeKeys(keys []signingKey) ([]byte, error) {
-	var s storedKeys
-	for _, k := range keys {
-		der, err := x509.MarshalPKCS8PrivateKey(k.key)
+func decodeKey(body []byte) (signingKey, error) {
+	var sk storedKey
+	if err := json.Unmarshal(body, &sk); err != nil {
+		return signingKey{}, fmt.Errorf("smart: signing key: %w", err)
+	}
+	k, err := x509.ParsePKCS8PrivateKey(sk.PKCS8)
+	if err != nil {
+		return signingKey{}, fmt.Errorf("smart: signing key %s: %w", sk.Kid, err)
+	}
+	rk, ok := k.(*rsa.PrivateKey)
+	if !ok {
+		return signingKey{}, fmt.Errorf("smart: signing key %s is not RSA", sk.Kid)
+	}
+	return signingKey{kid: sk.Kid, key: rk, created: sk.Created}, nil
+}
+
+// readKeys lists the stored keys, newest first; store.ErrNotFound when there is none.
+func readKeys(ctx context.Context, st store.Store) ([]signingKey, error) {
+	recs, err := list(ctx, st, TypeSigningKey)
+	if err != nil {
+		return nil, err
+	}
+	keys := make([]signingKey, 0, len(recs))
+	for _, rec := range recs {
+		k, err := decodeKey(rec.Body)
 		if err != nil {
 			return nil, err
 		}
-		s.Keys = append(s.Keys, storedKey{Kid: k.kid, Created: k.created, PKCS8: der})
+		keys = append(keys, k)
 	}
-	return json.Marshal(s)
-}
-
-func decodeKeys(body []byte) ([]signingKey, error) {
-	var s storedKeys
-	if err := json.Unmarshal(body, &s); err != nil {
-		return nil, fmt.Errorf("smart: signing keys: %w", err)
+	if len(keys) == 0 {
+		return nil, fmt.Errorf("smart: no signing key: %w", store.ErrNotFound)
 	}
-	var out []signingKey
-	for _, sk := range s.Keys {
-		k, err := x509.ParsePKCS8PrivateKey(sk.PKCS8)
-		if err != nil {
-			return nil, fmt.Errorf("smart: signing key %s: %w", sk.Kid, err)
+	slices.SortFunc(keys, func(a, b signingKey) int {
+		if c := b.created.Compare(a.created); c != 0 {
+			return c
 		}
-		rk, ok := k.(*rsa.PrivateKey)
-		if !ok {
-			return nil, fmt.Errorf("smart: signing key %s is not RSA", sk.Kid)
-		}
-		out = append(out, signingKey{kid: sk.Kid, key: rk, created: sk.Created})
-	}
-	if len(out) == 0 {
-		return nil, errors.New("smart: signing key set is empty")
-	}
-	return out, nil
+		return cmp.Compare(b.kid, a.kid)
+	})
+	return keys, nil
 }
 
 func (ks *KeySet) reload(ctx context.Context) error {
-	rec, err := ks.st.Read(ctx, TypeSigningKeys, signingKeysID)
-	if err != nil {
-		return err
-	}
-	keys, err := decodeKeys(rec.Body)
+	keys, err := readKeys(ctx, ks.st)
 	if err != nil {
 		return err
 	}
@@ -180,31 +212,56 @@ func (ks *KeySet) JWKS(ctx context.Context) JWKS {
 	return set
 }
 
-// RotateKeys makes a new signing key current in the store; the current one becomes the
-// previous one and the one before it is dropped (tokens it signed stop verifying, so rotate
-// no more often than the longest token lifetime). Running servers pick the change up within
-// a minute; until then they keep signing with the old key, which stays valid.
+// RotateKeys stores a new signing key, which becomes the current one; the others stay for
+// verification until the sweeper of a running server destroys them, the longest token
+// lifetime (and a key reload) after their successor appeared. Running servers pick the new key
+// up within a minute; until then they keep signing with the previous one, which stays valid.
 func RotateKeys(ctx context.Context, st store.Store) (kid string, err error) {
 	k, err := newSigningKey()
 	if err != nil {
 		return "", err
 	}
-	err = update(ctx, st, TypeSigningKeys, signingKeysID, nil, func(body []byte) ([]byte, error) {
-		old, err := decodeKeys(body)
-		if err != nil {
-			return nil, err
-		}
-		return encodeKeys([]signingKey{k, old[0]})
-	})
-	if errors.Is(err, store.ErrNotFound) {
-		body, eerr := encodeKeys([]signingKey{k})
-		if eerr != nil {
-			return "", eerr
-		}
-		err = create(ctx, st, TypeSigningKeys, signingKeysID, body, nil)
-	}
+	der, err := x509.MarshalPKCS8PrivateKey(k.key)
 	if err != nil {
 		return "", err
 	}
+	body, err := json.Marshal(storedKey{Kid: k.kid, Created: k.created, PKCS8: der})
+	if err != nil {
+		return "", err
+	}
+	if err := create(ctx, st, TypeSigningKey, k.kid, body, nil); err != nil {
+		return "", err
+	}
 	return k.kid, nil
+}
+
+// keyGrace is how long a retired key is kept after its successor appeared: every token or
+// sign-in session it signed has expired by then, also one signed by a server that had not yet
+// reloaded the keys.
+func (s *Server) keyGrace() time.Duration {
+	return max(s.cfg.AccessTokenTTL, sessionTTL) + keyReload + sweepSkew
+}
+
+// destroyRetiredKeys purges the keys whose successor appeared more than keyGrace ago, and
+// rereads the keys when it did (the tokens they signed stop at once). It returns how many.
+func (s *Server) destroyRetiredKeys(ctx context.Context) (int, error) {
+	keys, err := readKeys(ctx, s.st)
+	if err != nil {
+		return 0, err
+	}
+	now, n := s.cfg.Now(), 0
+	for i := 1; i < len(keys); i++ {
+		if now.Sub(keys[i-1].created) < s.keyGrace() {
+			continue
+		}
+		if err := s.st.Purge(ctx, TypeSigningKey, keys[i].kid); err != nil {
+			return n, err
+		}
+		s.log.Info("retired signing key destroyed", "kid", keys[i].kid)
+		n++
+	}
+	if n > 0 {
+		return n, s.keys.reload(ctx)
+	}
+	return 0, nil
 }

@@ -13,15 +13,14 @@ import (
 // FHIR API never serves them as long as it only serves the R4 types it knows (see
 // docs/smart.md for what system-level search and history must do).
 const (
-	TypeClient      = "PorticoClient"
-	TypeUser        = "PorticoUser"
-	TypeSigningKeys = "PorticoSigningKeys"
-	TypeJTI         = "PorticoAssertionJTI"
-	TypeRevoked     = "PorticoRevokedToken"
+	TypeClient  = "PorticoClient"
+	TypeUser    = "PorticoUser"
+	TypeJTI     = "PorticoAssertionJTI"
+	TypeRevoked = "PorticoRevokedToken"
 )
 
 // InternalTypes lists the record types of this package.
-var InternalTypes = []string{TypeClient, TypeUser, TypeSigningKeys, TypeJTI, TypeRevoked, TypeAuthCode, TypeRefreshToken, TypeRevokedGrant, TypeLaunch, TypeUsedSession}
+var InternalTypes = []string{TypeClient, TypeUser, TypeSigningKey, TypeSigningKeys, TypeJTI, TypeRevoked, TypeAuthCode, TypeRefreshToken, TypeRevokedGrant, TypeLaunch, TypeUsedSession}
 
 // maxConflictRetries bounds read-modify-write retries after a concurrent update.
 const maxConflictRetries = 5

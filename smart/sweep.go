@@ -73,12 +73,14 @@ func (s *Server) Close() error {
 	return nil
 }
 
-// Sweep deletes (writes tombstones for) the authorization records that can no longer serve:
+// Sweep purges (store.Purge: no version left in the store's history) the authorization records
+// that can no longer serve: signing keys retired longer than the longest token lifetime,
 // authorization codes and refresh tokens past their expiry or of a revoked grant, assertion
-// jti replay records and revoked access token records once the assertion or token itself
-// would be refused as expired, EHR launch handles past their expiry, and revoked grants once
-// every token that could name them has expired. It returns how many records it deleted.
-// A record changed concurrently is left for the next sweep.
+// jti replay records, used sign-in sessions and revoked access token records once the
+// assertion, session or token itself would be refused as expired, EHR launch handles past
+// their expiry, and revoked grants once every token that could name them has expired. It
+// returns how many records it purged. Each criterion only ever turns true, so a record
+// changed during the sweep is purged rightly.
 func (s *Server) Sweep(ctx context.Context) (int, error) {
 	now := s.cfg.Now()
 	revoked := map[string]bool{} // grant id → revoked, read once per sweep
@@ -137,8 +139,11 @@ func (s *Server) Sweep(ctx context.Context) (int, error) {
 		{TypeUsedSession, expAt},
 		{TypeRevokedGrant, grantGone}, // last: the tokens of revoked grants go first
 	}
-	total := 0
+	total, err := s.destroyRetiredKeys(ctx)
 	var errs []error
+	if err != nil {
+		errs = append(errs, fmt.Errorf("smart: destroy retired signing keys: %w", err))
+	}
 	for _, k := range kinds {
 		n, err := s.sweepType(ctx, k.typ, k.dead)
 		total += n
@@ -152,7 +157,7 @@ func (s *Server) Sweep(ctx context.Context) (int, error) {
 	return total, errors.Join(errs...)
 }
 
-// sweepType pages through the current records of typ and deletes those dead reports. A record
+// sweepType pages through the current records of typ and purges those dead reports. A record
 // that does not parse is left alone (and reported): deleting what is not understood could
 // remove a replay or revocation record that still matters.
 func (s *Server) sweepType(ctx context.Context, typ string, dead func(store.Record) (bool, error)) (int, error) {
@@ -173,15 +178,10 @@ func (s *Server) sweepType(ctx context.Context, typ string, dead func(store.Reco
 			if !d {
 				continue
 			}
-			err = s.st.Write(ctx, store.Write{Op: store.OpDelete, Type: typ, ID: rec.ID, Version: rec.Version + 1,
-				LastUpdated: time.Now().UTC()})
-			switch {
-			case err == nil:
-				n++
-			case errors.Is(err, store.ErrVersionConflict): // changed meanwhile: the next sweep decides
-			default:
+			if err := s.st.Purge(ctx, typ, rec.ID); err != nil {
 				return n, err
 			}
+			n++
 		}
 		if page.Next == "" {
 			return n, errors.Join(errs...)

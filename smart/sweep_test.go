@@ -13,8 +13,8 @@ import (
 	"github.com/portico-health/portico/store"
 )
 
-// TestSweep: expired records of every kind go, live ones stay, and a revoked grant stays
-// until every token that could name it has expired.
+// TestSweep: expired records of every kind are purged (no version left), live ones stay, and
+// a revoked grant stays until every token that could name it has expired.
 func TestSweep(t *testing.T) {
 	en := newEnv(t)
 	ctx := t.Context()
@@ -58,8 +58,11 @@ func TestSweep(t *testing.T) {
 		t.Helper()
 		for typ, ids := range gone {
 			for _, id := range ids {
-				if _, err := en.st.Read(ctx, typ, id); !errors.Is(err, store.ErrGone) {
-					t.Errorf("%s: %s/%s: %v, want deleted", when, typ, id, err)
+				if _, err := en.st.Read(ctx, typ, id); !errors.Is(err, store.ErrNotFound) {
+					t.Errorf("%s: %s/%s: %v, want purged", when, typ, id, err)
+				}
+				if _, err := en.st.VRead(ctx, typ, id, 1); !errors.Is(err, store.ErrNotFound) {
+					t.Errorf("%s: %s/%s: version 1 is still in the history: %v", when, typ, id, err)
 				}
 			}
 		}
@@ -166,7 +169,7 @@ func TestSweeperRunsAndStops(t *testing.T) {
 	}
 	gone := func(id string) bool {
 		_, err := en.st.Read(t.Context(), TypeLaunch, id)
-		return errors.Is(err, store.ErrGone)
+		return errors.Is(err, store.ErrNotFound) // purged
 	}
 	put("l1")
 	deadline := time.Now().Add(5 * time.Second)
