@@ -186,9 +186,39 @@ func (pol *Policy) Decide(p Principal, typ string, perm Perm) Decision {
 			d.Reason = fmt.Sprintf("%s is shared directory data: only system/ scopes and staff users may %s it", typ, verb)
 		}
 	default:
-		d.Allow, d.Alternatives = true, alts
+		d.Allow, d.Alternatives = true, pruned(alts)
 	}
 	return d
+}
+
+// pruned drops the alternatives another one subsumes: the same reach with fewer parameters
+// lets through everything they let through (patient/Observation.rs beside
+// patient/Observation.rs?category=laboratory).
+func pruned(alts []Alternative) []Alternative {
+	var out []Alternative
+	for i, a := range alts {
+		subsumed := false
+		for j, b := range alts {
+			if i != j && b.Patients.equal(a.Patients) && b.Self == a.Self && b.Staff == a.Staff &&
+				len(b.Params) < len(a.Params) && subset(b.Params, a.Params) {
+				subsumed = true
+				break
+			}
+		}
+		if !subsumed {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+func subset(small, big []Param) bool {
+	for _, p := range small {
+		if !slices.Contains(big, p) {
+			return false
+		}
+	}
+	return true
 }
 
 func (a Alternative) equal(b Alternative) bool {

@@ -108,15 +108,23 @@ func (en *authEnv) token(form url.Values) string {
 // patientToken signs in as a new user who is Patient/pid in a new public app, consents to
 // everything asked, and exchanges the code.
 func (en *authEnv) patientToken(pid, scope string) string {
+	en.t.Helper()
+	return en.userToken("Patient/"+pid, scope)
+}
+
+// userToken is patientToken for a user whose FHIR resource is fhirUser (Practitioner/7,
+// Person/3...); scope must not ask for a patient to be picked.
+func (en *authEnv) userToken(fhirUser, scope string) string {
 	t := en.t
 	t.Helper()
+	pid := strings.ReplaceAll(fhirUser, "/", "-")
 	const redirect = "https://app.example/cb"
 	c, _, err := en.reg.CreateClient(t.Context(), smart.Client{Name: "app", Type: smart.ClientPublic, RedirectURIs: []string{redirect}, Scope: scope})
 	if err != nil {
 		t.Fatal(err)
 	}
 	user := "user-" + pid + "-" + uuid.NewString()[:8]
-	if _, err := en.reg.CreateUser(t.Context(), user, "a long password", "Patient/"+pid); err != nil {
+	if _, err := en.reg.CreateUser(t.Context(), user, "a long password", fhirUser); err != nil {
 		t.Fatal(err)
 	}
 	verifier := strings.Repeat("v", 20) + uuid.NewString()
