@@ -46,6 +46,7 @@ func runServe(args []string) int {
 	fs.StringVar(&cfg.TrustedProxies, "trusted-proxies", cfg.TrustedProxies, "reverse proxies (CIDRs or addresses, comma-separated) whose X-Forwarded-For or Forwarded header gives the client address; empty: the TCP peer is the client")
 	memoryLimitMB := defaultMemoryLimitMB
 	fs.IntVar(&memoryLimitMB, "memory-limit-mb", memoryLimitMB, "soft limit of the Go heap in MiB, so that garbage is collected before the process grows (0: none; the GOMEMLIMIT environment variable, when set, wins)")
+	fs.StringVar(&cfg.StaffReach, "staff-reach", cfg.StaffReach, "what a practitioner's user/ scopes reach: organization (their organizations' and care teams' patients) or all")
 	fs.BoolVar(&cfg.Demo, "demo", cfg.Demo, "serve the /demo SMART patient-portal app and register its public client portico-demo (needs --auth=smart)")
 	if err := parseWithEnv(fs, args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {

@@ -13,6 +13,8 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/portico-health/portico/guard"
+	"github.com/portico-health/portico/policy"
 	"github.com/portico-health/portico/store"
 )
 
@@ -57,15 +59,17 @@ type Config struct {
 	// and audit plug in here.
 	WriteHooks []WriteHook
 
-	// Authorizer decides what each request may do and see (see Authorizer). Nil means an
-	// open server: every request is allowed (portico serve --auth=none).
-	Authorizer Authorizer
+	// Policy decides what each request may see and do; the API enforces it through a
+	// guard.View of the store built for each request from the policy.Principal in its
+	// context (docs/smart.md). Nil means an open server: every request is allowed (portico
+	// serve --auth=none).
+	Policy *policy.Policy
 }
 
 // API serves the FHIR RESTful interactions. Create it with New; it is safe for concurrent use.
 type API struct {
-	store        store.Store
-	base         string // BaseURL without a trailing slash
+	guard        *guard.Source // the store, only ever reached through a request's view
+	base         string        // BaseURL without a trailing slash
 	log          *slog.Logger
 	maxBody      int64
 	types        map[string]struct{}
@@ -75,7 +79,6 @@ type API struct {
 	now          func() time.Time
 	maxEntries   int
 	hooks        []WriteHook
-	authz        Authorizer
 }
 
 // New checks cfg and returns the API; it reports every configuration problem at once.
@@ -95,7 +98,6 @@ func New(cfg Config) (*API, error) {
 		errs = append(errs, errors.New("api: Config.DefaultCount and MaxCount must not be negative"))
 	}
 	a := &API{
-		store:        cfg.Store,
 		base:         base,
 		log:          cfg.Logger,
 		maxBody:      cfg.MaxBodyBytes,
@@ -103,11 +105,20 @@ func New(cfg Config) (*API, error) {
 		maxCount:     cfg.MaxCount,
 		now:          cfg.Now,
 		hooks:        cfg.WriteHooks,
-		authz:        cfg.Authorizer,
 	}
+	var services []policy.Principal
 	for i, h := range cfg.WriteHooks {
 		if h == nil {
 			errs = append(errs, fmt.Errorf("api: Config.WriteHooks[%d] is nil", i))
+			continue
+		}
+		services = append(services, hookPrincipal(i, h))
+	}
+	if cfg.Store != nil {
+		var err error
+		a.guard, err = guard.New(guard.Config{Store: cfg.Store, Policy: cfg.Policy, BaseURL: base, Services: services, Logger: cfg.Logger})
+		if err != nil {
+			errs = append(errs, err)
 		}
 	}
 	if a.log == nil {

@@ -5,12 +5,13 @@ import (
 	"fmt"
 
 	"github.com/portico-health/portico/fhir"
+	"github.com/portico-health/portico/guard"
 )
 
 // runBatch processes a batch Bundle: every entry on its own (its own atomic write, retried
 // like the single interactions when it loses a race), in the order of the request. A failing
 // entry gets its status and an OperationOutcome in response.outcome; the others are not affected.
-func (a *API) runBatch(ctx context.Context, b *bundleRequest, prefer preferReturn) []byte {
+func (a *API) runBatch(ctx context.Context, v *guard.View, b *bundleRequest, prefer preferReturn) []byte {
 	urls := map[string]bool{}
 	for _, e := range b.entries {
 		if isURN(e.fullURL) {
@@ -21,9 +22,9 @@ func (a *API) runBatch(ctx context.Context, b *bundleRequest, prefer preferRetur
 		err := e.err
 		if err == nil {
 			if e.isWrite() {
-				err = a.batchWrite(ctx, e, urls)
+				err = a.runEntry(ctx, v, e, &refRewriter{a: a, ctx: ctx, v: v, batchURLs: urls})
 			} else {
-				err = a.getEntry(ctx, b, e)
+				err = a.getEntry(ctx, v, b, e)
 			}
 		}
 		if err != nil {
@@ -31,45 +32,6 @@ func (a *API) runBatch(ctx context.Context, b *bundleRequest, prefer preferRetur
 		}
 	}
 	return a.appendResponseBundle(b, "batch-response", prefer)
-}
-
-// batchWrite applies one write entry of a batch.
-func (a *API) batchWrite(ctx context.Context, e *entry, urls map[string]bool) error {
-	pre, err := parsePreconditions(e.hdr)
-	if err != nil {
-		return err
-	}
-	snap := a.snapshot(e.res)
-	for attempt := 0; ; attempt++ {
-		if attempt > 0 {
-			if err := backoff(ctx, attempt); err != nil {
-				return err
-			}
-			e.res = refresh(e.res, snap)
-		}
-		if err := a.resolveTarget(ctx, e); err != nil {
-			return err
-		}
-		if e.res != nil && e.matched == nil {
-			rw := &refRewriter{a: a, ctx: ctx, batchURLs: urls}
-			if err := rw.walk(&e.res.Root); err != nil {
-				return err
-			}
-		}
-		if err := a.planWrite(ctx, e); err != nil {
-			return err
-		}
-		if e.write == nil {
-			return nil
-		}
-		err := a.store.Write(ctx, withExtra(*e.write, e.extra)...)
-		if err == nil {
-			return nil
-		}
-		if err := raceOutcome(err, pre, attempt); err != nil {
-			return err
-		}
-	}
 }
 
 // appendResponseBundle encodes the response Bundle: one entry per request entry, in the

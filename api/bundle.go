@@ -43,12 +43,16 @@ func (a *API) bundle(c echo.Context) error {
 		return err
 	}
 	b.sub = subRequester{e: c.Echo(), prefix: strings.TrimSuffix(c.Path(), "/"), header: c.Request().Header}
+	v, err := a.view(ctx)
+	if err != nil {
+		return err
+	}
 	var out []byte
 	switch b.kind {
 	case "batch":
-		out = a.runBatch(ctx, b, prefer)
+		out = a.runBatch(ctx, v, b, prefer)
 	case "transaction":
-		if out, err = a.runTransaction(ctx, data, b, prefer); err != nil {
+		if out, err = a.runTransaction(ctx, v, data, b, prefer); err != nil {
 			return err
 		}
 	}
@@ -75,9 +79,12 @@ type entry struct {
 	hasQ    bool   // the URL had a '?'
 	hdr     http.Header
 	res     *fhir.Resource // POST/PUT: the validated resource; PATCH: nil
+	bodyID  string         // the id the client's resource had (res is stamped with ids as attempts go)
 	patch   jsonpatch.Patch
 	get     getKind // GET and HEAD: what the url asks for
 	err     error   // a problem found while parsing the entry
+
+	inBundle bool // an entry of a batch or transaction (hooks see it), not an HTTP request
 
 	// Planning and outcome.
 	id      string        // the id written or matched, "" when none
@@ -214,7 +221,7 @@ func (a *API) parseBundle(data []byte) (*bundleRequest, error) {
 	}
 	b.entries = make([]*entry, len(list))
 	for i := range list {
-		e := &entry{index: i}
+		e := &entry{index: i, inBundle: true}
 		b.entries[i] = e
 		e.err = a.parseEntry(e, &list[i], resources[i])
 	}
@@ -312,7 +319,7 @@ func (a *API) parseEntry(e *entry, v *fhir.Value, resource *fhir.Value) error {
 		ex.Issues[0].Expression = []string{"resourceType"}
 		return ex
 	}
-	e.res = res
+	e.res, e.bodyID = res, res.ID()
 	return nil
 }
 

@@ -1,13 +1,11 @@
 package api
 
 import (
-	"context"
 	"errors"
 	"net/http"
 	"net/url"
 	"strings"
 
-	"github.com/portico-health/portico/fhir"
 	"github.com/portico-health/portico/store"
 )
 
@@ -64,21 +62,6 @@ func (a *API) parseConditions(typ, rawQuery string) (q store.Query, ok bool, err
 	return q, len(q.Where) > 0, nil
 }
 
-// conditionsAPI is the API parseConditions uses: every R4 type, no base URL.
-var conditionsAPI = func() *API {
-	a := &API{types: map[string]struct{}{}}
-	for _, t := range fhir.ResourceTypes {
-		a.types[t] = struct{}{}
-	}
-	return a
-}()
-
-// parseConditions is (*API).parseConditions for callers without an *API at hand.
-// Deprecated: use the method, which knows the served types and the base URL.
-func parseConditions(typ, rawQuery string) (store.Query, bool, error) {
-	return conditionsAPI.parseConditions(typ, rawQuery)
-}
-
 // needsCriteria is the 405 of a conditional PUT or DELETE without criteria: without them the
 // type URL supports only POST.
 func needsCriteria(method string) *Error {
@@ -128,39 +111,4 @@ func unescape(s string) string {
 		b.WriteByte(s[i])
 	}
 	return b.String()
-}
-
-// restrictConditions confines the search of a conditional interaction (If-None-Exist,
-// conditional update and delete, conditional references) to what the caller could find with
-// a normal search of the type: otherwise a 200, 412 or a deletion would reveal resources it
-// may not see. The type's search filter is ANDed into q; a caller who may not search the
-// type at all sees no match. Chains and _has in the criteria must look only into types the
-// caller may search, as in a search (403 otherwise).
-func (a *API) restrictConditions(ctx context.Context, q *store.Query) error {
-	if a.authz == nil || q == nil {
-		return nil
-	}
-	if err := a.authorizeReferencedTypes(ctx, q.Where); err != nil {
-		return err
-	}
-	typ := q.Types[0]
-	f, err := a.authorize(ctx, AccessRequest{Access: AccessSearch, Type: typ})
-	if err != nil {
-		if status, _, _ := classify(err); status == http.StatusForbidden {
-			q.Where = append(q.Where, store.Clause{AnyOf: [][]store.Clause{}}) // matches nothing
-			return nil
-		}
-		return err
-	}
-	if f == nil {
-		return nil
-	}
-	clauses, ok := f.Clauses(typ)
-	if !ok {
-		// The store must apply the filter itself (a conditional create's search runs inside
-		// the write): without clauses the interaction cannot be made safe.
-		return errorf(http.StatusForbidden, "forbidden", "conditional interactions on %s are not available to this token", typ)
-	}
-	q.Where = append(q.Where, clauses...)
-	return nil
 }

@@ -44,7 +44,11 @@ func TestParseConditions(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			q, ok, err := parseConditions("Patient", tt.query)
+			a, err := New(Config{Store: nopStore{}, BaseURL: "http://localhost/fhir"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			q, ok, err := a.parseConditions("Patient", tt.query)
 			if tt.status != 0 {
 				var e *Error
 				if !errors.As(err, &e) || e.Status != tt.status {
@@ -70,3 +74,6 @@ func TestParseETag(t *testing.T) {
 		}
 	}
 }
+
+// nopStore is a store for tests that never reach it.
+type nopStore struct{ store.Store }

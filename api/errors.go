@@ -4,9 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/portico-health/portico/policy"
 	"net/http"
 	"strconv"
+
+	"github.com/portico-health/portico/policy"
 
 	"github.com/labstack/echo/v4"
 

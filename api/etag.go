@@ -130,8 +130,8 @@ func notModified(h http.Header, rec store.Record) (bool, error) {
 		return c.matches(rec.Version), nil
 	}
 	if v := h.Get("If-Modified-Since"); v != "" {
-		t, err := http.ParseTime(v)
-		if err != nil {
+		t, ok := ifModifiedSince(v) // an HTTP date, or a FHIR instant (Bundle.entry.request)
+		if !ok {
 			return false, nil // RFC 9110: an invalid date is ignored
 		}
 		return !rec.LastUpdated.Truncate(time.Second).After(t), nil

@@ -16,6 +16,7 @@ import (
 
 	"github.com/portico-health/portico/api"
 	"github.com/portico-health/portico/fhir"
+	"github.com/portico-health/portico/policy"
 	"github.com/portico-health/portico/store"
 	"github.com/portico-health/portico/store/sqlite"
 )
@@ -36,7 +37,9 @@ type options struct {
 	wrap     func(store.Store) store.Store // wraps the real store (fault injection)
 	hooks    []api.WriteHook
 	now      func() time.Time
-	authz    api.Authorizer
+	policy   *policy.Policy
+	// principal, when set, is put in every request's context as the caller.
+	principal func() policy.Principal
 }
 
 func newServer(t testing.TB, opts ...func(*options)) *server {
@@ -69,13 +72,23 @@ func newServer(t testing.TB, opts ...func(*options)) *server {
 		MaxCount:     o.maxCount,
 		WriteHooks:   o.hooks,
 		Now:          o.now,
-		Authorizer:   o.authz,
+		Policy:       o.policy,
 	})
 	if err != nil {
 		t.Fatalf("api.New: %v", err)
 	}
 	e.HTTPErrorHandler = a.HTTPErrorHandler
-	a.Register(e.Group("/fhir"))
+	g := e.Group("/fhir")
+	if o.principal != nil {
+		g.Use(func(next echo.HandlerFunc) echo.HandlerFunc {
+			return func(c echo.Context) error {
+				r := c.Request()
+				c.SetRequest(r.WithContext(policy.WithPrincipal(r.Context(), o.principal())))
+				return next(c)
+			}
+		})
+	}
+	a.Register(g)
 	return &server{t: t, URL: srv.URL + "/fhir", Store: s, logs: logs, h: e}
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/portico-health/portico/fhir"
+	"github.com/portico-health/portico/guard"
 	"github.com/portico-health/portico/store"
 )
 
@@ -47,7 +48,11 @@ func (a *API) history(c echo.Context, q store.HistoryQuery) error {
 		return err
 	}
 	params := c.QueryParams()
-	page, err := a.historyPage(c.Request().Context(), &q, params)
+	v, err := a.view(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	page, err := a.historyPage(c.Request().Context(), v, &q, params)
 	if err != nil {
 		return err
 	}
@@ -55,8 +60,9 @@ func (a *API) history(c echo.Context, q store.HistoryQuery) error {
 }
 
 // historyPage completes q with the paging and time parameters of params and reads one page of
-// history as the caller may see it. Both the HTTP interaction and Bundle GET entries use it.
-func (a *API) historyPage(ctx context.Context, q *store.HistoryQuery, params url.Values) (store.Page, error) {
+// history through the caller's view (which decides what of it the caller may see). Both the
+// HTTP interaction and Bundle GET entries use it.
+func (a *API) historyPage(ctx context.Context, v *guard.View, q *store.HistoryQuery, params url.Values) (store.Page, error) {
 	var err error
 	if q.Since, err = instantParam(params, "_since"); err != nil {
 		return store.Page{}, err
@@ -68,15 +74,8 @@ func (a *API) historyPage(ctx context.Context, q *store.HistoryQuery, params url
 		return store.Page{}, err
 	}
 	q.Cursor = params.Get("_cursor")
-	vis, err := a.authorizeHistory(ctx, *q)
+	page, err := v.History(ctx, *q)
 	if err != nil {
-		return store.Page{}, err
-	}
-	page, err := a.store.History(ctx, *q)
-	if err != nil {
-		return store.Page{}, err
-	}
-	if page.Records, err = a.historyVisible(vis, *q, page.Records); err != nil {
 		return store.Page{}, err
 	}
 	if q.Type == "" {
@@ -92,61 +91,6 @@ func (a *API) historyPage(ctx context.Context, q *store.HistoryQuery, params url
 		return store.Page{}, notFound("%s/%s is not known", q.Type, q.ID)
 	}
 	return page, nil
-}
-
-// authorizeHistory asks the Authorizer about a history interaction before the store is read;
-// nil on an open server. Instance history of a resource whose current version the caller may
-// not read is denied (403).
-func (a *API) authorizeHistory(ctx context.Context, q store.HistoryQuery) (*visibility, error) {
-	if a.authz == nil {
-		return nil, nil
-	}
-	f, err := a.authorize(ctx, AccessRequest{Access: AccessHistory, Type: q.Type, ID: q.ID})
-	if err != nil {
-		return nil, err
-	}
-	vis := a.newVisibility(ctx, AccessHistory)
-	if q.Type != "" {
-		vis.setType(q.Type, f)
-	}
-	if q.ID != "" {
-		vis.keepTombstones = true // the versions of one resource the caller may see
-		cur, err := a.store.Read(ctx, q.Type, q.ID)
-		if err == nil {
-			if err := a.authorizeBody(ctx, AccessHistory, q.Type, q.ID, cur.Body); err != nil {
-				return nil, err
-			}
-		}
-	}
-	return vis, nil
-}
-
-// historyVisible drops the versions the caller may not see: each version must pass its type's
-// filter (a resource may have moved between compartments); tombstones of type and system
-// history under a filter are dropped, as nothing tells whose they were. A page may come out
-// shorter than _count.
-func (a *API) historyVisible(vis *visibility, q store.HistoryQuery, recs []store.Record) ([]store.Record, error) {
-	if vis == nil {
-		return recs, nil
-	}
-	liveSeen := false
-	for _, r := range recs {
-		liveSeen = liveSeen || !r.Deleted()
-	}
-	out, err := vis.filter(recs)
-	if err != nil {
-		return nil, err
-	}
-	if q.ID != "" && liveSeen {
-		liveVisible := false
-		for _, r := range out {
-			liveVisible = liveVisible || !r.Deleted()
-		}
-		if !liveVisible {
-			return nil, errorf(http.StatusForbidden, "forbidden", "the token does not allow reading the history of %s/%s", q.Type, q.ID)
-		}
-	}
-	return out, nil
 }
 
 // instantParam parses an instant parameter (RFC 3339 with seconds and a time zone). A '+'

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/portico-health/portico/fhir"
+	"github.com/portico-health/portico/guard"
+	"github.com/portico-health/portico/policy"
 	"github.com/portico-health/portico/store"
 )
 
@@ -33,8 +35,31 @@ const (
 // the start, and the hooks run again on a fresh copy of the resource as the client sent it
 // (the writes they added in the lost attempt are dropped). Hooks run in the order of
 // Config.WriteHooks; the writes they add do not go through the hooks.
+//
+// A hook is a server-side service with a principal of its own (ServiceHook): the writes it adds
+// are authorized against that principal by the guard, and one that changes an existing
+// resource also needs the client to be able to read it. The client's own resource, as the
+// hooks leave it, is authorized as the client's write.
 type WriteHook interface {
 	BeforeWrite(ctx context.Context, w *WriteContext) error
+}
+
+// ServiceHook is a WriteHook that names its principal: its Service name and the system/
+// scopes its added writes and its System reads need. A hook that is not a ServiceHook can
+// read as the client only, and add no write.
+type ServiceHook interface {
+	WriteHook
+	Principal() policy.Principal
+}
+
+// hookPrincipal is the principal of the i-th hook.
+func hookPrincipal(i int, h WriteHook) policy.Principal {
+	if sh, ok := h.(ServiceHook); ok {
+		if p := sh.Principal(); p.Service != "" {
+			return p
+		}
+	}
+	return policy.Principal{Service: fmt.Sprintf("hook-%d", i)}
 }
 
 // WriteHookFunc adapts a function to WriteHook.
@@ -53,12 +78,22 @@ type WriteContext struct {
 	// Previous is the current version of the resource before this write; nil when the
 	// resource does not exist or is deleted (a create, or an update that creates).
 	Previous *store.Record
-	Now      time.Time   // the API's clock (Config.Now) for this write
-	Store    store.Store // for reads; add writes with Create and Update
-	InBundle bool        // the write is an entry of a batch or transaction
+	Now      time.Time // the API's clock (Config.Now) for this write
+	// Store is the store as the client sees it: what the hook reads on the client's behalf
+	// (the message a reply answers) must be read here.
+	Store store.Store
+	// System is the store as the hook's own principal sees it, for what the server looks up
+	// for itself (routing: the patient's care team); never to copy data into the client's
+	// resource that the client could not read.
+	System   store.Store
+	InBundle bool // the write is an entry of a batch or transaction
+	// Base is the FHIR base URL: read references with fhir.LiteralReference(ref, Base), as the
+	// search index and the policy read them.
+	Base string
 
-	a     *API
-	extra []store.Write
+	a       *API
+	service string // the hook's principal's Service, set on the writes it adds
+	extra   []store.Write
 }
 
 // Reference is "Type/id" of the resource written.
@@ -75,6 +110,7 @@ func (w *WriteContext) Create(res *fhir.Resource) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	wr.Service = w.service
 	w.extra = append(w.extra, wr)
 	return id, nil
 }
@@ -99,6 +135,7 @@ func (w *WriteContext) Update(res *fhir.Resource, prev store.Record) error {
 	if err != nil {
 		return err
 	}
+	wr.Service = w.service
 	w.extra = append(w.extra, wr)
 	return nil
 }
@@ -113,8 +150,8 @@ func NewError(status int, code, format string, args ...any) *Error {
 	return errorf(status, code, format, args...)
 }
 
-// runHooks runs the write hooks and returns the writes they added.
-func (a *API) runHooks(ctx context.Context, in Interaction, typ, id string, res *fhir.Resource, prev *store.Record, inBundle bool) ([]store.Write, error) {
+// runHooks runs the write hooks and returns the writes they added; v is the client's view.
+func (a *API) runHooks(ctx context.Context, v *guard.View, in Interaction, typ, id string, res *fhir.Resource, prev *store.Record, inBundle bool) ([]store.Write, error) {
 	if len(a.hooks) == 0 {
 		return nil, nil
 	}
@@ -127,8 +164,11 @@ func (a *API) runHooks(ctx context.Context, in Interaction, typ, id string, res 
 		prev = &p
 	}
 	wc := &WriteContext{Interaction: in, Type: typ, ID: id, Resource: res, Previous: prev,
-		Now: a.now(), Store: a.store, InBundle: inBundle, a: a}
-	for _, h := range a.hooks {
+		Now: a.now(), Store: v, InBundle: inBundle, Base: a.base, a: a}
+	for i, h := range a.hooks {
+		wc.service = hookPrincipal(i, h).Service
+		sv, _ := a.guard.Service(wc.service)
+		wc.System = sv
 		if err := h.BeforeWrite(ctx, wc); err != nil {
 			var e *Error
 			if errors.As(err, &e) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
@@ -152,7 +192,8 @@ func isStoreError(err error) bool {
 			return true
 		}
 	}
-	return false
+	var de *policy.DeniedError
+	return errors.As(err, &de)
 }
 
 // snapshot keeps the resource as the client sent it, when hooks may change it, so that a

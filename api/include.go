@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"github.com/portico-health/portico/fhir"
+	"github.com/portico-health/portico/guard"
+	"github.com/portico-health/portico/policy"
 	"github.com/portico-health/portico/store"
 )
 
@@ -23,7 +25,9 @@ const (
 
 type typedID struct{ typ, id string }
 
-func (a *API) runIncludes(ctx context.Context, r *searchRequest, matches []store.Record) ([]store.Record, []fhir.Issue, error) {
+// runIncludes runs the includes through the caller's view: included resources are those it
+// may search, and a target type it may not search at all is skipped.
+func (a *API) runIncludes(ctx context.Context, v *guard.View, r *searchRequest, matches []store.Record) ([]store.Record, []fhir.Issue, error) {
 	seen := make(map[typedID]bool, len(matches))
 	for _, m := range matches {
 		seen[typedID{m.Type, m.ID}] = true
@@ -62,7 +66,7 @@ func (a *API) runIncludes(ctx context.Context, r *searchRequest, matches []store
 			if round > 0 && !spec.iterate {
 				continue
 			}
-			recs, err := a.includeTargets(ctx, spec, sources)
+			recs, err := a.includeTargets(ctx, v, spec, sources)
 			if err != nil {
 				return nil, nil, err
 			}
@@ -72,7 +76,7 @@ func (a *API) runIncludes(ctx context.Context, r *searchRequest, matches []store
 			if round > 0 && !spec.iterate {
 				continue
 			}
-			recs, err := a.revincludeSources(ctx, spec, sources)
+			recs, err := a.revincludeSources(ctx, v, spec, sources)
 			if err != nil {
 				return nil, nil, err
 			}
@@ -111,7 +115,7 @@ func referenceParams(source, param string) []*fhir.SearchParam {
 }
 
 // includeTargets finds what the sources of spec.source refer to through spec.param.
-func (a *API) includeTargets(ctx context.Context, spec includeSpec, sources []store.Record) ([]store.Record, error) {
+func (a *API) includeTargets(ctx context.Context, v *guard.View, spec includeSpec, sources []store.Record) ([]store.Record, error) {
 	var ids []store.Value
 	for _, s := range sources {
 		if s.Type == spec.source {
@@ -131,7 +135,7 @@ func (a *API) includeTargets(ctx context.Context, spec includeSpec, sources []st
 			if _, ok := a.types[t]; !ok {
 				continue
 			}
-			if !targetAllowed(sp.Targets, t) {
+			if !targetAllowed(sp.Targets, t) || v.Can(t, policy.PermSearch) != nil {
 				continue
 			}
 			q := store.Query{Types: []string{t}, Count: maxIncluded, Where: []store.Clause{{
@@ -140,7 +144,7 @@ func (a *API) includeTargets(ctx context.Context, spec includeSpec, sources []st
 					{Param: "_id", Kind: store.KindToken, Values: ids},
 				}},
 			}}}
-			page, err := a.store.Search(ctx, q)
+			page, err := v.Search(ctx, q)
 			if err != nil {
 				return nil, err
 			}
@@ -152,7 +156,10 @@ func (a *API) includeTargets(ctx context.Context, spec includeSpec, sources []st
 
 // revincludeSources finds the resources of spec.source that refer to the sources through
 // spec.param.
-func (a *API) revincludeSources(ctx context.Context, spec includeSpec, sources []store.Record) ([]store.Record, error) {
+func (a *API) revincludeSources(ctx context.Context, v *guard.View, spec includeSpec, sources []store.Record) ([]store.Record, error) {
+	if v.Can(spec.source, policy.PermSearch) != nil {
+		return nil, nil
+	}
 	var out []store.Record
 	for _, sp := range referenceParams(spec.source, spec.param) {
 		var refs []store.Value
@@ -167,7 +174,7 @@ func (a *API) revincludeSources(ctx context.Context, spec includeSpec, sources [
 		q := store.Query{Types: []string{spec.source}, Count: maxIncluded, Where: []store.Clause{
 			{Param: sp.Code, Kind: store.KindReference, Values: refs},
 		}}
-		page, err := a.store.Search(ctx, q)
+		page, err := v.Search(ctx, q)
 		if err != nil {
 			return nil, err
 		}

@@ -39,14 +39,50 @@ type includeSpec struct {
 // a warning by default, HTTP 400 under Prefer: handling=strict.
 var errUnknownParam = errors.New("unknown search parameter")
 
-// maxChainDepth bounds chains and nested _has.
-const maxChainDepth = 4
+// Limits of one search (docs/search.md, "Limits"): a query past them is HTTP 400
+// (too-costly) before anything runs, so that no request can make the store do unbounded work.
+const (
+	maxChainDepth    = 4    // chains and nested _has
+	maxCriteria      = 64   // search criteria, counting those inside chains and _has
+	maxValues        = 100  // values of one parameter (the comma's OR)
+	maxValuesInQuery = 400  // values of all criteria together
+	maxValueBytes    = 1024 // one value
+	maxIncludeSpecs  = 16   // _include and _revinclude, :iterate or not
+	maxSortKeys      = 8
+)
 
 // searchParser parses the parameters of one request.
 type searchParser struct {
 	a      *API
 	strict bool
 	depth  int
+
+	criteria, values int // counted against the limits
+}
+
+// tooCostly is the error of a query past a limit.
+func tooCostly(format string, args ...any) *Error {
+	return errorf(http.StatusBadRequest, "too-costly", format, args...)
+}
+
+// count checks one more criterion and its values against the limits.
+func (p *searchParser) count(name string, values []string) error {
+	p.criteria++
+	p.values += len(values)
+	switch {
+	case p.criteria > maxCriteria:
+		return tooCostly("a search may have at most %d criteria (chains and _has included)", maxCriteria)
+	case len(values) > maxValues:
+		return tooCostly("%s: at most %d values may be joined by commas", name, maxValues)
+	case p.values > maxValuesInQuery:
+		return tooCostly("a search may have at most %d values in all", maxValuesInQuery)
+	}
+	for _, v := range values {
+		if len(v) > maxValueBytes {
+			return tooCostly("%s: a value may have at most %d bytes", name, maxValueBytes)
+		}
+	}
+	return nil
 }
 
 // resultParamNames are the parameters that shape the result rather than select resources.
@@ -189,6 +225,9 @@ func (p *searchParser) resultParam(r *searchRequest, name string, values []strin
 			}
 		}
 	case "_sort":
+		if keys := strings.Count(v, ",") + 1; keys > maxSortKeys {
+			return tooCostly("_sort: at most %d keys", maxSortKeys)
+		}
 		for _, key := range strings.Split(v, ",") {
 			key = strings.TrimSpace(key)
 			desc := strings.HasPrefix(key, "-")
@@ -201,6 +240,9 @@ func (p *searchParser) resultParam(r *searchRequest, name string, values []strin
 	case "_include", "_revinclude", "_include:iterate", "_revinclude:iterate", "_include:recurse", "_revinclude:recurse":
 		rev := strings.HasPrefix(name, "_revinclude")
 		iterate := strings.Contains(name, ":")
+		if len(r.includes)+len(r.revincludes)+len(values) > maxIncludeSpecs {
+			return tooCostly("at most %d _include and _revinclude parameters", maxIncludeSpecs)
+		}
 		for _, raw := range values {
 			spec, err := p.includeSpec(r.query.Types, raw, rev)
 			if err != nil {
@@ -315,6 +357,9 @@ func (p *searchParser) lookup(types []string, code string) (*fhir.SearchParam, e
 
 // clause parses one occurrence of a parameter: name[:modifier][.chain]=value.
 func (p *searchParser) clause(types []string, name, value string) (store.Clause, error) {
+	if err := p.count(name, splitValues(value)); err != nil {
+		return store.Clause{}, err
+	}
 	if strings.HasPrefix(name, "_has:") {
 		return p.hasClause(types, name, value)
 	}
@@ -443,7 +488,7 @@ func (p *searchParser) chainClause(c store.Clause, sp *fhir.SearchParam, name, m
 		return c, badRequest("%s: only reference parameters can be chained", name)
 	}
 	if p.depth >= maxChainDepth {
-		return c, badRequest("%s: chains are limited to %d levels", name, maxChainDepth)
+		return c, tooCostly("%s: chains are limited to %d levels", name, maxChainDepth)
 	}
 	if chain == "" {
 		return c, badRequest("%s: empty chain", name)
@@ -505,7 +550,7 @@ func (p *searchParser) hasClause(types []string, name, value string) (store.Clau
 		}
 	}
 	if p.depth >= maxChainDepth {
-		return c, badRequest("%s: _has is limited to %d levels", name, maxChainDepth)
+		return c, tooCostly("%s: _has is limited to %d levels", name, maxChainDepth)
 	}
 	p.depth++
 	inner, err := p.clause([]string{typ}, rest, value)

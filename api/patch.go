@@ -9,7 +9,7 @@ import (
 
 	"github.com/portico-health/portico/fhir"
 	"github.com/portico-health/portico/internal/jsonpatch"
-	"github.com/portico-health/portico/store"
+	"github.com/portico-health/portico/policy"
 )
 
 // patch is PATCH [base]/[type]/[id] with a JSON Patch document (http.html#patch, RFC 6902;
@@ -21,78 +21,29 @@ import (
 // changed, HTTP 422. If-Match is honoured; without it a lost race re-reads the new current
 // version and applies the patch to it again.
 func (a *API) patch(c echo.Context) error {
-	f, err := negotiate(c)
-	if err != nil {
-		return err
-	}
 	typ, id, err := a.instanceParams(c)
 	if err != nil {
 		return err
 	}
-	pre, err := parsePreconditions(c.Request().Header)
-	if err != nil {
-		return err
-	}
+	return a.httpWrite(c, &entry{method: "PATCH", typ: typ, urlID: id, path: []string{typ, id}, url: typ + "/" + id}, policy.PermUpdate)
+}
+
+// readPatch reads a JSON Patch request body.
+func (a *API) readPatch(c echo.Context) (jsonpatch.Patch, error) {
 	if err := requireContentType(c, mimeJSONPatch); err != nil {
-		return err
-	}
-	if _, err := a.authorize(c.Request().Context(), AccessRequest{Access: AccessPatch, Type: typ, ID: id}); err != nil {
-		return err
+		return nil, err
 	}
 	data, err := a.readBody(c)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	p, err := jsonpatch.Decode(data)
 	if err != nil {
 		e := errorf(http.StatusBadRequest, "structure", "%s", err.Error())
 		e.Err = err
-		return e
+		return nil, e
 	}
-	ctx := c.Request().Context()
-	for attempt := 0; ; attempt++ {
-		if attempt > 0 {
-			if err := backoff(ctx, attempt); err != nil {
-				return err
-			}
-		}
-		cur, err := a.readCurrent(ctx, typ, id)
-		if err != nil {
-			return err
-		}
-		if !cur.live {
-			if cur.rec.Version == 0 {
-				return notFound("%s/%s is not known", typ, id)
-			}
-			cur.rec.Type, cur.rec.ID = typ, id
-			return gone(cur.rec)
-		}
-		if err := pre.check(cur.liveVersion()); err != nil {
-			return err
-		}
-		res, err := applyPatch(p, cur.rec.Body, typ, id)
-		if err != nil {
-			return err
-		}
-		extra, err := a.runHooks(ctx, InteractionPatch, typ, id, res, &cur.rec, false)
-		if err != nil {
-			return err
-		}
-		w, err := a.indexedWrite(store.OpUpdate, res, typ, id, cur.rec.Version+1, cur.rec.LastUpdated)
-		if err != nil {
-			return err
-		}
-		if err := a.authorizeWrite(ctx, AccessPatch, typ, id, &cur.rec, w.Index, true); err != nil {
-			return err
-		}
-		err = a.store.Write(ctx, withExtra(w, extra)...)
-		if err == nil {
-			return a.writeWritten(c, f, http.StatusOK, record(w), "Patched")
-		}
-		if err := raceOutcome(err, pre, attempt); err != nil {
-			return err
-		}
-	}
+	return p, nil
 }
 
 // applyPatch applies p to a stored resource and validates the result.

@@ -3,7 +3,6 @@ package api
 import (
 	"errors"
 	"net/http"
-	"strconv"
 
 	"github.com/labstack/echo/v4"
 
@@ -32,70 +31,49 @@ func (a *API) instanceParams(c echo.Context) (typ, id string, err error) {
 }
 
 // read is GET [base]/[type]/[id] (http.html#read). A deleted resource is HTTP 410 with the
-// tombstone's ETag; If-None-Match and If-Modified-Since give HTTP 304.
+// tombstone's ETag; If-None-Match and If-Modified-Since give HTTP 304. What the caller may not
+// see is not found (404), like what does not exist.
 func (a *API) read(c echo.Context) error {
-	f, err := negotiate(c)
-	if err != nil {
-		return err
-	}
 	typ, id, err := a.instanceParams(c)
 	if err != nil {
 		return err
 	}
-	ctx := c.Request().Context()
-	if _, err := a.authorize(ctx, AccessRequest{Access: AccessRead, Type: typ, ID: id}); err != nil {
-		return err
-	}
-	rec, err := a.store.Read(ctx, typ, id)
-	if err != nil {
-		return readError(err, rec, typ, id)
-	}
-	if err := a.authorizeBody(ctx, AccessRead, typ, id, rec.Body); err != nil {
-		return err
-	}
-	return a.answerRead(c, f, rec)
+	return a.httpRead(c, &entry{method: c.Request().Method, typ: typ, urlID: id, get: getRead,
+		path: []string{typ, id}, url: typ + "/" + id})
 }
 
 // vread is GET [base]/[type]/[id]/_history/[vid] (http.html#vread). Version ids are the
 // positive integers the server assigned; anything else names no version (HTTP 404).
 func (a *API) vread(c echo.Context) error {
-	f, err := negotiate(c)
-	if err != nil {
-		return err
-	}
 	typ, id, err := a.instanceParams(c)
 	if err != nil {
 		return err
 	}
 	vid := c.Param("vid")
-	v, err := strconv.ParseInt(vid, 10, 64)
-	if err != nil || v < 1 || vid[0] == '+' {
-		return notFound("%s/%s has no version %q", typ, id, vid)
-	}
-	ctx := c.Request().Context()
-	if _, err := a.authorize(ctx, AccessRequest{Access: AccessVRead, Type: typ, ID: id}); err != nil {
-		return err
-	}
-	rec, err := a.store.VRead(ctx, typ, id, v)
-	if err != nil {
-		return readError(err, rec, typ, id)
-	}
-	if err := a.authorizeBody(ctx, AccessVRead, typ, id, rec.Body); err != nil {
-		return err
-	}
-	return a.answerRead(c, f, rec)
+	return a.httpRead(c, &entry{method: c.Request().Method, typ: typ, urlID: id, get: getVRead,
+		path: []string{typ, id, "_history", vid}, url: typ + "/" + id + "/_history/" + vid})
 }
 
-func (a *API) answerRead(c echo.Context, f format, rec store.Record) error {
-	nm, err := notModified(c.Request().Header, rec)
+// httpRead answers a read or vread request through the engine's readEntry.
+func (a *API) httpRead(c echo.Context, e *entry) error {
+	f, err := negotiate(c)
 	if err != nil {
 		return err
 	}
-	if nm {
-		setVersionHeaders(c.Response().Header(), rec)
+	ctx := c.Request().Context()
+	v, err := a.view(ctx)
+	if err != nil {
+		return err
+	}
+	e.hdr = c.Request().Header
+	if err := a.readEntry(ctx, v, e); err != nil {
+		return err
+	}
+	if e.status == http.StatusNotModified {
+		setVersionHeaders(c.Response().Header(), e.rec)
 		return c.NoContent(http.StatusNotModified)
 	}
-	return writeRecord(c, f, http.StatusOK, rec)
+	return writeRecord(c, f, http.StatusOK, e.rec)
 }
 
 // readError maps the error of Read or VRead: 404 for an unknown resource or version, 410

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"context"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -10,6 +9,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/portico-health/portico/fhir"
+	"github.com/portico-health/portico/policy"
 	"github.com/portico-health/portico/store"
 )
 
@@ -83,28 +83,26 @@ func (a *API) search(c echo.Context, types []string, system bool, params url.Val
 	}
 	r.query.Cursor = params.Get("_cursor")
 	ctx := c.Request().Context()
-	vis, auth, err := a.authorizeSearch(ctx, r, params.Get("_type") != "")
+	v, err := a.view(ctx)
 	if err != nil {
 		return err
 	}
-	page, err := a.store.Search(ctx, r.query)
+	if system && params.Get("_type") == "" {
+		// Without _type, a system search covers the types the caller may search.
+		allowed := r.query.Types[:0:0]
+		for _, t := range r.query.Types {
+			if v.Can(t, policy.PermSearch) == nil {
+				allowed = append(allowed, t)
+			}
+		}
+		if len(allowed) == 0 {
+			return policy.Deny("the token allows searching no resource type")
+		}
+		r.query.Types = allowed
+	}
+	page, err := v.Search(ctx, r.query)
 	if err != nil {
 		return err
-	}
-	// Results are checked one by one also when the filter went into the query: a defensive
-	// check against a store or an extractor that disagrees with the policy. Then a record
-	// dropped means the store's count cannot be trusted either.
-	postFilter := !auth.inQuery
-	if auth.restricted {
-		n := len(page.Records)
-		if page.Records, err = vis.filter(page.Records); err != nil {
-			return err
-		}
-		if len(page.Records) != n && auth.inQuery {
-			postFilter = true
-			a.log.ErrorContext(ctx, "search: the store returned records outside the token's filter",
-				"type", r.query.Types, "dropped", n-len(page.Records))
-		}
 	}
 	if r.countOnly {
 		page.Records, page.Next = nil, ""
@@ -115,22 +113,15 @@ func (a *API) search(c echo.Context, types []string, system bool, params url.Val
 		if r.query.Cursor == "" && page.Next == "" && !r.countOnly {
 			total = len(page.Records) // known for free: everything is on this page
 		}
-	} else if postFilter {
-		total = -1 // the store counted resources the caller may not see
 	}
 	var included []store.Record
 	if len(r.includes)+len(r.revincludes) > 0 && len(page.Records) > 0 {
 		var warn []fhir.Issue
-		included, warn, err = a.runIncludes(ctx, r, page.Records)
+		included, warn, err = a.runIncludes(ctx, v, r, page.Records)
 		if err != nil {
 			return err
 		}
 		r.warnings = append(r.warnings, warn...)
-		if a.authz != nil {
-			if included, err = a.newVisibility(ctx, AccessSearch).filter(included); err != nil {
-				return err
-			}
-		}
 	}
 	body, err := a.searchBundle(r, page, total, included)
 	if err != nil {
@@ -233,65 +224,4 @@ func (a *API) searchBundle(r *searchRequest, page store.Page, total int, include
 		b = append(b, ']')
 	}
 	return append(b, '}'), nil
-}
-
-// searchAuth is what authorizeSearch found: whether some searched type is restricted by a
-// filter, and whether every filter went into the store query as clauses.
-type searchAuth struct {
-	restricted bool
-	inQuery    bool
-}
-
-// authorizeSearch asks the Authorizer about the types searched. A type search of a denied
-// type is denied; a system search with _type too when any named type is denied, and without
-// _type it covers only the allowed types (denied when none is). A restricted type's filter
-// goes into the store query as clauses (store.Clause AnyOf expresses every filter of one
-// type), so pages are full and Bundle.total is exact; a system search of several types keeps
-// each type's filter out of the query and drops results one by one, so its pages may hold
-// fewer than _count resources and it reports no total (docs/smart.md). Chains and _has must
-// look only into types the caller may search.
-func (a *API) authorizeSearch(ctx context.Context, r *searchRequest, namedTypes bool) (vis *visibility, auth searchAuth, err error) {
-	auth.inQuery = true
-	if a.authz == nil {
-		return nil, auth, nil
-	}
-	vis = a.newVisibility(ctx, AccessSearch)
-	var allowed []string
-	var firstErr error
-	for _, t := range r.query.Types {
-		f, err := vis.typeFilter(t)
-		if err != nil {
-			if !r.system || namedTypes {
-				return nil, auth, err
-			}
-			if firstErr == nil {
-				firstErr = err
-			}
-			continue
-		}
-		allowed = append(allowed, t)
-		if f != nil {
-			auth.restricted = true
-		}
-	}
-	if len(allowed) == 0 {
-		if firstErr == nil {
-			firstErr = errorf(http.StatusForbidden, "forbidden", "the token allows searching no resource type")
-		}
-		return nil, auth, firstErr
-	}
-	r.query.Types = allowed
-	if err := a.authorizeReferencedTypes(ctx, r.query.Where); err != nil {
-		return nil, auth, err
-	}
-	if auth.restricted {
-		auth.inQuery = false
-		if len(allowed) == 1 {
-			if clauses, ok := vis.filters[allowed[0]].Clauses(allowed[0]); ok {
-				r.query.Where = append(r.query.Where, clauses...)
-				auth.inQuery = true
-			}
-		}
-	}
-	return vis, auth, nil
 }

@@ -33,9 +33,10 @@ func (cur current) liveVersion() int64 {
 	return 0
 }
 
-// readCurrent reads the current state of a resource for a write.
-func (a *API) readCurrent(ctx context.Context, typ, id string) (current, error) {
-	rec, err := a.store.Read(ctx, typ, id)
+// readCurrent reads the current state of a resource for a write, through the caller's view
+// for that write (guard.View.For): what the caller may not see is not there.
+func readCurrent(ctx context.Context, st store.Store, typ, id string) (current, error) {
+	rec, err := st.Read(ctx, typ, id)
 	switch {
 	case err == nil:
 		return current{rec: rec, live: true}, nil
@@ -83,22 +84,6 @@ func (a *API) indexedWrite(op store.Op, res *fhir.Resource, typ, id string, vers
 	}, nil
 }
 
-// versionWrite is indexedWrite for callers that cannot report an error: when extraction fails
-// it logs the failure and indexes only the identifiers (fhir.IndexEntries).
-//
-// Deprecated: use indexedWrite.
-func (a *API) versionWrite(op store.Op, res *fhir.Resource, typ, id string, version int64, prev time.Time) store.Write {
-	w, err := a.indexedWrite(op, res, typ, id, version, prev)
-	if err != nil {
-		a.log.Error("search index extraction failed; indexing identifiers only", "type", typ, "cause_types", errorTypes(err))
-		now := a.stamp(prev)
-		res.SetID(id)
-		res.SetMeta(strconv.FormatInt(version, 10), now)
-		w = store.Write{Op: op, Type: typ, ID: id, Version: version, LastUpdated: now, Body: res.JSON(), Index: fhir.IndexEntries(res)}
-	}
-	return w
-}
-
 // record is the Record a successful write created.
 func record(w store.Write) store.Record {
 	return store.Record{Type: w.Type, ID: w.ID, Version: w.Version, LastUpdated: w.LastUpdated, Op: w.Op, Body: w.Body}
@@ -135,5 +120,27 @@ func backoff(ctx context.Context, attempt int) error {
 func conflictAfterRetries(err error) error {
 	e := errorf(http.StatusConflict, "conflict", "the resource kept changing concurrently (%d attempts); try again", maxAttempts)
 	e.Err = err
+	return e
+}
+
+// raceOutcome decides what a failed write leads to: nil to try again, else the error to return.
+func raceOutcome(err error, pre preconditions, attempt int) error {
+	switch {
+	case !retryable(err):
+		return err
+	case pre.ifMatch.present:
+		e := preconditionFailed("If-Match: the resource was changed by another request")
+		e.Err = err
+		return e
+	case attempt+1 >= maxAttempts:
+		return conflictAfterRetries(err)
+	}
+	return nil
+}
+
+// idError is HTTP 400 about Resource.id.
+func idError(format string, args ...any) *Error {
+	e := badRequest(format, args...)
+	e.Issues[0].Expression = []string{"id"}
 	return e
 }

@@ -221,15 +221,24 @@ func TestBrowserDemo(t *testing.T) {
 		"--redirect-uri", "https://ehr.example/callback", "--scope", "system/*.cruds")
 	ehr := &ehrClient{t: t, c: newClient(p.base), origin: origin, id: ehrApp.ClientID, secret: ehrApp.ClientSecret}
 
-	// Two patients: the browser must only ever show the one in context.
+	// Two patients of one clinic: the browser must only ever show the one in context. The
+	// practitioner works there (a PractitionerRole), so the picker offers both; a patient of
+	// another clinic is never offered.
+	clinic := ehr.create("Organization", map[string]any{"name": "Portico Family Practice"})
+	other := ehr.create("Organization", map[string]any{"name": "Another Clinic"})
+	managed := map[string]any{"reference": "Organization/" + clinic}
 	peter := demoPatient{Name: "Peter Chalmers", Family: "Chalmers", BirthDate: "1974-12-25",
 		Observations: []string{"Body weight", "Hemoglobin A1c", "Systolic blood pressure"}}
 	peter.ID = ehr.create("Patient", map[string]any{"name": []any{map[string]any{"family": "Chalmers", "given": []any{"Peter"}}},
-		"birthDate": peter.BirthDate, "gender": "male"})
+		"birthDate": peter.BirthDate, "gender": "male", "managingOrganization": managed})
 	amy := demoPatient{Name: "Amy Shaw", Family: "Shaw", BirthDate: "1987-02-20", Observations: []string{"Body height"}}
 	amy.ID = ehr.create("Patient", map[string]any{"name": []any{map[string]any{"family": "Shaw", "given": []any{"Amy"}}},
-		"birthDate": amy.BirthDate, "gender": "female"})
+		"birthDate": amy.BirthDate, "gender": "female", "managingOrganization": managed})
+	ehr.create("Patient", map[string]any{"name": []any{map[string]any{"family": "Shawcross", "given": []any{"Olive"}}},
+		"managingOrganization": map[string]any{"reference": "Organization/" + other}})
 	drID := ehr.create("Practitioner", map[string]any{"name": []any{map[string]any{"family": "Careful", "given": []any{"Adam"}, "prefix": []any{"Dr"}}}})
+	ehr.create("PractitionerRole", map[string]any{"practitioner": map[string]any{"reference": "Practitioner/" + drID},
+		"organization": managed})
 
 	// Observations out of date order: the demo must sort latest first.
 	ehr.create("Observation", observation(peter.ID, "4548-4", "Hemoglobin A1c", "laboratory", "2024-01-10T09:00:00Z", 6.1, "%"))
@@ -316,8 +325,8 @@ func TestBrowserDemo(t *testing.T) {
 		if s := status(t, token, "Observation?patient="+peter.ID); s != http.StatusOK {
 			t.Errorf("Observation search: %d, want 200", s)
 		}
-		if s := status(t, token, "Patient/"+amy.ID); s != http.StatusForbidden {
-			t.Errorf("another patient: %d, want 403", s)
+		if s := status(t, token, "Patient/"+amy.ID); s != http.StatusNotFound {
+			t.Errorf("another patient: %d, want 404 (as if it did not exist)", s)
 		}
 	})
 
@@ -365,8 +374,8 @@ func TestBrowserDemo(t *testing.T) {
 		if patient != amy.ID || !strings.Contains(" "+scope+" ", " launch ") {
 			t.Fatalf("patient %q scope %q", patient, scope)
 		}
-		if s := status(t, token, "Patient/"+peter.ID); s != http.StatusForbidden {
-			t.Errorf("a patient outside the launch: %d, want 403", s)
+		if s := status(t, token, "Patient/"+peter.ID); s != http.StatusNotFound {
+			t.Errorf("a patient outside the launch: %d, want 404 (as if it did not exist)", s)
 		}
 	})
 

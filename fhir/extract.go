@@ -555,6 +555,17 @@ func (x *extractor) reference(param string, n PathNode) error {
 			ref = ref[len(x.base)+1:]
 		}
 		typ, id, url := ParseReference(ref)
+		if v.Kind == Object {
+			// A literal reference: read as LiteralReference reads it, so that the index, the
+			// policy and the hooks agree on what it points to.
+			var ok bool
+			if typ, id, ok = LiteralReference(ref, ""); !ok {
+				typ, id = "", ""
+				if url == "" || strings.ContainsRune(ref, '|') {
+					url = ""
+				}
+			}
+		}
 		switch {
 		case url != "":
 			e.RefURL = url

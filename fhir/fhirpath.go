@@ -1293,6 +1293,40 @@ func (c *evalCtx) resolve(n PathNode) (PathNode, bool) {
 	return PathNode{Type: typ}, true
 }
 
+// LiteralReference reads a Reference.reference the one way Portico reads it everywhere: in the
+// search index (and so in the policy, which reads the index), and in the write hooks. "Type/id",
+// "Type/id/_history/v" and an absolute URL on this server's base ("<base>/Type/id...") are local
+// references to typ/id; anything else (another server's URL, "#contained", "urn:uuid:...", a
+// bare id, or a malformed string such as "Patient/1|/Practitioner/2") is not (ok false).
+func LiteralReference(ref, base string) (typ, id string, ok bool) {
+	base = strings.TrimSuffix(base, "/")
+	if base != "" && strings.HasPrefix(ref, base+"/") {
+		ref = ref[len(base)+1:]
+	}
+	if i := strings.Index(ref, "/_history/"); i >= 0 {
+		ref = ref[:i]
+	}
+	typ, id, found := strings.Cut(ref, "/")
+	if !found || !IsResourceType(typ) || !validRefID(id) {
+		return "", "", false
+	}
+	return typ, id, true
+}
+
+// validRefID reports whether s is a FHIR id: 1-64 of A-Z a-z 0-9 - .
+func validRefID(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for i := range len(s) {
+		c := s[i]
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
 // ParseReference splits a reference: "Patient/123" and "Patient/123/_history/2" give
 // ("Patient", "123", ""); an absolute URL gives its type and id when it ends in a RESTful
 // Type/id[/_history/v] path, and always url = the reference without "/_history/v" and without

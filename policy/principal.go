@@ -7,8 +7,9 @@ import (
 )
 
 // Principal is who is calling, as an access token describes them: the scopes granted, the
-// launch context, the user and the client. The API gets one from Server.Authenticate and hands
-// it to Authorize with each request.
+// launch context, the user and the client. The authentication middleware (package smart) puts
+// it in the request's context; the guard reads it there. A server-side service (a write hook)
+// is a Principal too, with Service set and system/ scopes.
 type Principal struct {
 	Scopes    Scopes
 	Patient   string // launch patient id ("123"), for patient/ scopes
@@ -22,6 +23,10 @@ type Principal struct {
 	// GrantID is the user's authorization the token came from ("" for client_credentials):
 	// revoking it revokes the token.
 	GrantID string
+
+	// Service names a server-side service (e.g. "triage") acting on its own behalf; "" for a
+	// caller that presented a token.
+	Service string
 }
 
 type principalKey struct{}

@@ -28,7 +28,6 @@ func FuzzParseScope(f *testing.F) {
 		if again.String() != sc.String() {
 			t.Fatalf("%q: String not stable: %q then %q", s, sc.String(), again.String())
 		}
-		_ = Authorize(Principal{Scopes: Scopes{sc}, Patient: "p1", FHIRUser: "Patient/p1"},
-			Request{Interaction: InteractionSearch, Type: "Observation"})
+		_ = New(Options{}).Decide(Principal{Scopes: Scopes{sc}, Patient: "p1", FHIRUser: "Patient/p1"}, "Observation", PermSearch).Clauses()
 	})
 }

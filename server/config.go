@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/portico-health/portico/internal/clientaddr"
+	"github.com/portico-health/portico/policy"
 	"github.com/portico-health/portico/smart"
 	"github.com/portico-health/portico/store/sqlite"
 	"github.com/portico-health/portico/triage/rules"
@@ -76,6 +77,10 @@ type Config struct {
 	// spaces) whose X-Forwarded-For or Forwarded header gives the client's address; "" trusts
 	// none, and the TCP peer is the client (clientaddr.Resolver).
 	TrustedProxies string
+	// StaffReach is what a practitioner's user/ scopes reach: "organization" (the default:
+	// the patients of their organizations and care teams, and those whose general
+	// practitioner they are) or "all" (docs/smart.md, "The policy").
+	StaffReach string
 
 	// Demo serves the /demo SMART app beside the FHIR base and registers its public client
 	// (demo.ClientID). Off by default: a production portal should not offer it.
@@ -127,6 +132,7 @@ func Defaults() Config {
 		MaxBodyBytes: 8 << 20,
 		Auth:         AuthSMART,
 		Triage:       true,
+		StaffReach:   "organization",
 
 		PasswordHashes: smart.DefaultPasswordHashes,
 		ReadTimeout:    defaultReadTimeout,
@@ -169,6 +175,9 @@ func (c Config) Validate() error {
 	case "", AuthSMART, AuthNone: // "": smart
 	default:
 		errs = append(errs, fmt.Errorf("auth: %q is not smart or none", c.Auth))
+	}
+	if _, err := policy.ParseStaffReach(c.StaffReach); err != nil {
+		errs = append(errs, fmt.Errorf("staff-reach: %w", err))
 	}
 	if _, _, err := storeOpener(c.Store); err != nil {
 		errs = append(errs, err)

@@ -13,6 +13,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/portico-health/portico/guard"
+	"github.com/portico-health/portico/policy"
+
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 
@@ -72,33 +75,39 @@ func (s *Server) buildHandler() error {
 		hooks = append(hooks, th)
 	}
 	var (
-		authz      *smart.Server
-		oidcRS     *smart.OIDC // --oidc-issuer: an external provider instead of authz
-		authorizer api.Authorizer
+		authz  *smart.Server
+		oidcRS *smart.OIDC // --oidc-issuer: an external provider instead of authz
+		pol    *policy.Policy
 	)
 	if s.cfg.Auth == AuthNone {
 		s.log.Warn("AUTHORIZATION IS OFF (--auth=none): anyone who can reach this server can read and change every resource; use it only for local development")
-	} else if s.cfg.OIDCIssuer != "" {
-		if oidcRS, err = smart.NewOIDC(s.cfg.oidcConfig(s.log)); err != nil {
-			return err
-		}
-		authorizer = smartAuthorizer{}
 	} else {
-		if authz, err = smart.New(smart.Config{Store: s.store, BaseURL: s.cfg.BaseURL, Logger: s.log,
-			PasswordHashes: s.cfg.PasswordHashes, RateLimit: s.cfg.smartRateLimit()}); err != nil {
+		reach, err := policy.ParseStaffReach(s.cfg.StaffReach)
+		if err != nil {
 			return err
 		}
-		s.authz.Store(authz)
-		authorizer = smartAuthorizer{}
+		pol = policy.New(policy.Options{StaffReach: reach})
+		if s.cfg.OIDCIssuer != "" {
+			if oidcRS, err = smart.NewOIDC(s.cfg.oidcConfig(s.log)); err != nil {
+				return err
+			}
+		} else {
+			if authz, err = smart.New(smart.Config{Store: s.store, BaseURL: s.cfg.BaseURL, Logger: s.log, Policy: pol,
+				PasswordHashes: s.cfg.PasswordHashes, RateLimit: s.cfg.smartRateLimit()}); err != nil {
+				return err
+			}
+			s.authz.Store(authz)
+		}
 	}
+	data := derived.Wrap(s.store) // combo-* stored once: docs/store.md, "Write cost"
 	fhirAPI, err := api.New(api.Config{
-		Store:         derived.Wrap(s.store), // combo-* stored once: docs/store.md, "Write cost"
+		Store:         data,
 		BaseURL:       s.cfg.BaseURL,
 		Logger:        s.log,
 		MaxBodyBytes:  s.cfg.MaxBodyBytes,
 		ResourceTypes: fhir.ResourceTypes,
 		WriteHooks:    hooks,
-		Authorizer:    authorizer,
+		Policy:        pol,
 	})
 	if err != nil {
 		return err
@@ -149,9 +158,13 @@ func (s *Server) buildHandler() error {
 	}
 	g := e.Group("/fhir", protect...)
 	if th != nil {
-		stats := th.StatsHandler(s.store, nil)
-		if authorizer != nil {
-			stats = requireUnrestricted("Communication", "$triage-stats", stats)
+		src, err := guard.New(guard.Config{Store: data, Policy: pol, BaseURL: s.cfg.BaseURL, Logger: s.log})
+		if err != nil {
+			return err
+		}
+		stats := th.StatsHandler(func(ctx context.Context) (store.Store, error) { return src.View(ctx) }, s.cfg.BaseURL, nil)
+		if pol != nil {
+			stats = requireUnrestricted(src, "Communication", policy.PermSearch, "$triage-stats", stats)
 		}
 		g.GET(triagehook.StatsPath, stats)
 	}

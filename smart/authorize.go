@@ -252,7 +252,7 @@ func (s *Server) afterLogin(w http.ResponseWriter, r *http.Request, ar authReque
 		s.consent(w, r, ar, u, page, own)
 		return
 	}
-	patients, err := s.findPatients(ctx, q)
+	patients, err := s.findPatients(ctx, u, q)
 	if err != nil {
 		s.fail(w, err)
 		return

@@ -177,6 +177,15 @@ func (en *env) putPatient(id, json string) {
 	}
 }
 
+// staffAt gives Practitioner/pract a PractitionerRole at Organization/org, so that under the
+// default staff reach the practitioner reaches the patients that organization manages.
+func (en *env) staffAt(pract, org string) {
+	en.t.Helper()
+	en.putResource("Organization", org, `{"resourceType":"Organization","id":"`+org+`","name":"Clinic `+org+`"}`)
+	en.putResource("PractitionerRole", pract+"-at-"+org, `{"resourceType":"PractitionerRole","id":"`+pract+`-at-`+org+`",`+
+		`"practitioner":{"reference":"Practitioner/`+pract+`"},"organization":{"reference":"Organization/`+org+`"}}`)
+}
+
 func (en *env) ctx() context.Context {
 	return context.WithValue(en.t.Context(), oauth2.HTTPClient, en.ts.Client())
 }
@@ -275,7 +284,7 @@ func TestStandaloneLaunch(t *testing.T) {
 	if err != nil || p.Patient != "p1" || p.FHIRUser != "Patient/p1" {
 		t.Fatalf("principal %+v %v", p, err)
 	}
-	if d := policy.Authorize(p, policy.Request{Interaction: policy.InteractionSearch, Type: "Observation"}); !d.Allow || d.Filter == nil {
+	if d := policy.New(policy.Options{}).Decide(p, "Observation", policy.PermSearch); !d.Allow || !d.Restricted() {
 		t.Errorf("patient token search: %+v", d)
 	}
 
@@ -453,8 +462,11 @@ func TestAuthorizePages(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	en.putPatient("p1", `{"resourceType":"Patient","id":"p1","name":[{"family":"Smith","given":["Ann"]}]}`)
-	en.putPatient("p2", `{"resourceType":"Patient","id":"p2","name":[{"family":"Jones","given":["Bob"]}]}`)
+	en.putPatient("p1", `{"resourceType":"Patient","id":"p1","name":[{"family":"Smith","given":["Ann"]}],"managingOrganization":{"reference":"Organization/o1"}}`)
+	en.putPatient("p2", `{"resourceType":"Patient","id":"p2","name":[{"family":"Jones","given":["Bob"]}],"managingOrganization":{"reference":"Organization/o1"}}`)
+	// Another clinic's patient: drsmith (a PractitionerRole at o1 only) never sees her.
+	en.putPatient("p3", `{"resourceType":"Patient","id":"p3","name":[{"family":"Jonas","given":["Cleo"]}],"managingOrganization":{"reference":"Organization/o2"}}`)
+	en.staffAt("d1", "o1")
 
 	t.Run("wrong password", func(t *testing.T) {
 		b := en.browser()
@@ -491,12 +503,12 @@ func TestAuthorizePages(t *testing.T) {
 		login.fields.Set("password", "doctor password")
 		p = b.submit(login)
 		search, ok := p.form("patient-search")
-		if !ok || !strings.Contains(p.body, "Ann Smith") || !strings.Contains(p.body, "Bob Jones") {
+		if !ok || !strings.Contains(p.body, "Ann Smith") || !strings.Contains(p.body, "Bob Jones") || strings.Contains(p.body, "Cleo") {
 			t.Fatalf("picker: %s", p.body)
 		}
 		search.fields.Set("q", "jon")
 		p = b.submit(search)
-		if !strings.Contains(p.body, "Bob Jones") || strings.Contains(p.body, "Ann Smith") {
+		if !strings.Contains(p.body, "Bob Jones") || strings.Contains(p.body, "Ann Smith") || strings.Contains(p.body, "Cleo") {
 			t.Errorf("search: %s", p.body)
 		}
 	})

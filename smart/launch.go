@@ -53,12 +53,18 @@ func (s *Server) launch(w http.ResponseWriter, r *http.Request) {
 		writeError(w, withf(ErrInvalidRequest, "patient is required"))
 		return
 	}
-	if d := policy.Authorize(p, policy.Request{Interaction: policy.InteractionRead, Type: "Patient", ID: lc.Patient, Resource: &policy.Resource{ID: lc.Patient}}); !d.Allow {
-		writeError(w, withf(ErrInsufficientScope, "%s", d.Reason))
-		return
-	}
-	if err := s.mustExist(ctx, "Patient", lc.Patient); err != nil {
-		writeError(w, err)
+	// The EHR's token must reach the patient: read it as that token would.
+	if _, err := s.viewAs(p).Read(ctx, "Patient", lc.Patient); err != nil {
+		var de *policy.DeniedError
+		switch {
+		case errors.As(err, &de):
+			writeError(w, withf(ErrInsufficientScope, "%s", de.Reason))
+		case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrGone):
+			writeError(w, withf(ErrInvalidRequest, "Patient/%s does not exist", lc.Patient))
+		default:
+			s.logError(r, "launch", err)
+			writeError(w, err)
+		}
 		return
 	}
 	if lc.Encounter != "" {

@@ -49,7 +49,8 @@ func (en *env) launchHandle(tok string, form url.Values) (int, map[string]any) {
 
 func TestEHRLaunch(t *testing.T) {
 	en := newEnv(t)
-	en.putResource("Patient", "p1", `{"resourceType":"Patient","id":"p1","name":[{"text":"Ann Smith"}]}`)
+	en.putResource("Patient", "p1", `{"resourceType":"Patient","id":"p1","name":[{"text":"Ann Smith"}],"managingOrganization":{"reference":"Organization/o1"}}`)
+	en.staffAt("d1", "o1")
 	en.putResource("Encounter", "e1", `{"resourceType":"Encounter","id":"e1","status":"finished","class":{"code":"AMB"},"subject":{"reference":"Patient/p1"}}`)
 	reg := en.srv.Registry()
 	for _, u := range [][3]string{{"drsmith", "doctor password", "Practitioner/d1"}, {"bob", "bob's password", "Patient/p2"}} {

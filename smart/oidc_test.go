@@ -330,7 +330,7 @@ func TestOIDCProvider(t *testing.T) {
 		}
 		for _, path := range []string{"/fhir/Patient/p2", "/fhir/Observation/o2"} {
 			status, h, b := pc.do("GET", path, tok, "")
-			wantStatus(t, path+" (other patient)", http.StatusForbidden, status, h, b)
+			wantStatus(t, path+" (other patient: not found, as if it did not exist)", http.StatusNotFound, status, h, b)
 		}
 		status, h, b := pc.do("GET", "/fhir/Observation", tok, "")
 		wantStatus(t, "search", http.StatusOK, status, h, b)

@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/portico-health/portico/fhir"
+	"github.com/portico-health/portico/guard"
+	"github.com/portico-health/portico/policy"
 	"github.com/portico-health/portico/store"
 )
 
@@ -29,8 +31,8 @@ func (s *Server) ownPatient(ctx context.Context, u User) (string, error) {
 		if err := json.Unmarshal(rec.Body, &rp); err != nil {
 			return "", err
 		}
-		pid, ok := strings.CutPrefix(rp.Patient.Reference, "Patient/")
-		if !ok || pid == "" {
+		ptyp, pid, ok := fhir.LiteralReference(rp.Patient.Reference, s.cfg.BaseURL)
+		if !ok || ptyp != "Patient" {
 			return "", fmt.Errorf("smart: %s has no patient", u.FHIRUser)
 		}
 		return pid, nil
@@ -38,30 +40,40 @@ func (s *Server) ownPatient(ctx context.Context, u User) (string, error) {
 	return "", nil
 }
 
+// pickerView is the FHIR data as user u may see Patients with user/ scopes: the policy's
+// reach for the user's kind (a practitioner's organizations' patients, a Person's linked
+// patients), so that the picker offers exactly the patients the token will reach.
+func (s *Server) pickerView(u User) *guard.View {
+	return s.viewAs(policy.Principal{FHIRUser: u.FHIRUser, Scopes: pickerScopes})
+}
+
+var pickerScopes, _, _ = policy.ParseScopes("user/Patient.rs")
+
 // mayActFor reports whether u may choose patient id.
 func (s *Server) mayActFor(ctx context.Context, u User, id string) (bool, error) {
 	own, err := s.ownPatient(ctx, u)
 	if err != nil || own != "" {
 		return own == id, err
 	}
-	typ, _, _ := strings.Cut(u.FHIRUser, "/")
-	if typ != "Practitioner" && typ != "PractitionerRole" {
-		return false, nil
-	}
-	_, err = s.st.Read(ctx, "Patient", id)
-	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrGone) {
+	_, err = s.pickerView(u).Read(ctx, "Patient", id)
+	var denied *policy.DeniedError
+	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrGone) || errors.As(err, &denied) {
 		return false, nil
 	}
 	return err == nil, err
 }
 
-// findPatients lists up to 50 patients, by name when q is given.
-func (s *Server) findPatients(ctx context.Context, q string) ([]patientChoice, error) {
+// findPatients lists up to 50 of the patients u may pick, by name when q is given.
+func (s *Server) findPatients(ctx context.Context, u User, q string) ([]patientChoice, error) {
 	query := store.Query{Types: []string{"Patient"}, Count: 50}
 	if q = strings.TrimSpace(q); q != "" {
 		query.Where = []store.Clause{{Param: "name", Kind: store.KindString, Values: []store.Value{{Text: fhir.NormalizeString(q)}}}}
 	}
-	page, err := s.st.Search(ctx, query)
+	page, err := s.pickerView(u).Search(ctx, query)
+	var denied *policy.DeniedError
+	if errors.As(err, &denied) {
+		return nil, nil
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/portico-health/portico/guard"
+	"github.com/portico-health/portico/policy"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -40,6 +42,11 @@ type Config struct {
 	// twice that); 0: DefaultRateLimit, negative: no limit. Beyond it: 429 with Retry-After.
 	RateLimit float64
 
+	// Policy decides what a token reaches, for the pages and endpoints of the authorization
+	// server that look at FHIR data (the patient picker, EHR launch); nil: policy.New with
+	// default options. The FHIR API must be given the same policy.
+	Policy *policy.Policy
+
 	// SweepInterval is how often expired codes, refresh tokens, replay and revocation records
 	// and launch handles are deleted (sweep.go); 0: DefaultSweepInterval, negative: never.
 	// Close stops the sweeper.
@@ -55,8 +62,9 @@ type Server struct {
 	keys     *KeySet
 	registry *Registry
 	jwks     *jwksCache
-	tokens   tokenCache // access tokens verified recently
-	sweep    *sweeper   // nil when not sweeping
+	tokens   tokenCache    // access tokens verified recently
+	data     *guard.Source // FHIR data as a principal sees it (picker, launch)
+	sweep    *sweeper      // nil when not sweeping
 	login    *loginThrottle
 	limits   *rateLimits // nil: no rate limits
 
@@ -111,14 +119,21 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.Policy == nil {
+		cfg.Policy = policy.New(policy.Options{})
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	keys, err := loadKeys(ctx, cfg.Store)
 	if err != nil {
 		return nil, err
 	}
+	data, err := guard.New(guard.Config{Store: cfg.Store, Policy: cfg.Policy, BaseURL: cfg.BaseURL, Logger: cfg.Logger})
+	if err != nil {
+		return nil, err
+	}
 	s := &Server{
-		cfg: cfg, log: cfg.Logger, st: cfg.Store, keys: keys,
+		cfg: cfg, log: cfg.Logger, st: cfg.Store, keys: keys, data: data,
 		registry: newRegistry(cfg.Store, cfg.PasswordHashes),
 		jwks:     newJWKSCache(cfg.HTTPClient),
 		login:    newLoginThrottle(cfg.Now),
@@ -202,3 +217,6 @@ func cors(h http.HandlerFunc) http.HandlerFunc {
 		h(w, r)
 	}
 }
+
+// viewAs is the FHIR data as principal p may see it.
+func (s *Server) viewAs(p policy.Principal) *guard.View { return s.data.ViewAs(p) }

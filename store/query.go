@@ -18,8 +18,10 @@ type Query struct {
 // Clause is one search parameter with its values (OR), or a chain, or a reverse chain, or an
 // OR of groups of clauses (AnyOf).
 //
-// Special parameters that backends evaluate on their own columns: "_id" (KindToken, Code = id)
-// and "_lastUpdated" (KindDate). Every other parameter is matched against the IndexEntry
+// Special parameters that backends evaluate on their own columns: "_id" (KindToken, Code = id),
+// "_type" (KindToken, Code = a resource type; no modifier: it makes a condition of an AnyOf
+// group hold for one type only, as the guard needs in a search of several types) and
+// "_lastUpdated" (KindDate). Every other parameter is matched against the IndexEntry
 // values with the same Param extracted at write time.
 type Clause struct {
 	Param    string

@@ -128,6 +128,11 @@ type Write struct {
 	Body        []byte       // nil for OpDelete
 	Index       []IndexEntry // search index entries of this version; replace those of the previous one
 	IfNoneExist *Query       // conditional create: write only if nothing matches (Type must equal Write.Type)
+
+	// Service names the server-side service (a write hook, e.g. "triage") that adds this write
+	// to a client's request; "" for the client's own write. The guard authorizes each write
+	// against its author's principal; backends ignore it.
+	Service string
 }
 
 // HistoryQuery selects versions for a history interaction.

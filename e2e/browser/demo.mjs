@@ -308,6 +308,8 @@ const scenarios = {
     await page.getByRole("heading", { name: "Choose a patient" }).waitFor();
     const choices = await page.getByRole("radio").count();
     check(choices >= 1, "the search found no patient");
+    // "Shaw" is also the start of another clinic's patient's name: she is never offered.
+    check(!(await page.locator("main").textContent()).includes("Shawcross"), "the picker offered another clinic's patient");
     await page.getByRole("radio", { name: new RegExp(cfg.amy.name) }).check();
     await page.getByRole("button", { name: "Continue" }).click();
     await consentPage(page);

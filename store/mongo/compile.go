@@ -92,6 +92,15 @@ func (s *Store) clause(ctx context.Context, types []string, cl store.Clause) (bs
 			return nil, unsupported(cl, "modifier")
 		}
 		return bson.D{{Key: "i", Value: bson.D{{Key: "$in", Value: ids}}}}, nil
+	case "_type":
+		if cl.Modifier != store.ModNone {
+			return nil, unsupported(cl, "modifier")
+		}
+		types := bson.A{}
+		for _, v := range cl.Values {
+			types = append(types, v.Code)
+		}
+		return bson.D{{Key: "t", Value: bson.D{{Key: "$in", Value: types}}}}, nil
 	case "_lastUpdated":
 		if cl.Modifier == store.ModMissing {
 			if cl.Missing {

@@ -10,6 +10,7 @@ import (
 // Special parameters answered from the resources table rather than from index rows.
 const (
 	idParam          = "_id"
+	typeParam        = "_type"
 	lastUpdatedParam = "_lastUpdated"
 )
 
@@ -102,6 +103,20 @@ func (c *compiler) clause(cl store.Clause, r string) (frag, error) {
 		if cl.Modifier == store.ModNot {
 			f.sql = "NOT " + f.sql
 		}
+		return f, nil
+	case cl.Param == typeParam:
+		if cl.Modifier != store.ModNone {
+			return frag{}, unsupported(cl, "modifier of _type")
+		}
+		var types []string
+		for _, v := range cl.Values {
+			types = append(types, v.Code)
+		}
+		if len(types) == 0 {
+			return frag{sql: "0"}, nil
+		}
+		f := inList(r+".type", types)
+		f.sql = strings.TrimPrefix(f.sql, " AND ")
 		return f, nil
 	case cl.Param == lastUpdatedParam:
 		if cl.Modifier == store.ModMissing {
@@ -429,7 +444,7 @@ func driveSQL(cl store.Clause, types []string) (f frag, ok bool) {
 	if cl.AnyOf != nil {
 		return anyOfDrive(cl.AnyOf, types)
 	}
-	if cl.Has != nil || cl.Chain != nil || cl.Param == lastUpdatedParam || len(cl.Values) == 0 {
+	if cl.Has != nil || cl.Chain != nil || cl.Param == lastUpdatedParam || cl.Param == typeParam || len(cl.Values) == 0 {
 		return frag{}, false
 	}
 	if cl.Param == idParam {

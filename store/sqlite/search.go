@@ -245,7 +245,9 @@ func missingValue(desc bool) string {
 	return "x''"
 }
 
-func isColumn(param string) bool { return param == idParam || param == lastUpdatedParam }
+func isColumn(param string) bool {
+	return param == idParam || param == typeParam || param == lastUpdatedParam
+}
 
 // orderItems is the order of a search: _sort's keys then rid (a stable tie-break in the first
 // key's direction, which the sort indexes yield for free), or (type, id) by default.

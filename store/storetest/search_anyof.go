@@ -26,6 +26,15 @@ func anyOf(groups ...[]store.Clause) store.Clause {
 
 func group(clauses ...store.Clause) []store.Clause { return clauses }
 
+// typeClause is the _type condition the guard puts in each group of a search of several types.
+func typeClause(types ...string) store.Clause {
+	c := store.Clause{Param: "_type", Kind: store.KindToken}
+	for _, t := range types {
+		c.Values = append(c.Values, store.Value{Code: t})
+	}
+	return c
+}
+
 func refTo(param, typ, id string) store.Clause {
 	return clause(param, store.KindReference, 0, refv(typ, id))
 }
@@ -73,6 +82,15 @@ func testSearchAnyOf(t *testing.T, s *handle) {
 		{"OR of no match", obs, []store.Clause{anyOf(group(refTo("subject", "Patient", "p3")), group(refTo("performer", "Patient", "p3")))}, nil},
 		{"OR under a chain", []string{"Group"}, []store.Clause{{Param: "subject", Kind: store.KindReference,
 			Chain: &store.Query{Types: []string{"Patient"}, Where: []store.Clause{anyOf(group(idClause("p1")), group(idClause("p2")))}}}},
+			[]string{key("Group", "g1", 1)}},
+		{"_type: a group per type", []string{"Observation", "Group", "Patient"},
+			[]store.Clause{anyOf(group(typeClause("Observation"), subj), group(typeClause("Group")), group(typeClause("Patient"), idClause("p2")))},
+			[]string{key("Group", "g1", 1), ok("o1"), ok("o6"), pk("p2")}},
+		{"_type with several types", []string{""}, []store.Clause{typeClause("Group", "Patient")},
+			[]string{key("Group", "g1", 1), pk("p1"), pk("p2"), pk("p3")}},
+		{"_type of no type searched", []string{"Observation"}, []store.Clause{typeClause("Patient")}, nil},
+		{"_type under a chain", []string{"Group"}, []store.Clause{{Param: "subject", Kind: store.KindReference,
+			Chain: &store.Query{Types: []string{"Patient"}, Where: []store.Clause{anyOf(group(typeClause("Observation")), group(typeClause("Patient"), idClause("p1")))}}}},
 			[]string{key("Group", "g1", 1)}},
 		{"OR in a _has", nil, []store.Clause{{Has: &store.Has{Type: "Observation", Param: "performer", Where: []store.Clause{anyOf(group(cat("vital-signs")), group(cat("nope")))}}}},
 			[]string{pk("p1")}},

@@ -19,25 +19,37 @@ const (
 )
 
 // ShouldTriage reports whether comm is a Communication whose sender is a Patient or a
-// RelatedPerson (by sender.reference "Patient/..." or "RelatedPerson/...", or sender.type).
-func ShouldTriage(comm *fhir.Value) bool {
+// RelatedPerson (SenderType).
+func ShouldTriage(comm *fhir.Value, base string) bool {
 	if comm == nil || str(comm.Get("resourceType")) != "Communication" {
 		return false
 	}
+	t := SenderType(comm, base)
+	return t == "Patient" || t == "RelatedPerson"
+}
+
+// SenderType is the resource type of Communication.sender: that of a local reference as
+// fhir.LiteralReference reads it (base is this server's FHIR base), of another server's
+// RESTful URL, or else sender.type; "" when none says.
+func SenderType(comm *fhir.Value, base string) string {
 	s := comm.Get("sender")
 	if s == nil {
-		return false
+		return ""
 	}
 	ref := str(s.Get("reference"))
-	if i := strings.LastIndex(ref, "/_history/"); i >= 0 {
-		ref = ref[:i]
+	if typ, _, ok := fhir.LiteralReference(ref, base); ok {
+		return typ
 	}
-	parts := strings.Split(ref, "/")
-	typ := str(s.Get("type"))
-	if len(parts) >= 2 {
-		typ = parts[len(parts)-2]
+	if ref != "" && !strings.ContainsRune(ref, '|') {
+		if typ, _, url := fhir.ParseReference(ref); url != "" && typ != "" {
+			return typ
+		}
+		return "" // a reference that names nothing readable: not trusted to mean a patient
 	}
-	return typ == "Patient" || typ == "RelatedPerson"
+	if ref != "" {
+		return ""
+	}
+	return str(s.Get("type"))
 }
 
 // MessageFrom reads what triage looks at: every payload.contentString (joined by new lines),

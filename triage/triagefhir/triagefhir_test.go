@@ -29,7 +29,7 @@ func TestApply(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !ShouldTriage(&v) {
+	if !ShouldTriage(&v, "") {
 		t.Fatal("a Patient-sent Communication should be triaged")
 	}
 	msg := MessageFrom(&v)
@@ -70,19 +70,23 @@ func TestApply(t *testing.T) {
 
 func TestShouldTriage(t *testing.T) {
 	for body, want := range map[string]bool{
-		`{"resourceType":"Communication","sender":{"reference":"RelatedPerson/r1"}}`:             true,
-		`{"resourceType":"Communication","sender":{"reference":"Practitioner/d1"}}`:              false,
-		`{"resourceType":"Communication","sender":{"type":"Patient","display":"Ana"}}`:           true,
-		`{"resourceType":"Communication"}`:                                                       false,
-		`{"resourceType":"Observation","sender":{"reference":"Patient/p1"}}`:                     false,
-		`{"resourceType":"Communication","sender":{"reference":"Patient/p1/_history/2"}}`:        true,
-		`{"resourceType":"Communication","sender":{"reference":"https://x.org/fhir/Patient/9"}}`: true,
+		`{"resourceType":"Communication","sender":{"reference":"RelatedPerson/r1"}}`:                    true,
+		`{"resourceType":"Communication","sender":{"reference":"Practitioner/d1"}}`:                     false,
+		`{"resourceType":"Communication","sender":{"type":"Patient","display":"Ana"}}`:                  true,
+		`{"resourceType":"Communication"}`:                                                              false,
+		`{"resourceType":"Observation","sender":{"reference":"Patient/p1"}}`:                            false,
+		`{"resourceType":"Communication","sender":{"reference":"Patient/p1/_history/2"}}`:               true,
+		`{"resourceType":"Communication","sender":{"reference":"https://x.org/fhir/Patient/9"}}`:        true,
+		`{"resourceType":"Communication","sender":{"reference":"https://portico.test/fhir/Patient/9"}}`: true,
+		// A crafted reference is not read as one type by the index and as another here.
+		`{"resourceType":"Communication","sender":{"reference":"https://portico.test/fhir/Patient/A|/Practitioner/X"}}`: false,
+		`{"resourceType":"Communication","sender":{"reference":"Practitioner/X|/Patient/A"}}`:                           false,
 	} {
 		v, err := fhir.ParseJSON([]byte(body))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := ShouldTriage(&v); got != want {
+		if got := ShouldTriage(&v, "https://portico.test/fhir"); got != want {
 			t.Errorf("%s: got %v, want %v", body, got, want)
 		}
 	}

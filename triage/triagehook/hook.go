@@ -19,6 +19,7 @@ import (
 
 	"github.com/portico-health/portico/api"
 	"github.com/portico-health/portico/fhir"
+	"github.com/portico-health/portico/policy"
 	"github.com/portico-health/portico/store"
 	"github.com/portico-health/portico/triage"
 	"github.com/portico-health/portico/triage/rules"
@@ -76,6 +77,21 @@ func New(r *rules.Rules, cfg *Config) (*Hook, error) {
 // Config is the hook's configuration.
 func (h *Hook) Config() *Config { return h.cfg }
 
+// ServiceName is the name of the hook's principal, on the writes it adds (store.Write.Service).
+const ServiceName = "triage"
+
+// Principal implements api.ServiceHook: what the triage service may do on its own. It writes
+// Communications (automatic replies; the completion of an answered message, which the guard
+// allows only on a message the answering caller may read) and reads the patient's care team
+// and general practitioners for routing.
+func (h *Hook) Principal() policy.Principal {
+	scopes, _, err := policy.ParseScopes("system/Communication.cru system/CareTeam.rs system/Patient.r")
+	if err != nil {
+		panic(err) // a constant
+	}
+	return policy.Principal{Service: ServiceName, Scopes: scopes}
+}
+
 // BeforeWrite implements api.WriteHook.
 func (h *Hook) BeforeWrite(ctx context.Context, w *api.WriteContext) error {
 	if w.Type != "Communication" {
@@ -87,7 +103,7 @@ func (h *Hook) BeforeWrite(ctx context.Context, w *api.WriteContext) error {
 			return nil
 		}
 		prev, err := fhir.ParseJSON(w.Previous.Body)
-		if err == nil && triagefhir.ShouldTriage(&prev) {
+		if err == nil && triagefhir.ShouldTriage(&prev, w.Base) {
 			e := api.NewError(http.StatusConflict, "business-rule",
 				"Communication/%s is a patient message, part of the medical record: it cannot be deleted. To withdraw it, update its status to entered-in-error; the history keeps every version.", w.ID)
 			return e
@@ -102,7 +118,7 @@ func (h *Hook) BeforeWrite(ctx context.Context, w *api.WriteContext) error {
 		return nil
 	}
 	root := &w.Resource.Root
-	if triagefhir.ShouldTriage(root) {
+	if triagefhir.ShouldTriage(root, w.Base) {
 		return h.triage(ctx, w, root)
 	}
 	if len(arr(root.Get("inResponseTo"))) > 0 && findExt(root, ExtAutoReplyKind) == nil {
@@ -238,24 +254,22 @@ func (h *Hook) reply(w *api.WriteContext, msg *fhir.Value, kind, text, lang stri
 
 // patientID is the id of the message's patient: the sender, or the subject when a
 // RelatedPerson writes.
-func patientID(root *fhir.Value) string {
-	ref := str(root.Get("sender").Get("reference"))
-	if !strings.HasPrefix(ref, "Patient/") {
-		if s := root.Get("subject"); s != nil {
-			ref = str(s.Get("reference"))
+func patientID(root *fhir.Value, base string) string {
+	for _, el := range []string{"sender", "subject"} {
+		if typ, id, ok := fhir.LiteralReference(str(root.Get(el).Get("reference")), base); ok && typ == "Patient" {
+			return id
 		}
 	}
-	id, _ := strings.CutPrefix(ref, "Patient/")
-	return id
+	return ""
 }
 
 // careTeam lists the clinical members of the patient's active CareTeams.
 func (h *Hook) careTeam(ctx context.Context, w *api.WriteContext, root *fhir.Value) []Ref {
-	id := patientID(root)
+	id := patientID(root, w.Base)
 	if id == "" {
 		return nil
 	}
-	page, err := w.Store.Search(ctx, store.Query{
+	page, err := w.System.Search(ctx, store.Query{
 		Types: []string{"CareTeam"},
 		Where: []store.Clause{
 			{Param: "patient", Kind: store.KindReference, Values: []store.Value{{RefType: "Patient", RefID: id}}},
@@ -286,11 +300,11 @@ func (h *Hook) careTeam(ctx context.Context, w *api.WriteContext, root *fhir.Val
 
 // generalPractitioners reads Patient.generalPractitioner of the message's patient.
 func (h *Hook) generalPractitioners(ctx context.Context, w *api.WriteContext, root *fhir.Value) []Ref {
-	id := patientID(root)
+	id := patientID(root, w.Base)
 	if id == "" {
 		return nil
 	}
-	rec, err := w.Store.Read(ctx, "Patient", id)
+	rec, err := w.System.Read(ctx, "Patient", id)
 	if err != nil {
 		return nil
 	}
@@ -307,27 +321,24 @@ func (h *Hook) generalPractitioners(ctx context.Context, w *api.WriteContext, ro
 	return out
 }
 
-// answer completes the patient messages a new Communication answers.
+// answer completes the patient messages a new Communication answers. The original is read as
+// the answering caller sees it: a message the caller may not read is not completed.
 func (h *Hook) answer(ctx context.Context, w *api.WriteContext, root *fhir.Value) error {
 	for _, irt := range arr(root.Get("inResponseTo")) {
-		ref := str(irt.Get("reference"))
-		i := strings.LastIndex(ref, "Communication/")
-		if i < 0 {
+		typ, id, ok := fhir.LiteralReference(str(irt.Get("reference")), w.Base)
+		if !ok || typ != "Communication" {
 			continue
-		}
-		id := ref[i+len("Communication/"):]
-		if j := strings.IndexByte(id, '/'); j >= 0 {
-			id = id[:j]
 		}
 		rec, err := w.Store.Read(ctx, "Communication", id)
 		if err != nil {
-			if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrGone) {
+			var denied *policy.DeniedError
+			if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrGone) || errors.As(err, &denied) {
 				continue
 			}
 			return err
 		}
 		orig, err := fhir.ParseJSON(rec.Body)
-		if err != nil || !triagefhir.ShouldTriage(&orig) || findExt(&orig, ExtResponse) != nil {
+		if err != nil || !triagefhir.ShouldTriage(&orig, w.Base) || findExt(&orig, ExtResponse) != nil {
 			continue
 		}
 		if s := str(orig.Get("status")); s == "completed" || s == "entered-in-error" {

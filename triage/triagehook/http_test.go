@@ -15,6 +15,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/portico-health/portico/api"
+	"github.com/portico-health/portico/store"
 	"github.com/portico-health/portico/store/sqlite"
 )
 
@@ -48,7 +49,8 @@ func newEnv(t testing.TB, cfg *Config) *env {
 	}
 	e.HTTPErrorHandler = a.HTTPErrorHandler
 	g := e.Group("/fhir")
-	g.GET(StatsPath, h.StatsHandler(st, func() time.Time { x.mu.Lock(); defer x.mu.Unlock(); return x.now }))
+	g.GET(StatsPath, h.StatsHandler(func(context.Context) (store.Store, error) { return st, nil }, x.base,
+		func() time.Time { x.mu.Lock(); defer x.mu.Unlock(); return x.now }))
 	a.Register(g)
 	return x
 }

@@ -1,6 +1,7 @@
 package triagehook
 
 import (
+	"context"
 	"encoding/json"
 	"math"
 	"net/http"
@@ -33,7 +34,10 @@ const (
 //
 // period is START/END (dates YYYY-MM-DD in the clinic's time zone, or instants; END
 // excluded), a single date (that day) or a month YYYY-MM; absent, the last 30 days.
-func (h *Hook) StatsHandler(st store.Store, now func() time.Time) echo.HandlerFunc {
+//
+// view is the store as the request's caller may see it (a guard view): the figures count only
+// what the caller may search.
+func (h *Hook) StatsHandler(view func(context.Context) (store.Store, error), base string, now func() time.Time) echo.HandlerFunc {
 	if now == nil {
 		now = time.Now
 	}
@@ -62,6 +66,10 @@ func (h *Hook) StatsHandler(st store.Store, now func() time.Time) echo.HandlerFu
 			}
 			q.Where = append(q.Where, store.Clause{Param: "recipient", Kind: store.KindReference, Values: []store.Value{v}})
 		}
+		st, err := view(c.Request().Context())
+		if err != nil {
+			return err
+		}
 		s := newStats()
 		for {
 			page, err := st.Search(c.Request().Context(), q)
@@ -78,7 +86,7 @@ func (h *Hook) StatsHandler(st store.Store, now func() time.Time) echo.HandlerFu
 					body = r.Body
 				}
 				v, err := fhir.ParseJSON(body)
-				if err == nil && triagefhir.ShouldTriage(&v) && findExt(&v, ExtDue) != nil {
+				if err == nil && triagefhir.ShouldTriage(&v, base) && findExt(&v, ExtDue) != nil {
 					s.add(h, &v, at)
 				}
 			}

@@ -1,0 +1,124 @@
+package policy
+
+import (
+	"slices"
+
+	"github.com/portico-health/portico/fhir"
+	"github.com/portico-health/portico/store"
+)
+
+// Class is how the policy treats a resource type for a caller confined to some patients (a
+// patient/ token, a patient's or a carer's user/ token, a practitioner's user/ token confined
+// to their organizations' patients). docs/smart.md lists every type's class.
+type Class uint8
+
+const (
+	// ClassDenied: patient data that no parameter ties to one patient (Bundle, Binary,
+	// Linkage, MessageHeader...), and every type the policy does not know: nothing, for a
+	// confined caller. Fail closed.
+	ClassDenied Class = iota
+	// ClassPatient: the Patient resource itself, in its own compartment by its id only.
+	ClassPatient
+	// ClassCompartment: types of the R4 Patient CompartmentDefinition, and types outside it
+	// that name their patient in a search parameter (Device, Contract, GuidanceResponse):
+	// visible when in a reachable patient's compartment; written only when every patient
+	// they name is reachable (see PatientsOf).
+	ClassCompartment
+	// ClassDirectory: shared directory and definitional types (Practitioner, Organization,
+	// Location, Schedule, Slot, Medication, Questionnaire, ValueSet...): readable as the
+	// scopes allow, written only by unconfined callers and staff.
+	ClassDirectory
+)
+
+func (c Class) String() string {
+	switch c {
+	case ClassPatient:
+		return "patient"
+	case ClassCompartment:
+		return "compartment"
+	case ClassDirectory:
+		return "directory"
+	}
+	return "denied"
+}
+
+// linkedParams are the types outside the R4 Patient compartment whose patient a reference
+// parameter names: they are confined like compartment types, through these parameters.
+var linkedParams = map[string][]string{
+	"Device":           {"patient"},
+	"Contract":         {"patient"},
+	"GuidanceResponse": {"patient"},
+}
+
+// directoryTypes are shared by everyone: who works where, what can be booked, what exists.
+// Schedule is in the R4 compartment (by actor) but is a clinic's calendar, read by every
+// patient who books.
+var directoryTypes = map[string]bool{
+	"Practitioner": true, "PractitionerRole": true, "Organization": true, "OrganizationAffiliation": true,
+	"Location": true, "HealthcareService": true, "Endpoint": true, "Schedule": true, "Slot": true,
+	"InsurancePlan": true,
+	// Medicines, substances and devices as products.
+	"Medication": true, "MedicationKnowledge": true, "Substance": true, "SubstanceNucleicAcid": true,
+	"SubstancePolymer": true, "SubstanceProtein": true, "SubstanceReferenceInformation": true,
+	"SubstanceSourceMaterial": true, "SubstanceSpecification": true, "DeviceDefinition": true,
+	"MedicinalProduct": true, "MedicinalProductAuthorization": true, "MedicinalProductContraindication": true,
+	"MedicinalProductIndication": true, "MedicinalProductIngredient": true, "MedicinalProductInteraction": true,
+	"MedicinalProductManufactured": true, "MedicinalProductPackaged": true, "MedicinalProductPharmaceutical": true,
+	"MedicinalProductUndesirableEffect": true,
+	// Definitions and knowledge.
+	"ActivityDefinition": true, "PlanDefinition": true, "Questionnaire": true, "Library": true, "Measure": true,
+	"ObservationDefinition": true, "SpecimenDefinition": true, "ChargeItemDefinition": true,
+	"EventDefinition": true, "Evidence": true, "EvidenceVariable": true, "EffectEvidenceSynthesis": true,
+	"RiskEvidenceSynthesis": true, "ResearchDefinition": true, "ResearchElementDefinition": true,
+	"ResearchStudy": true, "CatalogEntry": true,
+	// Conformance and terminology.
+	"CapabilityStatement": true, "StructureDefinition": true, "StructureMap": true, "ImplementationGuide": true,
+	"SearchParameter": true, "OperationDefinition": true, "CompartmentDefinition": true, "GraphDefinition": true,
+	"MessageDefinition": true, "ExampleScenario": true, "TerminologyCapabilities": true, "CodeSystem": true,
+	"ValueSet": true, "ConceptMap": true, "NamingSystem": true,
+}
+
+// ClassOf is the class of resource type typ.
+func ClassOf(typ string) Class {
+	switch {
+	case typ == "Patient":
+		return ClassPatient
+	case directoryTypes[typ]:
+		return ClassDirectory
+	case fhir.PatientCompartmentParams(typ) != nil || linkedParams[typ] != nil:
+		return ClassCompartment
+	}
+	return ClassDenied
+}
+
+// PatientParams are the reference parameters through which a resource of type typ belongs to
+// a patient's compartment (nil for types that are not ClassCompartment).
+func PatientParams(typ string) []string {
+	if ClassOf(typ) != ClassCompartment {
+		return nil
+	}
+	if p := linkedParams[typ]; p != nil {
+		return p
+	}
+	return fhir.PatientCompartmentParams(typ)
+}
+
+// PatientsOf lists the patients whose compartment a resource version belongs to: its own id
+// for a Patient, else the patients its PatientParams refer to (sorted, without repeats). It
+// reads the version's index entries (fhir.ExtractIndexBase), so that the policy, the search
+// index and the hooks read references in one way.
+func PatientsOf(typ, id string, index []store.IndexEntry) []string {
+	if typ == "Patient" {
+		return []string{id}
+	}
+	params := PatientParams(typ)
+	var out []string
+	for _, e := range index {
+		if e.Kind == store.KindReference && e.RefType == "Patient" && e.RefID != "" && slices.Contains(params, e.Param) &&
+			!slices.Contains(out, e.RefID) {
+			out = append(out, e.RefID)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
