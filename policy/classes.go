@@ -78,6 +78,12 @@ var directoryTypes = map[string]bool{
 	"ValueSet": true, "ConceptMap": true, "NamingSystem": true,
 }
 
+// reachTypes are the directory types that decide a staff user's reach (StaffReach
+// organization: the organizations where they hold a PractitionerRole). A confined staff user
+// may read them but not write them: a write could widen the writer's own reach (a role for
+// oneself at another organization). Administrators write them with system/ scopes.
+var reachTypes = map[string]bool{"PractitionerRole": true}
+
 // ClassOf is the class of resource type typ.
 func ClassOf(typ string) Class {
 	switch {

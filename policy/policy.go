@@ -154,7 +154,7 @@ func (pol *Policy) Decide(p Principal, typ string, perm Perm) Decision {
 			case ClassPatient, ClassCompartment:
 				alt.Patients = set
 			case ClassDirectory:
-				if write && !staff {
+				if write && (!staff || reachTypes[typ]) {
 					continue
 				}
 			default:
@@ -182,6 +182,8 @@ func (pol *Policy) Decide(p Principal, typ string, perm Perm) Decision {
 		d.Reason = fmt.Sprintf("the scopes that allow %s on %s reach no %s for this user", verb, typ, typ)
 		if class == ClassDenied {
 			d.Reason = fmt.Sprintf("%s is not available to a token confined to patients' data (docs/smart.md)", typ)
+		} else if class == ClassDirectory && write && reachTypes[typ] {
+			d.Reason = fmt.Sprintf("%s decides what staff users reach: only system/ scopes (or staff with unrestricted reach) may %s it", typ, verb)
 		} else if class == ClassDirectory && write {
 			d.Reason = fmt.Sprintf("%s is shared directory data: only system/ scopes and staff users may %s it", typ, verb)
 		}

@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"github.com/portico-health/portico/policy"
 	"net/http"
 	"time"
+
+	"github.com/portico-health/portico/fhir"
+	"github.com/portico-health/portico/policy"
 
 	"github.com/portico-health/portico/store"
 )
@@ -68,7 +70,10 @@ func (s *Server) launch(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if lc.Encounter != "" {
-		if err := s.mustExist(ctx, "Encounter", lc.Encounter); err != nil {
+		if err := s.encounterOf(ctx, p, lc.Patient, lc.Encounter); err != nil {
+			if !errors.Is(err, ErrInvalidRequest) {
+				s.logError(r, "launch", err)
+			}
 			writeError(w, err)
 			return
 		}
@@ -94,12 +99,29 @@ func (s *Server) launch(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"launch": handle, "expires_in": int64(launchTTL / time.Second)})
 }
 
-func (s *Server) mustExist(ctx context.Context, typ, id string) error {
-	_, err := s.st.Read(ctx, typ, id)
-	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrGone) {
-		return withf(ErrInvalidRequest, "%s/%s does not exist", typ, id)
+// encounterOf checks that the Encounter exists as the EHR's token sees it (one it may not read
+// is as missing as one that does not exist) and that its subject is the launch's patient.
+func (s *Server) encounterOf(ctx context.Context, p policy.Principal, patient, id string) error {
+	rec, err := s.viewAs(p).Read(ctx, "Encounter", id)
+	var de *policy.DeniedError
+	switch {
+	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrGone), errors.As(err, &de):
+		return withf(ErrInvalidRequest, "Encounter/%s does not exist", id)
+	case err != nil:
+		return err
 	}
-	return err
+	var enc struct {
+		Subject struct {
+			Reference string `json:"reference"`
+		} `json:"subject"`
+	}
+	if err := json.Unmarshal(rec.Body, &enc); err != nil {
+		return err
+	}
+	if typ, sid, ok := fhir.LiteralReference(enc.Subject.Reference, s.audience); !ok || typ != "Patient" || sid != patient {
+		return withf(ErrInvalidRequest, "Encounter/%s is not an encounter of Patient/%s", id, patient)
+	}
+	return nil
 }
 
 // launchFor returns the context of a launch handle for client clientID.

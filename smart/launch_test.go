@@ -1,6 +1,7 @@
 package smart
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -93,6 +94,23 @@ func TestEHRLaunch(t *testing.T) {
 		}
 		if status, _ := en.launchHandle(ehrTok, url.Values{}); status != http.StatusBadRequest {
 			t.Errorf("no patient: %d", status)
+		}
+	})
+
+	// The encounter is read as the EHR's token reads it: one it may not read answers exactly as
+	// one that does not exist (no oracle), and it must be the patient's.
+	t.Run("launch encounter", func(t *testing.T) {
+		en.putResource("Encounter", "e2", `{"resourceType":"Encounter","id":"e2","status":"finished","class":{"code":"AMB"},"subject":{"reference":"Patient/p2"}}`)
+		patientOnly, _ := en.backendAccessToken("system/Patient.rs")
+		hiddenStatus, hidden := en.launchHandle(patientOnly, url.Values{"patient": {"p1"}, "encounter": {"e1"}})
+		missingStatus, missing := en.launchHandle(patientOnly, url.Values{"patient": {"p1"}, "encounter": {"nothing"}})
+		if hiddenStatus != http.StatusBadRequest || missingStatus != http.StatusBadRequest ||
+			strings.ReplaceAll(fmt.Sprint(hidden), "e1", "X") != strings.ReplaceAll(fmt.Sprint(missing), "nothing", "X") {
+			t.Errorf("hidden encounter %d %v, missing %d %v", hiddenStatus, hidden, missingStatus, missing)
+		}
+		if status, body := en.launchHandle(ehrTok, url.Values{"patient": {"p1"}, "encounter": {"e2"}}); status != http.StatusBadRequest ||
+			!strings.Contains(fmt.Sprint(body), "not an encounter of Patient/p1") {
+			t.Errorf("another patient's encounter: %d %v", status, body)
 		}
 	})
 
