@@ -31,7 +31,7 @@ func runServe(args []string) int {
 	fs.IntVar(&cfg.SQLiteMmapMB, "sqlite-mmap-mb", cfg.SQLiteMmapMB, "MiB of the embedded store's file each reader maps into memory (0: none; mapped pages count as resident memory)")
 	fs.StringVar(&cfg.Auth, "auth", cfg.Auth, `"smart": SMART on FHIR tokens required on the FHIR API; "none": an open server, for local development only`)
 	fs.BoolVar(&cfg.Triage, "triage", cfg.Triage, "triage patient messages (Communication from a Patient or RelatedPerson)")
-	fs.StringVar(&cfg.TriageRules, "triage-rules", cfg.TriageRules, "triage rule file (JSON); empty: the shipped rules")
+	fs.StringVar(&cfg.TriageProtocols, "triage-protocols", cfg.TriageProtocols, "triage red-flag protocol file (JSON); empty: the shipped protocols")
 	fs.StringVar(&cfg.TriageConfig, "triage-config", cfg.TriageConfig, "triage configuration (JSON: routing, clinic calendar, answer targets, automatic replies); empty: the shipped default")
 	fs.StringVar(&cfg.OIDCIssuer, "oidc-issuer", cfg.OIDCIssuer, "issuer URL of an external OpenID Connect provider whose access tokens Portico accepts instead of running its own authorization server (needs --oidc-audience)")
 	fs.StringVar(&cfg.OIDCAudience, "oidc-audience", cfg.OIDCAudience, "with --oidc-issuer: a value the access tokens' aud must contain (usually the FHIR base URL)")

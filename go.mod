@@ -9,6 +9,8 @@ require (
 	modernc.org/sqlite v1.61.1
 )
 
+require github.com/abadojack/whatlanggo v1.0.1 // indirect
+
 require (
 	github.com/coreos/go-oidc/v3 v3.21.0
 	github.com/go-jose/go-jose/v4 v4.1.4 // indirect

@@ -39,8 +39,12 @@ type Member struct {
 	Value Value
 }
 
-// Get returns the member named key of an object, or nil.
+// Get returns the member named key of an object, or nil; on a nil value it returns nil, so
+// that paths chain (v.Get("a").Get("b")).
 func (v *Value) Get(key string) *Value {
+	if v == nil {
+		return nil
+	}
 	for i := range v.Obj {
 		if v.Obj[i].Key == key {
 			return &v.Obj[i].Value

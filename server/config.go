@@ -12,7 +12,7 @@ import (
 	"github.com/portico-health/portico/policy"
 	"github.com/portico-health/portico/smart"
 	"github.com/portico-health/portico/store/sqlite"
-	"github.com/portico-health/portico/triage/rules"
+	"github.com/portico-health/portico/triage"
 	"github.com/portico-health/portico/triage/triagehook"
 )
 
@@ -42,8 +42,8 @@ type Config struct {
 
 	// Triage turns the triage of patient messages on (docs/triage.md).
 	Triage bool
-	// TriageRules is the triage rule file ("": the shipped rules).
-	TriageRules string
+	// TriageProtocols is the triage red-flag protocol file ("": the shipped protocols).
+	TriageProtocols string
 	// TriageConfig is the triage configuration: routing, calendar, targets, replies ("": the
 	// shipped default).
 	TriageConfig string
@@ -217,24 +217,24 @@ func (c Config) Validate() error {
 // hook (nil when triage is off). Every problem of both files is reported.
 func (c Config) triageHook() (*triagehook.Hook, error) {
 	if !c.Triage {
-		if c.TriageRules != "" || c.TriageConfig != "" {
-			return nil, errors.New("triage: --triage-rules and --triage-config need --triage=true")
+		if c.TriageProtocols != "" || c.TriageConfig != "" {
+			return nil, errors.New("triage: --triage-protocols and --triage-config need --triage=true")
 		}
 		return nil, nil
 	}
 	var errs []error
-	r, err := rules.Load(c.TriageRules)
+	e, err := triage.New(c.TriageProtocols)
 	if err != nil {
-		errs = append(errs, fmt.Errorf("triage-rules: %w", err))
+		errs = append(errs, fmt.Errorf("triage-protocols: %w", err))
 	}
-	cfg, err := triagehook.LoadConfig(c.TriageConfig, r) // with bad rules: checked against the shipped ones
+	cfg, err := triagehook.LoadConfig(c.TriageConfig)
 	if err != nil {
 		errs = append(errs, fmt.Errorf("triage-config: %w", err))
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
-	return triagehook.New(r, cfg)
+	return triagehook.New(e, cfg)
 }
 
 // ParseLevel maps a --log-level value to a slog level.

@@ -100,6 +100,14 @@ func (s *Server) buildHandler() error {
 		}
 	}
 	data := derived.Wrap(s.store) // combo-* stored once: docs/store.md, "Write cost"
+	if th != nil {
+		// The screening Questionnaire patient apps ask before a message (docs/triage.md).
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		if err := triagehook.SeedScreening(ctx, data, s.cfg.BaseURL, time.Now()); err != nil {
+			s.log.Error("the triage screening Questionnaire could not be written; apps will not find it", "error", err)
+		}
+		cancel()
+	}
 	fhirAPI, err := api.New(api.Config{
 		Store:         data,
 		BaseURL:       s.cfg.BaseURL,

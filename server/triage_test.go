@@ -35,6 +35,24 @@ func TestTriageWiring(t *testing.T) {
 		t.Errorf("%d %s", resp.StatusCode, body)
 	}
 
+	// The screening Questionnaire is there, once: a restart on the same data writes no new
+	// version.
+	q := func() string {
+		resp, err := http.Get(hs.URL + "/fhir/Questionnaire/portico-red-flags")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.Contains(string(b), `"linkId":"emergency-now"`) || !strings.Contains(string(b), `"valueCode":"es"`) {
+			t.Fatalf("screening Questionnaire: %d %s", resp.StatusCode, b)
+		}
+		return string(b)
+	}
+	if first := q(); !strings.Contains(first, `"versionId":"1"`) {
+		t.Errorf("screening Questionnaire version: %s", first)
+	}
+
 	// The CapabilityStatement advertises the workload operation and the triage parameters.
 	resp, err = http.Get(hs.URL + "/fhir/metadata")
 	if err != nil {
@@ -48,16 +66,27 @@ func TestTriageWiring(t *testing.T) {
 		}
 	}
 
+	srv.Close()
+	srv2, err := New(context.Background(), cfg, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv2.Close()
+	hs.Config.Handler = srv2.Handler()
+	if again := q(); !strings.Contains(again, `"versionId":"1"`) {
+		t.Errorf("a restart wrote the screening Questionnaire again: %s", again)
+	}
+
 	bad := filepath.Join(t.TempDir(), "bad.json")
 	os.WriteFile(bad, []byte(`{"version":1,"calendar":{"time_zone":"Nowhere/Land"}}`), 0o644)
 	cfg.TriageConfig = bad
-	cfg.TriageRules = bad
+	cfg.TriageProtocols = bad
 	err = cfg.Validate()
-	if err == nil || !strings.Contains(err.Error(), "triage-rules") || !strings.Contains(err.Error(), "Nowhere/Land") {
+	if err == nil || !strings.Contains(err.Error(), "triage-protocols") || !strings.Contains(err.Error(), "Nowhere/Land") {
 		t.Errorf("Validate: %v", err)
 	}
 	cfg.Triage = false
 	if err := cfg.Validate(); err == nil {
-		t.Error("--triage-rules without triage accepted")
+		t.Error("--triage-protocols without triage accepted")
 	}
 }

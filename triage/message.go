@@ -1,20 +1,63 @@
 package triage
 
-import "github.com/portico-health/portico/triage/rules"
+import "strings"
 
 // Priority is a FHIR request-priority, ordered Routine < Urgent < ASAP < Stat.
-type Priority = rules.Priority
+type Priority int
 
 // The priorities.
 const (
-	Routine = rules.Routine
-	Urgent  = rules.Urgent
-	ASAP    = rules.ASAP
-	Stat    = rules.Stat
+	Routine Priority = iota
+	Urgent
+	ASAP
+	Stat
 )
 
+var priorityCodes = [...]string{"routine", "urgent", "asap", "stat"}
+
+// String is the FHIR code.
+func (p Priority) String() string {
+	if p >= Routine && p <= Stat {
+		return priorityCodes[p]
+	}
+	return "routine"
+}
+
 // ParsePriority reads a FHIR request-priority code (routine, urgent, asap, stat).
-func ParsePriority(code string) (Priority, bool) { return rules.ParsePriority(code) }
+func ParsePriority(code string) (Priority, bool) {
+	for i, c := range priorityCodes {
+		if strings.EqualFold(strings.TrimSpace(code), c) {
+			return Priority(i), true
+		}
+	}
+	return Routine, false
+}
+
+// Category is one message category.
+type Category struct {
+	Code, Display string
+}
+
+// Categories are Portico's message categories, in the order of docs/triage-guideline.md.
+var Categories = []Category{
+	{"medication", "Medication refill or question"},
+	{"appointment", "Appointment"},
+	{"test-results", "Test results"},
+	{"billing", "Billing and insurance"},
+	{"administrative", "Forms, letters and records"},
+	{"clinical", "Symptoms or health question"},
+	{"other", "Other"},
+}
+
+// CategoryDisplay is the display of a category code ("" when unknown).
+func CategoryDisplay(code string) string {
+	for _, c := range Categories {
+		if c.Code == code {
+			return c.Display
+		}
+	}
+	return ""
+}
 
 // Message is what triage reads from a Communication.
 type Message struct {
@@ -23,9 +66,12 @@ type Message struct {
 	ReasonCodes      []string // reasonCode text or codings' display
 	AttachmentTitles []string // payload.contentAttachment.title
 	// PatientPriorityHint is the priority the sender asked for ("" when none). It never lowers
-	// the rules' result and raises it at most to the rule file's patient_hint_cap.
+	// the result and raises it at most to asap.
 	PatientPriorityHint string
-	Language            string // optional BCP-47 hint ("en", "es"); detected when empty
+	Language            string // optional BCP-47 hint (Communication.language)
+	// Screening are the answers of Portico's red-flag screening Questionnaire, when a
+	// QuestionnaireResponse came with the message: item linkId -> yes.
+	Screening map[string]bool
 }
 
 // Field names used in Reason.Field.
@@ -35,26 +81,41 @@ const (
 	FieldReasonCode = "reasonCode"
 	FieldAttachment = "attachment"
 	FieldHint       = "patientPriority"
+	FieldScreening  = "screening"
 )
 
 // Result is the classification of one message.
 type Result struct {
 	Priority Priority
 	Category string
-	Language string // detected (or hinted) language
-	Reasons  []Reason
+	// Language is the identified language (ISO 639-1, or "und"); Served whether Portico has a
+	// lexicon for it and was sure of it.
+	Language string
+	Served   bool
+	// Interpreter: the message is in a language Portico cannot triage, or it could not tell:
+	// a person who reads it is needed.
+	Interpreter bool
+	// Review: the layers disagree, or the model sees a likely emergency the floor did not: a
+	// person should look within the hour (ReviewWhy says why).
+	Review    bool
+	ReviewWhy string
+	// Floor is what the red-flag protocols (and screening answers) decided; Model the
+	// priority the learned layer's probabilities point to, with those probabilities.
+	Floor, Model Priority
+	Probs        [4]float64
+	Reasons      []Reason
 }
 
-// Reason is one rule that fired (or was considered and set aside because it was negated).
+// Reason is one thing that led to the result (or was set aside).
 type Reason struct {
-	Rule     string   // rule id from the rule file ("chest-pain", "refill-request", "patient-hint")
-	Kind     string   // priority, escalator, combo, measure, pattern, category, hint
+	Rule     string   // protocol id, "model", "language", "patient-hint", a screening item, or a concept
+	Kind     string   // protocol, model, language, hint, screening, finding
 	Matched  string   // the words of the message, as written
-	Field    string   // which part of the message: text, topic, reasonCode, attachment
+	Field    string   // text, topic, reasonCode, attachment, patientPriority, screening
 	Priority Priority // the priority it supports (Routine when none)
 	Category string   // the category it supports ("" when none)
-	// Negated is set when a negation or context cue ("no", "history of") set the phrase aside;
-	// Cue names it. A negated reason supports Priority only when the rule keeps one for safety.
+	// Negated is set when a cue ("no", "history of", "what if", "my father had") set a finding
+	// aside; Cue names it.
 	Negated bool
 	Cue     string
 }

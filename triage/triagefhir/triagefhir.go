@@ -16,6 +16,12 @@ const (
 	// ExtReason is one reason (complex extension, repeated): rule, kind, matched, field,
 	// priority, category, negated, cue.
 	ExtReason = "http://portico.health/fhir/StructureDefinition/triage-reason"
+	// ExtLanguage is the language triage identified (valueCode, ISO 639-1 or "und").
+	ExtLanguage = "http://portico.health/fhir/StructureDefinition/triage-language"
+	// FlagSystem codes the flags triage puts in meta.tag, searchable in worklists with _tag:
+	// review (a person should look within the review target) and interpreter (written in a
+	// language Portico cannot triage).
+	FlagSystem = "http://portico.health/fhir/CodeSystem/triage-flag"
 )
 
 // ShouldTriage reports whether comm is a Communication whose sender is a Patient or a
@@ -161,7 +167,7 @@ func Apply(comm *fhir.Value, res triage.Result, categoryDisplay string) {
 	kept := make([]fhir.Value, 0, len(exts)+len(res.Reasons)+1)
 	for _, e := range exts {
 		switch str(e.Get("url")) {
-		case ExtReason:
+		case ExtReason, ExtLanguage:
 			continue
 		case ExtPatientPriority:
 			hasHint = true
@@ -172,7 +178,12 @@ func Apply(comm *fhir.Value, res triage.Result, categoryDisplay string) {
 		kept = append(kept, PatientPriority(p))
 	}
 	kept = append(kept, Reasons(res)...)
+	lang := obj()
+	lang.Set("url", fhir.Str(ExtLanguage))
+	lang.Set("valueCode", fhir.Str(res.Language))
+	kept = append(kept, lang)
 	comm.Set("extension", fhir.Value{Kind: fhir.Array, Arr: kept})
+	setFlags(comm, res)
 
 	comm.Set("priority", Priority(res))
 
@@ -224,4 +235,41 @@ func arr(v *fhir.Value) []fhir.Value {
 		return nil
 	}
 	return v.Arr
+}
+
+// setFlags replaces the triage flags in meta.tag with res's (other tags stay).
+func setFlags(comm *fhir.Value, res triage.Result) {
+	var tags []fhir.Value
+	meta := comm.Get("meta")
+	if meta != nil {
+		for _, t := range arr(meta.Get("tag")) {
+			if str(t.Get("system")) != FlagSystem {
+				tags = append(tags, t)
+			}
+		}
+	}
+	flag := func(code, display string) {
+		t := obj()
+		t.Set("system", fhir.Str(FlagSystem))
+		t.Set("code", fhir.Str(code))
+		t.Set("display", fhir.Str(display))
+		tags = append(tags, t)
+	}
+	if res.Review {
+		flag("review", "Review by a person: "+res.ReviewWhy)
+	}
+	if res.Interpreter {
+		flag("interpreter", "Needs an interpreter")
+	}
+	if len(tags) == 0 {
+		if meta != nil {
+			meta.Delete("tag")
+		}
+		return
+	}
+	if meta == nil {
+		comm.Set("meta", obj())
+		meta = comm.Get("meta")
+	}
+	meta.Set("tag", fhir.Value{Kind: fhir.Array, Arr: tags})
 }

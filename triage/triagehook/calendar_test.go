@@ -15,7 +15,7 @@ func testConfig(t testing.TB) *Config {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := ParseConfig(data, nil)
+	c, err := ParseConfig(data)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +97,7 @@ func TestCalendarOpenAndBetween(t *testing.T) {
 func TestConfigProblems(t *testing.T) {
 	_, err := ParseConfig([]byte(`{"version":2,"routes":[{"id":"x","categories":["nope"],"priorities":["soon"]}],
 		"calendar":{"time_zone":"Mars/Olympus","hours":{"funday":["9-5"],"monday":["17:00-08:00"]},"holidays":["25/12"]},
-		"targets":{"stat":{"within":"soon"}},"default_language":"en","replies":{"stat":{"en":"x"},"after_hours":{"en":"{when}"}}}`), nil)
+		"targets":{"stat":{"within":"soon"}},"default_language":"en","replies":{"stat":{"en":"x"},"after_hours":{"en":"{when}"}}}`))
 	if err == nil {
 		t.Fatal("no error")
 	}
@@ -107,7 +107,7 @@ func TestConfigProblems(t *testing.T) {
 			t.Errorf("the error does not mention %q:\n%v", want, err)
 		}
 	}
-	if _, err := ParseConfig(DefaultConfigJSON(), nil); err != nil {
+	if _, err := ParseConfig(DefaultConfigJSON()); err != nil {
 		t.Errorf("shipped default: %v", err)
 	}
 }

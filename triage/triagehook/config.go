@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/portico-health/portico/triage"
-	"github.com/portico-health/portico/triage/rules"
 )
 
 // ConfigFile is the triage configuration file (--triage-config): where messages go, the clinic
@@ -75,6 +74,7 @@ type Config struct {
 	File     ConfigFile
 	Calendar *Calendar
 	targets  map[triage.Priority]target
+	review   target
 }
 
 type target struct {
@@ -86,27 +86,24 @@ type target struct {
 var ErrInvalidConfig = errors.New("invalid triage configuration")
 
 // LoadConfig reads and validates the configuration at path; "" is the shipped default.
-func LoadConfig(path string, r *rules.Rules) (*Config, error) {
+func LoadConfig(path string) (*Config, error) {
 	if path == "" {
-		return ParseConfig(defaultConfigJSON, r)
+		return ParseConfig(defaultConfigJSON)
 	}
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("triage config: %w", err)
 	}
-	c, err := ParseConfig(data, r)
+	c, err := ParseConfig(data)
 	if err != nil {
 		return nil, fmt.Errorf("triage config %s: %w", path, err)
 	}
 	return c, nil
 }
 
-// ParseConfig decodes and validates a configuration against the rules' categories (nil: the
-// shipped rules). It reports every problem at once (Problems inside ErrInvalidConfig).
-func ParseConfig(data []byte, r *rules.Rules) (*Config, error) {
-	if r == nil {
-		r = rules.Default()
-	}
+// ParseConfig decodes and validates a configuration. It reports every problem at once
+// (Problems inside ErrInvalidConfig).
+func ParseConfig(data []byte) (*Config, error) {
 	var f ConfigFile
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
@@ -119,7 +116,7 @@ func ParseConfig(data []byte, r *rules.Rules) (*Config, error) {
 		bad("version: must be 1")
 	}
 	cats := map[string]bool{}
-	for _, c := range r.File.Categories {
+	for _, c := range triage.Categories {
 		cats[c.Code] = true
 	}
 	checkRef := func(where string, ref Ref) {
@@ -145,7 +142,7 @@ func ParseConfig(data []byte, r *rules.Rules) (*Config, error) {
 		ids[rt.ID] = true
 		for _, c := range rt.Categories {
 			if !cats[c] {
-				bad("%s.categories: %q is not a category of the rule file", where, c)
+				bad("%s.categories: %q is not a message category (%s)", where, c, categoryCodes())
 			}
 		}
 		for _, pr := range rt.Priorities {
@@ -162,8 +159,14 @@ func ParseConfig(data []byte, r *rules.Rules) (*Config, error) {
 	}
 	cal, probs := NewCalendar(f.Calendar)
 	p = append(p, probs...)
+	if f.Targets == nil {
+		f.Targets = map[string]Target{}
+	}
 	c := &Config{File: f, Calendar: cal, targets: map[triage.Priority]target{}}
-	for _, code := range []string{"stat", "asap", "urgent", "routine"} {
+	if _, ok := f.Targets[TargetReview]; !ok {
+		f.Targets[TargetReview] = Target{Within: "1h", Clock: "wall"}
+	}
+	for _, code := range []string{"stat", "asap", "urgent", "routine", TargetReview} {
 		t, ok := f.Targets[code]
 		if !ok {
 			bad("targets.%s: required", code)
@@ -176,32 +179,39 @@ func ParseConfig(data []byte, r *rules.Rules) (*Config, error) {
 		if t.Clock != "" && t.Clock != "business" && t.Clock != "wall" {
 			bad("targets.%s.clock: %q is not business or wall", code, t.Clock)
 		}
+		if code == TargetReview {
+			c.review = target{d: d, wall: t.Clock == "wall"}
+			continue
+		}
 		pr, _ := triage.ParsePriority(code)
 		c.targets[pr] = target{d: d, wall: t.Clock == "wall"}
 	}
 	for code := range f.Targets {
-		if _, ok := triage.ParsePriority(code); !ok {
-			bad("targets: %q is not routine, urgent, asap or stat", code)
+		if _, ok := triage.ParsePriority(code); !ok && code != TargetReview {
+			bad("targets: %q is not routine, urgent, asap, stat or review", code)
 		}
 	}
 	if f.DefaultLanguage == "" {
 		bad("default_language: required (e.g. en)")
 	}
-	for _, kind := range []string{ReplyStat, ReplyAfterHours} {
+	for _, kind := range replyKinds {
 		texts := f.Replies[kind]
+		if kind == ReplyReceived && texts == nil {
+			continue // optional: without it, a message in opening hours gets no acknowledgement
+		}
 		if texts[f.DefaultLanguage] == "" {
 			bad("replies.%s: needs a text in the default language %q", kind, f.DefaultLanguage)
 		}
 	}
 	for kind, texts := range f.Replies {
-		if kind != ReplyStat && kind != ReplyAfterHours {
-			bad("replies: %q is not stat or after_hours", kind)
+		if !contains(replyKinds, kind) {
+			bad("replies: %q is not one of %s", kind, strings.Join(replyKinds, ", "))
 		}
 		for lang, text := range texts {
 			if strings.TrimSpace(text) == "" {
 				bad("replies.%s.%s: empty text", kind, lang)
 			}
-			if kind == ReplyAfterHours {
+			if kind == ReplyAfterHours || kind == ReplyReceived {
 				if rest := strings.NewReplacer("{opens}", "", "{due}", "").Replace(text); strings.ContainsAny(rest, "{}") {
 					bad("replies.%s.%s: only the placeholders {opens} and {due} are known", kind, lang)
 				}
@@ -221,15 +231,38 @@ func (p Problems) Error() string {
 	return fmt.Sprintf("%d problem(s) in the triage configuration:\n  %s", len(p), strings.Join(p, "\n  "))
 }
 
-// The kinds of automatic reply.
+// The kinds of automatic reply: stat (call 911 now), after_hours (when the clinic opens),
+// received (every other message: received, the due time, what to do in an emergency), and
+// language (a message Portico cannot read: the same in many languages, an interpreter is
+// being found).
 const (
 	ReplyStat       = "stat"
 	ReplyAfterHours = "after_hours"
+	ReplyReceived   = "received"
+	ReplyLanguage   = "language"
 )
 
+var replyKinds = []string{ReplyStat, ReplyAfterHours, ReplyReceived, ReplyLanguage}
+
+// TargetReview is the target of a message marked for review (targets.review; default one
+// hour of wall time).
+const TargetReview = "review"
+
+func categoryCodes() string {
+	var cs []string
+	for _, c := range triage.Categories {
+		cs = append(cs, c.Code)
+	}
+	return strings.Join(cs, ", ")
+}
+
 // Due is when a message of priority p received at t should be answered.
-func (c *Config) Due(p triage.Priority, t time.Time) time.Time {
-	tg := c.targets[p]
+func (c *Config) Due(p triage.Priority, t time.Time) time.Time { return c.due(c.targets[p], t) }
+
+// ReviewDue is when a message marked for review, received at t, should have been looked at.
+func (c *Config) ReviewDue(t time.Time) time.Time { return c.due(c.review, t) }
+
+func (c *Config) due(tg target, t time.Time) time.Time {
 	if tg.wall {
 		return t.Add(tg.d)
 	}
@@ -273,16 +306,32 @@ func contains(s []string, v string) bool {
 	return false
 }
 
-var (
-	esDays   = [...]string{"domingo", "lunes", "martes", "miércoles", "jueves", "viernes", "sábado"}
-	esMonths = [...]string{"enero", "febrero", "marzo", "abril", "mayo", "junio", "julio", "agosto", "septiembre", "octubre", "noviembre", "diciembre"}
-)
+//go:embed dates.json
+var datesJSON []byte
 
-// FormatWhen writes a local instant for a patient: "Tuesday 9 March 2026 at 08:00" (en),
-// "martes 9 de marzo de 2026 a las 08:00" (es).
-func FormatWhen(t time.Time, lang string) string {
-	if lang == "es" {
-		return fmt.Sprintf("%s %d de %s de %d a las %s", esDays[t.Weekday()], t.Day(), esMonths[t.Month()-1], t.Year(), t.Format("15:04"))
+// dateFormat is how one language writes a date and time (dates.json, by a translator).
+type dateFormat struct {
+	Weekdays []string `json:"weekdays"` // Sunday first
+	Months   []string `json:"months"`   // January first
+	Template string   `json:"template"` // {weekday} {day} {month} {year} {time}
+}
+
+var dateFormats = func() map[string]dateFormat {
+	var m map[string]dateFormat
+	if err := json.Unmarshal(datesJSON, &m); err != nil {
+		panic(err) // embedded, and tested
 	}
-	return t.Format("Monday 2 January 2006 at 15:04")
+	return m
+}()
+
+// FormatWhen writes a local instant for a patient in their language: "Tuesday 9 March 2026 at
+// 08:00" (en), "martes 9 de marzo de 2026 a las 08:00" (es); English for a language without
+// a format.
+func FormatWhen(t time.Time, lang string) string {
+	f, ok := dateFormats[lang]
+	if !ok {
+		f = dateFormats["en"]
+	}
+	return strings.NewReplacer("{weekday}", f.Weekdays[t.Weekday()], "{day}", fmt.Sprint(t.Day()),
+		"{month}", f.Months[t.Month()-1], "{year}", fmt.Sprint(t.Year()), "{time}", t.Format("15:04")).Replace(f.Template)
 }

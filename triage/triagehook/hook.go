@@ -22,7 +22,6 @@ import (
 	"github.com/portico-health/portico/policy"
 	"github.com/portico-health/portico/store"
 	"github.com/portico-health/portico/triage"
-	"github.com/portico-health/portico/triage/rules"
 	"github.com/portico-health/portico/triage/triagefhir"
 )
 
@@ -50,29 +49,30 @@ const (
 
 // Hook is the triage write hook. Create it with New.
 type Hook struct {
-	rules *rules.Rules
-	cfg   *Config
-	names map[string]string // category code -> display
+	engine *triage.Engine
+	cfg    *Config
 }
 
-// New returns the hook for validated rules (nil: shipped defaults) and configuration (nil:
-// shipped default configuration).
-func New(r *rules.Rules, cfg *Config) (*Hook, error) {
-	if r == nil {
-		r = rules.Default()
-	}
-	if cfg == nil {
+// New returns the hook for a triage engine (nil: the shipped one) and configuration (nil:
+// the shipped default configuration).
+func New(e *triage.Engine, cfg *Config) (*Hook, error) {
+	if e == nil {
 		var err error
-		if cfg, err = ParseConfig(defaultConfigJSON, r); err != nil {
+		if e, err = triage.Default(); err != nil {
 			return nil, err
 		}
 	}
-	h := &Hook{rules: r, cfg: cfg, names: map[string]string{}}
-	for _, c := range r.File.Categories {
-		h.names[c.Code] = c.Display
+	if cfg == nil {
+		var err error
+		if cfg, err = ParseConfig(defaultConfigJSON); err != nil {
+			return nil, err
+		}
 	}
-	return h, nil
+	return &Hook{engine: e, cfg: cfg}, nil
 }
+
+// Engine is the hook's triage engine.
+func (h *Hook) Engine() *triage.Engine { return h.engine }
 
 // Config is the hook's configuration.
 func (h *Hook) Config() *Config { return h.cfg }
@@ -129,8 +129,10 @@ func (h *Hook) BeforeWrite(ctx context.Context, w *api.WriteContext) error {
 
 // triage classifies, routes and dates a new patient message, and adds the automatic reply.
 func (h *Hook) triage(ctx context.Context, w *api.WriteContext, root *fhir.Value) error {
-	res := triage.Classify(h.rules, triagefhir.MessageFrom(root))
-	triagefhir.Apply(root, res, h.names[res.Category])
+	msg := triagefhir.MessageFrom(root)
+	msg.Screening = h.screening(ctx, w, root)
+	res := h.engine.Classify(msg)
+	triagefhir.Apply(root, res, triage.CategoryDisplay(res.Category))
 
 	switch str(root.Get("status")) {
 	case "entered-in-error":
@@ -169,9 +171,12 @@ func (h *Hook) triage(ctx context.Context, w *api.WriteContext, root *fhir.Value
 		}
 	}
 
-	// Due time and hours.
+	// Due time and hours: a message for review is looked at within the review target.
 	cal := h.cfg.Calendar
 	due := h.cfg.Due(res.Priority, received)
+	if res.Review {
+		due = minTime(due, h.cfg.ReviewDue(received))
+	}
 	setExt(root, ExtDue, "valueDateTime", fhir.Str(formatLocal(due, cal.Location())))
 	open := cal.IsOpen(received)
 	if open {
@@ -185,8 +190,12 @@ func (h *Hook) triage(ctx context.Context, w *api.WriteContext, root *fhir.Value
 	switch {
 	case res.Priority == triage.Stat:
 		kind = ReplyStat
+	case res.Interpreter:
+		kind = ReplyLanguage
 	case !open:
 		kind = ReplyAfterHours
+	case h.cfg.File.Replies[ReplyReceived] != nil:
+		kind = ReplyReceived
 	}
 	if kind == "" {
 		removeExt(root, ExtAutoReply)
@@ -485,4 +494,11 @@ func arr(v *fhir.Value) []fhir.Value {
 		return nil
 	}
 	return v.Arr
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
 }

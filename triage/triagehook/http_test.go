@@ -17,6 +17,8 @@ import (
 	"github.com/portico-health/portico/api"
 	"github.com/portico-health/portico/store"
 	"github.com/portico-health/portico/store/sqlite"
+	"github.com/portico-health/portico/triage"
+	"github.com/portico-health/portico/triage/model"
 )
 
 // env is a real in-process Portico (Echo, api, SQLite) with the triage hook and a settable clock.
@@ -27,19 +29,33 @@ type env struct {
 	now  time.Time
 }
 
-func newEnv(t testing.TB, cfg *Config) *env {
+// testEngine is the shipped lexicons with testdata/protocols.json and the learned layer off:
+// the hook's tests check routing, dates and replies, not the classifier (evaluation_test.go).
+func testEngine(t testing.TB) *triage.Engine {
+	t.Helper()
+	e, err := triage.New("testdata/protocols.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	off := *e
+	off.Thresholds = model.Thresholds{Stat: 2, ASAP: 2, Urgent: 2, Review: 2}
+	return &off
+}
+
+// newEnv serves the FHIR API with the hook of engine e (nil: the shipped engine) and cfg.
+func newEnv(t testing.TB, e *triage.Engine, cfg *Config) *env {
 	t.Helper()
 	st, err := sqlite.Open(context.Background(), sqlite.Config{Dir: t.TempDir(), Sync: "normal"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = st.Close() })
-	h, err := New(nil, cfg)
+	h, err := New(e, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := echo.New()
-	srv := httptest.NewServer(e)
+	ec := echo.New()
+	srv := httptest.NewServer(ec)
 	t.Cleanup(srv.Close)
 	x := &env{t: t, base: srv.URL + "/fhir", now: time.Now()}
 	a, err := api.New(api.Config{Store: st, BaseURL: x.base, WriteHooks: []api.WriteHook{h},
@@ -47,8 +63,8 @@ func newEnv(t testing.TB, cfg *Config) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.HTTPErrorHandler = a.HTTPErrorHandler
-	g := e.Group("/fhir")
+	ec.HTTPErrorHandler = a.HTTPErrorHandler
+	g := ec.Group("/fhir")
 	g.GET(StatsPath, h.StatsHandler(func(context.Context) (store.Store, error) { return st, nil }, x.base,
 		func() time.Time { x.mu.Lock(); defer x.mu.Unlock(); return x.now }))
 	a.Register(g)
@@ -144,7 +160,7 @@ func category(res map[string]any) string {
 }
 
 func setup(t *testing.T) *env {
-	x := newEnv(t, testConfig(t))
+	x := newEnv(t, testEngine(t), testConfig(t))
 	x.must(201, "PUT", "/Patient/pat-1", `{"resourceType":"Patient","id":"pat-1","generalPractitioner":[{"reference":"Practitioner/gp-1"}]}`)
 	return x
 }

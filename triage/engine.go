@@ -1,0 +1,202 @@
+package triage
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/portico-health/portico/triage/lexicon"
+	"github.com/portico-health/portico/triage/model"
+	"github.com/portico-health/portico/triage/protocol"
+)
+
+// Engine decides a message's priority and category in layers (docs/triage.md):
+//
+//  1. the language, by script, the lexicons' words and trigram models;
+//  2. the clinical reading: concepts with their context (negated, past, hypothetical, someone
+//     else's) and quantities, from the lexicon of the language (and English);
+//  3. the floor: red-flag protocols over that reading, and the answers to the screening
+//     Questionnaire when the patient answered it;
+//  4. the learned layer, which sets the category and may raise the priority, never lower it;
+//  5. what no layer may leave quiet: a language Portico cannot read is at least urgent and
+//     goes to an interpreter; layers that disagree go to a person for review.
+//
+// It is safe for concurrent use.
+type Engine struct {
+	Lex        *lexicon.Lexicons
+	Protocols  *protocol.Set
+	Model      *model.Model
+	Thresholds model.Thresholds
+}
+
+var (
+	defOnce sync.Once
+	defEng  *Engine
+	defErr  error
+)
+
+// Default is the engine with the shipped lexicons, protocols, model and thresholds.
+func Default() (*Engine, error) {
+	defOnce.Do(func() {
+		m, err := model.Default()
+		if err != nil {
+			defErr = err
+			return
+		}
+		defEng = &Engine{Lex: lexicon.Default(), Protocols: protocol.Default(), Model: m, Thresholds: model.DefaultThresholds()}
+	})
+	return defEng, defErr
+}
+
+// New is an engine with the shipped lexicons, model and thresholds, and the protocol file at
+// path ("" for the shipped one).
+func New(protocolPath string) (*Engine, error) {
+	d, err := Default()
+	if err != nil {
+		return nil, err
+	}
+	if protocolPath == "" {
+		return d, nil
+	}
+	p, err := protocol.Load(protocolPath, d.Lex)
+	if err != nil {
+		return nil, err
+	}
+	e := *d
+	e.Protocols = p
+	return &e, nil
+}
+
+// PatientHintCap is the most a patient's own priority raises a message to: a patient cannot
+// page the on-call team by ticking a box, but one who says it is urgent is read within hours.
+const PatientHintCap = ASAP
+
+// Read is the first two layers for one message: the language and the reading of its text
+// (all parts joined), as the model's features and the protocols see them.
+func (e *Engine) Read(m Message) (lexicon.Identification, lexicon.Reading) {
+	return Read(e.Lex, m)
+}
+
+// Read is Engine.Read for lexicons alone (the model's trainer reads with it).
+func Read(lex *lexicon.Lexicons, m Message) (lexicon.Identification, lexicon.Reading) {
+	text := m.joined()
+	id := lex.Identify(text)
+	return id, lex.Read(text, activeLanguages(lex, id, m.Language))
+}
+
+// Features are the learned layer's features of a message read with Read, with the protocols
+// that hold for it (the model learns what each red flag means beside the rest of the text).
+func Features(id lexicon.Identification, r *lexicon.Reading, hits []protocol.Hit, names bool) model.Features {
+	ids := make([]string, len(hits))
+	for i, h := range hits {
+		ids[i] = h.Protocol.ID
+	}
+	return model.Extract(r.Text, r, id.Lang, ids, names)
+}
+
+// joined is every part of the message triage reads, in one text (clauses kept apart).
+func (m Message) joined() string {
+	parts := []string{m.Text}
+	if m.Topic != "" {
+		parts = append(parts, m.Topic)
+	}
+	parts = append(parts, m.ReasonCodes...)
+	parts = append(parts, m.AttachmentTitles...)
+	return strings.Join(parts, "\n")
+}
+
+// activeLanguages are the lexicons a message is read with: its language, any other served
+// language with evidence in it, English (code-switching), and the Communication.language
+// hint; when the language is not served or not certain, every lexicon (a red flag written in
+// any language Portico knows is still caught).
+func activeLanguages(lex *lexicon.Lexicons, id lexicon.Identification, hint string) []string {
+	if !id.Certain {
+		return lex.Languages()
+	}
+	langs := append([]string{id.Lang, "en"}, id.Others...)
+	if h, _, _ := strings.Cut(strings.ToLower(hint), "-"); h != "" {
+		if _, ok := lex.Files[h]; ok {
+			langs = append(langs, h)
+		}
+	}
+	slices.Sort(langs)
+	return slices.Compact(langs)
+}
+
+// Classify returns the priority, category and reasons of a message. It is deterministic.
+func (e *Engine) Classify(m Message) Result {
+	id, reading := e.Read(m)
+	res := Result{Language: id.Lang, Served: id.Served && id.Certain}
+
+	// The floor: protocols, then screening answers.
+	hits := e.Protocols.Evaluate(&reading)
+	for _, h := range hits {
+		p := Priority(h.Priority)
+		res.Floor = max(res.Floor, p)
+		res.Reasons = append(res.Reasons, Reason{Rule: h.Protocol.ID, Kind: "protocol", Field: FieldText,
+			Matched: strings.Join(h.Matched, " + "), Priority: p})
+	}
+	for _, item := range ScreeningItems {
+		if m.Screening[item.LinkID] {
+			res.Floor = max(res.Floor, item.Priority)
+			res.Reasons = append(res.Reasons, Reason{Rule: item.LinkID, Kind: "screening", Field: FieldScreening,
+				Matched: "yes", Priority: item.Priority})
+		}
+	}
+	// Findings set aside, for the clinician: "chest pain, set aside by 'no'".
+	for _, f := range reading.Findings {
+		if !f.Affirmed() {
+			res.Reasons = append(res.Reasons, Reason{Rule: f.Concept, Kind: "finding", Field: FieldText,
+				Matched: f.Text, Negated: true, Cue: f.Cue})
+		}
+	}
+
+	// The learned layer.
+	feats := Features(id, &reading, hits, true)
+	probs := e.Model.PriorityProbs(feats)
+	copy(res.Probs[:], probs)
+	res.Model = Priority(e.Thresholds.Priority(probs))
+	cats := e.Model.CategoryProbs(feats)
+	best := 0
+	for k := range cats {
+		if cats[k] > cats[best] {
+			best = k
+		}
+	}
+	res.Category = model.Categories[best]
+	res.Priority = max(res.Floor, res.Model)
+	if res.Model > res.Floor {
+		res.Reasons = append(res.Reasons, Reason{Rule: "model", Kind: "model", Field: FieldText,
+			Matched: strings.Join(e.Model.TopPriorityFeatures(feats, int(res.Model), 5), ", "), Priority: res.Model})
+	}
+
+	// A language Portico cannot read: at least urgent, and an interpreter.
+	if !res.Served {
+		res.Interpreter = true
+		if res.Priority < Urgent {
+			res.Priority = Urgent
+		}
+		res.Reasons = append(res.Reasons, Reason{Rule: "language", Kind: "language", Field: FieldText,
+			Matched: id.Lang + " (" + id.Why + ")", Priority: Urgent})
+	}
+	// The patient's own priority, capped.
+	if p, ok := ParsePriority(m.PatientPriorityHint); ok && m.PatientPriorityHint != "" {
+		p = min(p, PatientHintCap)
+		res.Priority = max(res.Priority, p)
+		res.Reasons = append(res.Reasons, Reason{Rule: "patient-hint", Kind: "hint", Field: FieldHint,
+			Matched: m.PatientPriorityHint, Priority: p})
+	}
+
+	// Uncertainty goes to a person: a message left below asap that the model thinks may be
+	// serious, or that no one at the practice can read yet.
+	serious := probs[2] + probs[3]
+	switch {
+	case res.Priority >= ASAP:
+	case serious >= e.Thresholds.Review:
+		res.Review, res.ReviewWhy = true, fmt.Sprintf("the model gives %.0f%% to asap or stat", serious*100)
+	case res.Interpreter:
+		res.Review, res.ReviewWhy = true, "a language Portico cannot triage"
+	}
+	return res
+}

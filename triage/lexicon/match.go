@@ -1,0 +1,354 @@
+package lexicon
+
+import (
+	"maps"
+	"slices"
+	"sort"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// What a compiled phrase stands for.
+type phraseKind uint8
+
+const (
+	kindConcept phraseKind = iota
+	kindExclusion
+	kindCue
+)
+
+// pword is one element of a compiled phrase.
+type pword struct {
+	text   string // folded
+	prefix bool   // word* : any token starting with text
+	gap    bool   // a lone * : up to maxGap tokens (maxCharGap characters)
+	char   bool   // a CJK or Hangul character
+}
+
+type phrase struct {
+	words  []pword
+	lang   string
+	kind   phraseKind
+	id     string // concept or cue id
+	source string // as written in the lexicon
+}
+
+const (
+	maxGap     = 3 // words a lone * may skip
+	maxCharGap = 4 // characters a lone * may skip in CJK and Hangul
+	fuzzyMin   = 6 // words at least this long also match with one typo
+)
+
+// matcher finds phrases in token lists. It is immutable after compile.
+type matcher struct {
+	phrases []phrase
+	fillers map[string][][]string // language -> filler words as character tokens, longest first
+	first   map[string][]int32    // exact first word -> phrases
+	prefix  []prefixEntry         // first words that are prefixes, sorted
+	deletes map[string][]string
+	vocab   map[string]bool // every phrase word that may match with a typo
+}
+
+type prefixEntry struct {
+	text    string
+	phrases []int32
+}
+
+func compile(l *Lexicons) *matcher {
+	m := &matcher{first: map[string][]int32{}, deletes: map[string][]string{}, vocab: map[string]bool{},
+		fillers: map[string][][]string{}}
+	prefixes := map[string][]int32{}
+	add := func(lang string, kind phraseKind, id, text string) {
+		words := phraseWords(text)
+		if len(words) == 0 || words[0].gap {
+			return
+		}
+		i := int32(len(m.phrases))
+		m.phrases = append(m.phrases, phrase{words: words, lang: lang, kind: kind, id: id, source: text})
+		w := words[0]
+		if w.prefix {
+			prefixes[w.text] = append(prefixes[w.text], i)
+		} else {
+			m.first[w.text] = append(m.first[w.text], i)
+		}
+		for _, w := range words {
+			if !w.gap && !w.char && !w.prefix && fuzzable(w.text) && !m.vocab[w.text] {
+				m.vocab[w.text] = true
+				for _, d := range deletions(w.text) {
+					m.deletes[d] = append(m.deletes[d], w.text)
+				}
+			}
+		}
+	}
+	// In a fixed order (languages, then ids): the phrases' order decides the order of hits,
+	// findings and the model's features, and training must give the same bytes every time.
+	for _, lang := range slices.Sorted(maps.Keys(l.Files)) {
+		f := l.Files[lang]
+		for _, w := range f.Fillers {
+			var chars []string
+			for _, t := range Tokenize(w, nil) {
+				chars = append(chars, t.Text)
+			}
+			if len(chars) > 0 {
+				m.fillers[lang] = append(m.fillers[lang], chars)
+			}
+		}
+		slices.SortStableFunc(m.fillers[lang], func(a, b []string) int { return len(b) - len(a) })
+		for _, id := range slices.Sorted(maps.Keys(f.Concepts)) {
+			for _, p := range f.Concepts[id] {
+				add(lang, kindConcept, id, p)
+			}
+		}
+		for _, id := range slices.Sorted(maps.Keys(f.Exclusions)) {
+			for _, p := range f.Exclusions[id] {
+				add(lang, kindExclusion, id, p)
+			}
+		}
+		for _, id := range slices.Sorted(maps.Keys(f.Cues)) {
+			for _, p := range f.Cues[id] {
+				add(lang, kindCue, id, p)
+			}
+		}
+	}
+	for t, ps := range prefixes {
+		m.prefix = append(m.prefix, prefixEntry{t, ps})
+	}
+	sort.Slice(m.prefix, func(i, j int) bool { return m.prefix[i].text < m.prefix[j].text })
+	return m
+}
+
+// phraseWords compiles a phrase: its words (folded), with "word*" a prefix, a lone "*" (or a
+// "*" between CJK characters) a gap, and CJK and Hangul characters one element each.
+func phraseWords(p string) []pword {
+	var out []pword
+	for _, field := range strings.Fields(p) {
+		if field == "*" {
+			out = append(out, pword{gap: true})
+			continue
+		}
+		// Split the field at its stars: "respir*" is a prefix, "胸*痛" a gap.
+		parts := strings.Split(field, "*")
+		for i, part := range parts {
+			toks := Tokenize(part, nil)
+			for _, t := range toks {
+				out = append(out, pword{text: t.Text, char: t.Char})
+			}
+			if i == len(parts)-1 {
+				break
+			}
+			// a star after this part
+			if len(toks) > 0 && !toks[len(toks)-1].Char && i+1 == len(parts)-1 && parts[i+1] == "" {
+				out[len(out)-1].prefix = true
+				break
+			}
+			out = append(out, pword{gap: true})
+		}
+	}
+	// a trailing gap matches nothing more
+	for len(out) > 0 && out[len(out)-1].gap {
+		out = out[:len(out)-1]
+	}
+	return out
+}
+
+// fuzzable reports whether a word may match with one typo: long enough, and in a script where
+// a typo is one letter (Latin, Cyrillic, Greek).
+func fuzzable(w string) bool {
+	if utf8.RuneCountInString(w) < fuzzyMin {
+		return false
+	}
+	for _, r := range w {
+		if !unicode.IsLetter(r) || isChar(r) || unicode.Is(unicode.Arabic, r) {
+			return false
+		}
+	}
+	return true
+}
+
+// deletions lists w with each one rune deleted (the symmetric-delete index of edit distance 1).
+func deletions(w string) []string {
+	rs := []rune(w)
+	out := make([]string, 0, len(rs))
+	for i := range rs {
+		out = append(out, string(rs[:i])+string(rs[i+1:]))
+	}
+	return out
+}
+
+// hit is one phrase found: tokens [start, end).
+type hit struct {
+	phrase     int32
+	start, end int
+}
+
+// find returns every match of a phrase of the given languages in toks.
+func (m *matcher) find(toks []Token, langs map[string]bool) []hit {
+	var out []hit
+	seen := map[[3]int]bool{}
+	try := func(ps []int32, i int) {
+		for _, pi := range ps {
+			p := &m.phrases[pi]
+			if !langs[p.lang] {
+				continue
+			}
+			if end, ok := m.matchFrom(p.words, toks, i, toks[i].Clause, m.fillers[p.lang], 0); ok {
+				k := [3]int{int(pi), i, end}
+				if !seen[k] {
+					seen[k] = true
+					out = append(out, hit{pi, i, end})
+				}
+			}
+		}
+	}
+	for i, t := range toks {
+		try(m.first[t.Text], i)
+		for _, c := range m.fuzzyCandidates(t.Text) {
+			try(m.first[c], i)
+		}
+		// prefixes of t.Text among the prefix entries
+		j := sort.Search(len(m.prefix), func(k int) bool { return m.prefix[k].text > t.Text })
+		for k := j - 1; k >= 0; k-- {
+			e := m.prefix[k]
+			if strings.HasPrefix(t.Text, e.text) {
+				try(e.phrases, i)
+				continue
+			}
+			if e.text[0] != t.Text[0] {
+				break
+			}
+		}
+	}
+	return out
+}
+
+// fuzzyCandidates are the vocabulary words one typo away from tok (not tok itself).
+func (m *matcher) fuzzyCandidates(tok string) []string {
+	if !fuzzable(tok) {
+		return nil
+	}
+	var out []string
+	consider := func(w string) {
+		if w != tok && m.vocab[w] && oneEdit(tok, w) {
+			out = append(out, w)
+		}
+	}
+	if m.vocab[tok] {
+		return nil // a word of the lexicons is itself, not a typo of another
+	}
+	for _, w := range m.deletes[tok] { // tok is w with one rune deleted
+		consider(w)
+	}
+	for _, d := range deletions(tok) {
+		if m.vocab[d] { // w is tok with one rune deleted
+			consider(d)
+		}
+		for _, w := range m.deletes[d] { // substitution or transposition
+			consider(w)
+		}
+	}
+	return out
+}
+
+// oneEdit reports whether a and b are one typo apart: an insertion, deletion or swap of
+// neighbouring runes, or from 8 letters a substitution; never in the first letter. Shorter
+// substitutions turn words into other words too often ("choking" and "cooking", "cancel" and
+// "cancer", "billing" and "killing").
+func oneEdit(a, b string) bool {
+	x, y := []rune(a), []rune(b)
+	if len(x) < len(y) {
+		x, y = y, x
+	}
+	if len(y) == 0 || x[0] != y[0] {
+		return false
+	}
+	switch len(x) - len(y) {
+	case 0:
+		diff := []int{}
+		for i := range x {
+			if x[i] != y[i] {
+				diff = append(diff, i)
+			}
+		}
+		switch len(diff) {
+		case 1:
+			return len(x) >= 8
+		case 2:
+			i, j := diff[0], diff[1]
+			return j == i+1 && x[i] == y[j] && x[j] == y[i]
+		}
+		return false
+	case 1:
+		i := 0
+		for i < len(y) && x[i] == y[i] {
+			i++
+		}
+		return string(x[i+1:]) == string(y[i:])
+	}
+	return false
+}
+
+// wordMatches reports whether token t matches phrase word w.
+func (m *matcher) wordMatches(w pword, t Token) bool {
+	switch {
+	case w.char != t.Char:
+		return false
+	case w.prefix:
+		return strings.HasPrefix(t.Text, w.text)
+	case t.Text == w.text:
+		return true
+	}
+	return !w.char && fuzzable(w.text) && fuzzable(t.Text) && oneEdit(w.text, t.Text)
+}
+
+// maxFillers is how many filler words may stand inside one phrase of characters.
+const maxFillers = 2
+
+// matchFrom matches words against toks from index i, all in clause; end is exclusive. Between
+// two characters of a phrase, up to maxFillers of the language's filler words may stand.
+func (m *matcher) matchFrom(words []pword, toks []Token, i, clause int, fillers [][]string, filled int) (end int, ok bool) {
+	if len(words) == 0 {
+		return i, true
+	}
+	w := words[0]
+	if w.gap {
+		limit := maxGap
+		if i < len(toks) && toks[i].Char {
+			limit = maxCharGap
+		}
+		for skip := 0; skip <= limit && i+skip < len(toks) && toks[i+skip].Clause == clause; skip++ {
+			if end, ok := m.matchFrom(words[1:], toks, i+skip, clause, fillers, filled); ok {
+				return end, true
+			}
+		}
+		return 0, false
+	}
+	if i >= len(toks) || toks[i].Clause != clause {
+		return 0, false
+	}
+	if m.wordMatches(w, toks[i]) {
+		return m.matchFrom(words[1:], toks, i+1, clause, fillers, filled)
+	}
+	// Inside a phrase of characters (the previous token was its character): a filler word.
+	if w.char && filled < maxFillers && i > 0 && toks[i-1].Char && toks[i].Char {
+		for _, f := range fillers {
+			if n := charsAt(toks, i, clause, f); n > 0 {
+				return m.matchFrom(words, toks, i+n, clause, fillers, filled+1)
+			}
+		}
+	}
+	return 0, false
+}
+
+// charsAt is len(chars) when the character tokens from i spell chars, in clause; else 0.
+func charsAt(toks []Token, i, clause int, chars []string) int {
+	if i+len(chars) > len(toks) {
+		return 0
+	}
+	for j, c := range chars {
+		if t := toks[i+j]; !t.Char || t.Clause != clause || t.Text != c {
+			return 0
+		}
+	}
+	return len(chars)
+}
