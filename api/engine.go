@@ -245,6 +245,7 @@ func (a *API) planWrite(ctx context.Context, v *guard.View, e *entry) error {
 			return err
 		}
 		w.IfNoneExist = e.guard
+		w.Fresh = e.guard == nil // the id was made by newID above
 		e.setWrite(w, http.StatusCreated)
 		e.extra = extra
 	case "PUT":

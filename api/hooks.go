@@ -110,7 +110,7 @@ func (w *WriteContext) Create(res *fhir.Resource) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	wr.Service = w.service
+	wr.Service, wr.Fresh = w.service, true
 	w.extra = append(w.extra, wr)
 	return id, nil
 }

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"path"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -27,6 +28,7 @@ import (
 	"github.com/portico-health/portico/smart"
 	"github.com/portico-health/portico/store"
 	"github.com/portico-health/portico/store/derived"
+	"github.com/portico-health/portico/store/intent"
 	"github.com/portico-health/portico/triage/triagehook"
 )
 
@@ -39,6 +41,9 @@ type Server struct {
 	swap  *handlerSwap                 // set when the store was not ready at start (stores.go)
 	oidc  atomic.Pointer[smart.OIDC]   // with --oidc-issuer: the external provider's tokens (oidc.go)
 	authz atomic.Pointer[smart.Server] // the built-in authorization server: its sweeper stops on close
+
+	stopRecovery context.CancelFunc // the intent recovery loop (store/intent), nil when none
+	recoveryDone chan struct{}
 }
 
 // New opens the store and builds the HTTP handler. Close releases both.
@@ -99,7 +104,11 @@ func (s *Server) buildHandler() error {
 			s.authz.Store(authz)
 		}
 	}
-	data := derived.Wrap(s.store) // combo-* stored once: docs/store.md, "Write cost"
+	// combo-* stored once (docs/store.md, "Write cost"); hooks' follow-up writes sequenced
+	// when the store has no transactions (store/intent).
+	seq := intent.Wrap(derived.Wrap(s.store), s.log)
+	data := store.Store(seq)
+	s.startRecovery(seq)
 	if th != nil {
 		// The screening Questionnaire patient apps ask before a message (docs/triage.md).
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -134,6 +143,12 @@ func (s *Server) buildHandler() error {
 		BaseURL:       s.cfg.BaseURL,
 		ResourceTypes: fhir.ResourceTypes,
 		SearchParams:  conformance.R4SearchParams,
+	}
+	if !store.CapabilitiesOf(data).Transactions {
+		// A transaction Bundle with more than one write answers 501 here: not advertised.
+		in := conformance.DefaultInteractions()
+		in.System = slices.DeleteFunc(in.System, func(c string) bool { return c == "transaction" })
+		desc.Interactions = &in
 	}
 	if th != nil {
 		desc.Operations = func(typ string) []conformance.Operation {
@@ -183,6 +198,34 @@ func (s *Server) buildHandler() error {
 	}
 	s.echo = e
 	return nil
+}
+
+// startRecovery settles the intents of follow-up sequences a stopped process left (at start
+// and every minute) when the store has no transactions.
+func (s *Server) startRecovery(seq *intent.Store) {
+	if store.CapabilitiesOf(seq).Transactions {
+		return
+	}
+	s.log.Info("the store has no multi-document transactions: follow-up writes (triage replies, answers) are sequenced with intents and recovered after a crash (docs/mongodb.md)")
+	ctx, cancel := context.WithCancel(context.Background())
+	s.stopRecovery, s.recoveryDone = cancel, make(chan struct{})
+	go func() {
+		defer close(s.recoveryDone)
+		t := time.NewTicker(time.Minute)
+		defer t.Stop()
+		for {
+			if n, err := seq.Recover(ctx); err != nil && ctx.Err() == nil {
+				s.log.Error("intent recovery", "settled", n, "error", err)
+			} else if n > 0 {
+				s.log.Info("intent recovery", "settled", n)
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	}()
 }
 
 // useCommon adds the middleware every handler of the server starts with: the client address
@@ -289,6 +332,11 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 // Close releases the store (for servers that never called Serve).
 func (s *Server) Close() error {
 	s.stopOIDC()
+	if s.stopRecovery != nil {
+		s.stopRecovery()
+		<-s.recoveryDone
+		s.stopRecovery = nil
+	}
 	return s.closeStore()
 }
 

@@ -34,6 +34,9 @@ type wrapped struct{ store.Store }
 // Unwrap returns the store underneath.
 func (w wrapped) Unwrap() store.Store { return w.Store }
 
+// Capabilities are those of the store underneath.
+func (w wrapped) Capabilities() store.Capabilities { return store.CapabilitiesOf(w.Store) }
+
 // Write stores each write's index without its derived entries.
 func (w wrapped) Write(ctx context.Context, writes ...store.Write) error {
 	var out []store.Write

@@ -363,6 +363,12 @@ func (s *Store) Close() error {
 // Transactions reports whether the store applies several writes atomically.
 func (s *Store) Transactions() bool { return s.ready.Load() && s.txn }
 
+// Capabilities: transactions on a replica set or through mongos (known once the deployment
+// answered; before that, none).
+func (s *Store) Capabilities() store.Capabilities {
+	return store.Capabilities{Transactions: s.Transactions()}
+}
+
 // DropDatabase drops the store's database (tests).
 func (s *Store) DropDatabase(ctx context.Context) error { return s.db.Drop(ctx) }
 

@@ -147,6 +147,9 @@ func (s *Store) Write(ctx context.Context, writes ...store.Write) error {
 	return s.w.submit(ctx, writes)
 }
 
+// Capabilities: SQLite applies several writes in one transaction.
+func (s *Store) Capabilities() store.Capabilities { return store.Capabilities{Transactions: true} }
+
 // Ping implements store.Store.
 func (s *Store) Ping(ctx context.Context) error {
 	if s.closed.Load() {
