@@ -387,5 +387,8 @@ func (v *View) Purge(ctx context.Context, typ, id string) error {
 // Ping implements store.Store.
 func (v *View) Ping(ctx context.Context) error { return v.src.store.Ping(ctx) }
 
+// Capabilities are those of the store underneath.
+func (v *View) Capabilities() store.Capabilities { return store.CapabilitiesOf(v.src.store) }
+
 // Close implements store.Store; a view does not own the store.
 func (v *View) Close() error { return errors.New("guard: a view cannot close the store") }
