@@ -10,9 +10,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"slices"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -21,9 +23,11 @@ import (
 	"github.com/portico-health/portico/api"
 	"github.com/portico-health/portico/fhir"
 	"github.com/portico-health/portico/guard"
+	"github.com/portico-health/portico/internal/mongojava"
 	"github.com/portico-health/portico/policy"
 	"github.com/portico-health/portico/store"
 	"github.com/portico-health/portico/store/derived"
+	"github.com/portico-health/portico/store/mongo"
 	"github.com/portico-health/portico/store/sqlite"
 )
 
@@ -54,11 +58,7 @@ type fhirServer struct {
 
 func newFHIRServer(t *testing.T, principals map[string]policy.Principal) *fhirServer {
 	t.Helper()
-	st, err := sqlite.Open(context.Background(), sqlite.Config{Dir: t.TempDir(), Sync: "normal"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
+	st := openConfStore(t)
 	a, err := api.New(api.Config{Store: derived.Wrap(st), BaseURL: confBase, Policy: policy.New(policy.Options{}),
 		Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
@@ -582,6 +582,58 @@ func bundleAnswer(s *fhirServer, who, batch string) string {
 		b.WriteString(")")
 	}
 	return b.String()
+}
+
+// confMongoURI, when set (TestConfinementOnMongo), makes the servers use MongoDB.
+var (
+	confMongoURI string
+	confDBs      atomic.Int64
+)
+
+func openConfStore(t *testing.T) store.Store {
+	t.Helper()
+	if confMongoURI != "" {
+		db := fmt.Sprintf("portico_conf_%d_%d", os.Getpid(), confDBs.Add(1))
+		m, err := mongo.Open(context.Background(), mongo.Config{URI: confMongoURI, Database: db})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			_ = m.DropDatabase(context.Background())
+			_ = m.Close()
+		})
+		return m
+	}
+	st, err := sqlite.Open(context.Background(), sqlite.Config{Dir: t.TempDir(), Sync: "normal"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	return st
+}
+
+// TestConfinementOnMongo: the same differential test with both servers on MongoDB
+// (mongo-java-server, or PORTICO_TEST_MONGODB_URI), whose search is a different code path.
+func TestConfinementOnMongo(t *testing.T) {
+	uri := os.Getenv("PORTICO_TEST_MONGODB_URI")
+	if uri == "" {
+		jar := "../" + mongojava.Jar
+		if why := mongojava.Unavailable(jar); why != "" {
+			if os.Getenv("CI") == "true" {
+				t.Fatal(why + " (CI=true: an unexpected skip is a failure)")
+			}
+			t.Skip(why)
+		}
+		srv, err := mongojava.Start(jar, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer srv.Stop()
+		uri = "mongodb://" + srv.Addr + "/"
+	}
+	confMongoURI = uri
+	defer func() { confMongoURI = "" }()
+	TestConfinement(t)
 }
 
 func TestConfinement(t *testing.T) {
