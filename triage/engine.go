@@ -127,7 +127,10 @@ func activeLanguages(lex *lexicon.Lexicons, id lexicon.Identification, hint stri
 // Classify returns the priority, category and reasons of a message. It is deterministic.
 func (e *Engine) Classify(m Message) Result {
 	id, reading := e.Read(m)
-	res := Result{Language: id.Lang, Served: id.Served && id.Certain}
+	// An interpreter is needed when the text is in a language Portico has no lexicon for; a
+	// served language read with less certainty is read with every lexicon instead, and a few
+	// words in no known language ("hi", "??") need no interpreter.
+	res := Result{Language: id.Lang, Served: id.Served || id.Lang == "und" && words(&reading) <= 3}
 
 	// The floor: protocols, then screening answers.
 	hits := e.Protocols.Evaluate(&reading)
@@ -199,4 +202,19 @@ func (e *Engine) Classify(m Message) Result {
 		res.Review, res.ReviewWhy = true, "a language Portico cannot triage"
 	}
 	return res
+}
+
+// words counts the words of a reading (numbers aside; a Han or Hangul character is half a word).
+func words(r *lexicon.Reading) int {
+	n := 0
+	for _, t := range r.Tokens {
+		switch {
+		case t.Number:
+		case t.Char:
+			n++
+		default:
+			n += 2
+		}
+	}
+	return n / 2
 }

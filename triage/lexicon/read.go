@@ -190,9 +190,10 @@ func (c *context) before(id string, window int, negation bool) (string, bool) {
 	clause := c.toks[c.h.start].Clause
 	best, found := -1, hit{}
 	for _, q := range c.cues[id] {
-		// A context cue may share words with the concept ("my dad had" + "had a stroke");
-		// a negation may not (its own "no" is part of some concepts' phrases).
-		if (negation && q.end > c.h.start) || q.start >= c.h.start || c.toks[q.start].Clause != clause {
+		// A context cue may share words with the concept ("my dad had" + "had a stroke",
+		// "signs of" + "signs of a stroke"), as long as it does not cover all of them; a
+		// negation may not (its own "no" is part of some concepts' phrases: "no puedo respirar").
+		if (negation && q.end > c.h.start) || q.start > c.h.start || q.end >= c.h.end || c.toks[q.start].Clause != clause {
 			continue
 		}
 		if c.distance(q.end, c.h.start) > window || c.terminated(q.end, c.h.start) {

@@ -120,3 +120,58 @@ func TestEvaluationDevelopment(t *testing.T) {
 	r := evaluateSplit(t, "dev")
 	section(t, "dev", r.Markdown())
 }
+
+// TestBlindReview: the blind review's messages (testdata/triage/blind) as regression bars:
+// emergencies at least asap or marked for review (but the two known misses), stat recall and
+// routine over-triage no worse than when its findings were fixed. Misses are listed by id.
+func TestBlindReview(t *testing.T) {
+	rows, err := evaluation.Load("../../testdata/triage/blind/review-2026-12-07.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := newEnv(t, nil, nil)
+	stat, statOK, statSeen, routine, over := 0, 0, 0, 0, 0
+	var missed []string
+	for _, r := range rows {
+		body, _ := json.Marshal(map[string]any{"resourceType": "Communication", "status": "in-progress",
+			"sender": map[string]string{"reference": "Patient/eval"}, "payload": []any{map[string]string{"contentString": r.Text}}})
+		status, out := x.do(http.MethodPost, "/Communication", string(body))
+		if status != http.StatusCreated {
+			t.Fatalf("%s: POST answered %d", r.ID, status)
+		}
+		got := fmt.Sprint(out["priority"])
+		review := false
+		for _, tag := range asList(asMap(out["meta"])["tag"]) {
+			review = review || asMap(tag)["code"] == "review"
+		}
+		switch r.Priority {
+		case "stat":
+			stat++
+			if got == "stat" {
+				statOK++
+			}
+			if got == "stat" || got == "asap" || review {
+				statSeen++
+			} else {
+				missed = append(missed, r.ID+" ("+got+")")
+			}
+		case "routine":
+			routine++
+			if got != "routine" {
+				over++
+			}
+		}
+	}
+	t.Logf("stat recall %d/%d, at least asap or review %d/%d, routine over-triage %d/%d; emergencies left below asap without review: %v",
+		statOK, stat, statSeen, stat, over, routine, missed)
+	// Two are known (testdata/triage/blind/README.md): no new one.
+	if len(missed) > 2 {
+		t.Errorf("%d emergencies left below asap without review, %d known: %v", len(missed), 2, missed)
+	}
+	if float64(statOK) < 0.95*float64(stat) {
+		t.Errorf("stat recall %d/%d is below 95%%", statOK, stat)
+	}
+	if float64(over) > 0.15*float64(routine) {
+		t.Errorf("routine over-triage %d/%d is above 15%%", over, routine)
+	}
+}
