@@ -4,10 +4,12 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"testing/fstest"
 
+	"github.com/portico-health/portico/triage/evaluation"
 	"github.com/portico-health/portico/triage/lexicon"
 )
 
@@ -154,5 +156,48 @@ func TestIdentify(t *testing.T) {
 		if id.Lang != want {
 			t.Errorf("%q: %s (%s), want %s", text, id.Lang, id.Why, want)
 		}
+	}
+}
+
+// TestNoLongPhraseOnlyInSealed: a long lexicon phrase (6 words or more; 10 characters or more in
+// Chinese and Korean) that matches a message of the sealed split and no message of the
+// development split looks copied from the sealed split, which no writer may read. Short
+// phrases are left out: the everyday words of a concept naturally turn up in one split only.
+// Only the phrases are printed, never a message.
+func TestNoLongPhraseOnlyInSealed(t *testing.T) {
+	l := lexicon.Default()
+	hits := func(split string) map[string]int {
+		rows, err := evaluation.Load("../../testdata/triage/corpus/" + split + ".jsonl")
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]int{}
+		for _, r := range rows {
+			for p, n := range l.PhraseHits(r.Text+"\n"+r.Topic, l.Languages()) {
+				out[p] = n
+			}
+		}
+		return out
+	}
+	// Everyday sentences their writers wrote without the corpus (the lexicon writers were never
+	// given it), which happen to be said in the sealed split only.
+	everyday := map[string]bool{
+		"fr dysuria: ça brûle quand je fais pipi":             true, // "it burns when I pee"
+		"ht headache: tèt mwen ap fè m mal":                   true, // "my head hurts"
+		"ht medication_question: èske m ka pran yon randevou": true, // "can I get an appointment"
+		"ht psychosis: l ap pale pou kont li":                 true, // "he talks to himself"
+	}
+	dev, sealed := hits("dev"), hits("sealed")
+	var only []string
+	for p, n := range sealed {
+		cjk := strings.HasPrefix(p, "zh ") || strings.HasPrefix(p, "ko ")
+		if _, ok := dev[p]; !ok && !everyday[p] && (n >= 6 && !cjk || n >= 10 && cjk) {
+			only = append(only, p)
+		}
+	}
+	slices.Sort(only)
+	t.Logf("%d phrases match the development split, %d the sealed split; long phrases only in the sealed split: %d", len(dev), len(sealed), len(only))
+	for _, p := range only {
+		t.Errorf("a long phrase matches the sealed split only: %s", p)
 	}
 }

@@ -264,3 +264,25 @@ func (c *context) recentBetween() bool {
 	}
 	return false
 }
+
+// PhraseHits lists the phrases of the languages langs that match text, each as "lang id:
+// phrase", with their number of words (characters for Chinese and Korean): for checks of where
+// phrases come from (TestNoLongPhraseOnlyInSealed).
+func (l *Lexicons) PhraseHits(text string, langs []string) map[string]int {
+	active := map[string]bool{}
+	for _, lg := range langs {
+		active[lg] = true
+	}
+	out := map[string]int{}
+	for _, h := range l.m.find(Tokenize(text, nil), active) {
+		p := &l.m.phrases[h.phrase]
+		n := 0
+		for _, w := range p.words {
+			if !w.gap {
+				n++
+			}
+		}
+		out[p.lang+" "+p.id+": "+p.source] = n
+	}
+	return out
+}
