@@ -41,7 +41,7 @@ const ClientID = "portico-demo"
 // launches), user/ scopes for clinic staff. One scope per resource type, so that the consent
 // page offers each type on its own line and a user can keep, say, their messages private.
 const Scope = "openid fhirUser launch launch/patient offline_access online_access " +
-	"patient/Patient.rs patient/Observation.rs patient/Communication.crs " +
+	"patient/Patient.rs patient/Observation.rs patient/Communication.crs patient/Questionnaire.rs " +
 	"user/Patient.rs user/Observation.rs user/Communication.crs"
 
 // Config configures the demo.

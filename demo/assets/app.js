@@ -158,6 +158,68 @@
     return n + " " + (n === 1 ? one : many);
   }
 
+  // The red-flag screening Portico serves (Questionnaire/portico-red-flags): yes/no questions a
+  // patient answers before sending. A yes to an emergency question shows at once what to do;
+  // the answers go with the message as a contained QuestionnaireResponse, and set the least
+  // priority triage gives it. Without access to the Questionnaire the form works without it.
+  const screeningURL = "https://portico.health/fhir/Questionnaire/portico-red-flags";
+
+  function translated(text, ext, lang) {
+    for (const e of (ext && ext.extension) || []) {
+      const parts = e.extension || [];
+      const l = parts.find((x) => x.url === "lang");
+      const c = parts.find((x) => x.url === "content");
+      if (l && c && l.valueCode === lang) return c.valueString;
+    }
+    return text;
+  }
+
+  async function setUpScreening(client) {
+    const box = $("screening");
+    let q;
+    try {
+      q = await client.request("Questionnaire/portico-red-flags");
+    } catch (e) {
+      return null;
+    }
+    const lang = (navigator.language || "en").slice(0, 2);
+    const list = $("screening-items");
+    list.textContent = "";
+    for (const item of q.item || []) {
+      const li = document.createElement("li");
+      const input = document.createElement("input");
+      input.type = "checkbox";
+      input.id = "screen-" + item.linkId;
+      input.dataset.linkId = item.linkId;
+      const label = document.createElement("label");
+      label.htmlFor = input.id;
+      label.textContent = translated(item.text, item._text, lang);
+      li.append(input, label);
+      const call = (item.item || []).find((c) => c.type === "display");
+      if (call) {
+        const alert = document.createElement("p");
+        alert.className = "emergency";
+        alert.setAttribute("role", "alert");
+        alert.hidden = true;
+        alert.textContent = translated(call.text, call._text, lang);
+        input.addEventListener("change", () => { alert.hidden = !input.checked; });
+        li.append(alert);
+      }
+      list.append(li);
+    }
+    box.hidden = false;
+    return () => ({
+      resourceType: "QuestionnaireResponse",
+      id: "qr",
+      questionnaire: q.url || screeningURL,
+      status: "completed",
+      item: Array.from(list.querySelectorAll("input[type=checkbox]")).map((i) => ({
+        linkId: i.dataset.linkId,
+        answer: [{ valueBoolean: i.checked }],
+      })),
+    });
+  }
+
   function setUpForm(client, pid, scopes) {
     const form = $("msg-form");
     const ctx = createContexts(scopes, "Communication");
@@ -166,6 +228,7 @@
     if (ctx.length === 0 || (staff && !ctx.includes("user"))) return;
     if (staff) setText($("msg-form-heading"), "Send a message to " + (patientName || "the patient"));
     form.hidden = false;
+    const screening = staff ? Promise.resolve(null) : setUpScreening(client);
     const fst = $("msg-form-status");
     form.addEventListener("submit", async (ev) => {
       ev.preventDefault();
@@ -177,17 +240,22 @@
       const sender = ownReference(client, pid);
       $("msg-send").disabled = true;
       try {
+        const answers = await screening;
+        const qr = answers ? answers() : null;
         await client.create({
           resourceType: "Communication",
+          ...(qr ? { contained: [qr] } : {}),
           status: "completed",
           subject: { reference: "Patient/" + pid },
           sender: { reference: sender },
           // Staff write to the patient; a patient's message is routed by Portico's triage.
           ...(sender === "Patient/" + pid ? {} : { recipient: [{ reference: "Patient/" + pid }] }),
           sent: new Date().toISOString(),
-          payload: [{ contentString: text }],
+          payload: [{ contentString: text }, ...(qr ? [{ contentReference: { reference: "#qr" } }] : [])],
         });
         $("msg-text").value = "";
+        for (const i of document.querySelectorAll("#screening-items input")) i.checked = false;
+        for (const a of document.querySelectorAll("#screening-items .emergency")) a.hidden = true;
         fst.className = "";
         setText(fst, "Message sent.");
         await showMessages(client, pid);

@@ -12,7 +12,7 @@
 
   // One scope per type, so the consent page lets the user withhold each one.
   const SCOPES = {
-    patient: "launch/patient openid fhirUser offline_access patient/Patient.rs patient/Observation.rs patient/Communication.crs",
+    patient: "launch/patient openid fhirUser offline_access patient/Patient.rs patient/Observation.rs patient/Communication.crs patient/Questionnaire.rs",
     staff: "launch/patient openid fhirUser offline_access user/Patient.rs user/Observation.rs user/Communication.crs",
     ehr: "launch openid fhirUser offline_access patient/Patient.rs patient/Observation.rs patient/Communication.crs",
   };

@@ -151,6 +151,15 @@ const scenarios = {
     sameList(await messageTexts(page), cfg.peter.messages, "messages, by priority then sent");
     const text = "Could I have a refill of my inhaler? (sent from the browser test)";
     await page.getByLabel("Your message").fill(text);
+    // The screening questions: an emergency answer says at once what to do.
+    await page.locator("#screening").waitFor();
+    const emergency = page.locator("#screen-emergency-now");
+    await emergency.check();
+    const alert = page.locator("#screening-items li", { has: emergency }).getByRole("alert");
+    check(/911/.test(await alert.textContent()) && (await alert.isVisible()), "no emergency instruction after a yes");
+    await emergency.uncheck();
+    check(await alert.isHidden(), "the emergency instruction stays after the answer is withdrawn");
+    await page.locator("#screen-new-symptom").check();
     await page.getByRole("button", { name: "Send" }).click();
     await page.getByText("Message sent.").waitFor();
     await page.locator("#msg-list li", { hasText: text }).waitFor();
