@@ -24,6 +24,7 @@ type pword struct {
 	prefix bool   // word* : any token starting with text
 	gap    bool   // a lone * : up to maxGap tokens (maxCharGap characters)
 	char   bool   // a CJK or Hangul character
+	fuzzy  bool   // may match a token one typo away (fuzzable, not a prefix or gap)
 }
 
 type phrase struct {
@@ -149,13 +150,17 @@ func phraseWords(p string) []pword {
 	for len(out) > 0 && out[len(out)-1].gap {
 		out = out[:len(out)-1]
 	}
+	for i := range out {
+		w := &out[i]
+		w.fuzzy = !w.gap && !w.char && !w.prefix && fuzzable(w.text)
+	}
 	return out
 }
 
 // fuzzable reports whether a word may match with one typo: long enough, and in a script where
 // a typo is one letter (Latin, Cyrillic, Greek).
 func fuzzable(w string) bool {
-	if utf8.RuneCountInString(w) < fuzzyMin {
+	if len(w) < fuzzyMin || utf8.RuneCountInString(w) < fuzzyMin {
 		return false
 	}
 	for _, r := range w {
@@ -298,7 +303,13 @@ func (m *matcher) wordMatches(w pword, t Token) bool {
 	case t.Text == w.text:
 		return true
 	}
-	return !w.char && fuzzable(w.text) && fuzzable(t.Text) && oneEdit(w.text, t.Text)
+	if !w.fuzzy || len(t.Text) < fuzzyMin {
+		return false
+	}
+	if d := len(w.text) - len(t.Text); d > 4 || d < -4 { // one edit changes at most 4 bytes
+		return false
+	}
+	return fuzzable(t.Text) && oneEdit(w.text, t.Text)
 }
 
 // maxFillers is how many filler words may stand inside one phrase of characters.
@@ -332,6 +343,9 @@ func (m *matcher) matchFrom(words []pword, toks []Token, i, clause int, fillers 
 	// Inside a phrase of characters (the previous token was its character): a filler word.
 	if w.char && filled < maxFillers && i > 0 && toks[i-1].Char && toks[i].Char {
 		for _, f := range fillers {
+			if f[0] != toks[i].Text {
+				continue
+			}
 			if n := charsAt(toks, i, clause, f); n > 0 {
 				return m.matchFrom(words, toks, i+n, clause, fillers, filled+1)
 			}

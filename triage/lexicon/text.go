@@ -125,11 +125,20 @@ func Tokenize(text string, dst []Token) []Token {
 		switch {
 		case isChar(r):
 			flush(i)
-			f := Fold(string(r))
+			f := text[i : i+size]
+			if !unicode.Is(unicode.Hangul, r) && !unicode.Is(unicode.Han, r) || r >= 0xF900 && r <= 0xFAFF {
+				f = Fold(f) // kana and compatibility ideographs change under NFKD
+			}
 			dst = append(dst, Token{Text: f, Start: i, End: i + size, Clause: clause, Char: true})
 		case unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.Is(unicode.Mn, r):
 			if start < 0 {
 				start, b, number = i, b[:0], true
+			}
+			if r < utf8.RuneSelf { // ASCII: nothing to decompose
+				f, _ := foldRune(r)
+				b = append(b, byte(f))
+				number = number && f >= '0' && f <= '9'
+				break
 			}
 			for _, fr := range norm.NFKD.String(string(r)) {
 				if f, ok := foldRune(fr); ok {
