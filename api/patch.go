@@ -46,18 +46,22 @@ func (a *API) readPatch(c echo.Context) (jsonpatch.Patch, error) {
 	return p, nil
 }
 
-// applyPatch applies p to a stored resource and validates the result.
-func applyPatch(p jsonpatch.Patch, body []byte, typ, id string) (*fhir.Resource, error) {
+// applyPatch applies p to a stored resource and validates the result, which may be no larger
+// than limit bytes (the request body limit: a resource no client could have sent).
+func applyPatch(p jsonpatch.Patch, body []byte, typ, id string, limit int) (*fhir.Resource, error) {
 	root, err := fhir.ParseJSON(body)
 	if err != nil {
 		return nil, fmt.Errorf("api: stored %s/%s does not parse: %w", typ, id, err)
 	}
-	out, err := p.Apply(root)
+	out, err := p.ApplyLimited(root, limit)
 	if err != nil {
 		var ae *jsonpatch.ApplyError
 		code := "processing"
-		if errors.As(err, &ae) && errors.Is(err, jsonpatch.ErrTestFailed) {
+		switch {
+		case errors.As(err, &ae) && errors.Is(err, jsonpatch.ErrTestFailed):
 			code = "conflict"
+		case errors.Is(err, jsonpatch.ErrTooLarge):
+			code = "too-long"
 		}
 		e := errorf(http.StatusUnprocessableEntity, code, "%s", err.Error())
 		e.Err = err

@@ -2,9 +2,11 @@ package api_test
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/portico-health/portico/fhir"
+	"github.com/portico-health/portico/internal/jsonpatch"
 )
 
 const patchType = "application/json-patch+json"
@@ -88,4 +90,25 @@ func TestPatchInvalidResult(t *testing.T) {
 	if s.versions() != 1 {
 		t.Errorf("an invalid patch wrote a version")
 	}
+}
+
+// TestPatchCopyBomb: a patch whose copies double the resource (16 of them in a request of a
+// kilobyte would make it 64,000 times larger) fails with 422 too-long before the result
+// outgrows the body limit, and writes nothing; a patch of more than MaxOperations is 400.
+func TestPatchCopyBomb(t *testing.T) {
+	s := newServer(t)
+	id := s.create(`{"resourceType":"Observation","status":"final","code":{"text":"t"},
+		"extension":[{"url":"http://example.org/x","valueString":"` + strings.Repeat("x", 200) + `"}]}`)
+	ops := []string{`{"op":"add","path":"/extension/0/extension","value":[]}`}
+	for range 40 {
+		ops = append(ops, `{"op":"copy","from":"/extension/0","path":"/extension/0/extension/-"}`)
+	}
+	r := s.do("PATCH", "/Observation/"+id, "["+strings.Join(ops, ",")+"]", "Content-Type", patchType)
+	wantOutcome(t, r, http.StatusUnprocessableEntity, "too-long")
+	if s.versions() != 1 {
+		t.Errorf("a patch too large wrote a version")
+	}
+	many := strings.Repeat(`{"op":"test","path":"/status","value":"final"},`, jsonpatch.MaxOperations+1)
+	r = s.do("PATCH", "/Observation/"+id, "["+strings.TrimSuffix(many, ",")+"]", "Content-Type", patchType)
+	wantOutcome(t, r, http.StatusBadRequest, "")
 }

@@ -10,6 +10,13 @@ import (
 // ErrTestFailed is the cause of the *ApplyError of a "test" operation whose value differed.
 var ErrTestFailed = errors.New("jsonpatch: test failed")
 
+// ErrTooLarge: applying the patch would make the document larger than the limit given to
+// ApplyLimited (a "copy" doubles what it copies: sixteen of them make a small resource huge).
+var ErrTooLarge = errors.New("jsonpatch: result too large")
+
+// MaxOperations is the most operations a patch document may hold.
+const MaxOperations = 1000
+
 // DocumentError reports a patch document that is not a valid RFC 6902 document.
 // Its message names operations by index and paths, never values (they may hold PHI).
 type DocumentError struct {
@@ -59,6 +66,9 @@ func Decode(data []byte) (Patch, error) {
 	}
 	if root.Kind != fhir.Array {
 		return nil, &DocumentError{Index: -1, Msg: "a JSON Patch document must be an array"}
+	}
+	if len(root.Arr) > MaxOperations {
+		return nil, &DocumentError{Index: -1, Msg: fmt.Sprintf("a JSON Patch document may hold at most %d operations", MaxOperations)}
 	}
 	p := make(Patch, 0, len(root.Arr))
 	for i := range root.Arr {
@@ -137,14 +147,66 @@ func decodeOp(v *fhir.Value) (Operation, error) {
 
 // Apply applies the patch to a copy of doc and returns the result; doc is left unchanged.
 // Operations apply in order and the patch fails as a whole at the first that fails.
-func (p Patch) Apply(doc fhir.Value) (fhir.Value, error) {
+func (p Patch) Apply(doc fhir.Value) (fhir.Value, error) { return p.ApplyLimited(doc, 0) }
+
+// ApplyLimited is Apply with the result's size (about its JSON bytes) kept at most limit
+// (0: no limit): an operation that would pass it fails with ErrTooLarge before it copies
+// anything, so a patch never holds much more than limit in memory.
+func (p Patch) ApplyLimited(doc fhir.Value, limit int) (fhir.Value, error) {
 	out := Clone(doc)
+	total := 0
+	if limit > 0 {
+		total = Size(out)
+	}
 	for i, op := range p {
+		delta := 0
+		if limit > 0 {
+			sizeAt := func(ptr Pointer) int {
+				if v, msg := resolve(&out, ptr); msg == "" {
+					return Size(*v)
+				}
+				return 0
+			}
+			switch op.Op {
+			case "add":
+				delta = Size(op.Value) // an upper bound when it replaces a member
+			case "replace":
+				delta = Size(op.Value) - sizeAt(op.Path)
+			case "copy":
+				delta = sizeAt(op.From)
+			case "remove":
+				delta = -sizeAt(op.Path)
+			}
+			if total+delta > limit {
+				return fhir.Value{}, &ApplyError{Index: i, Op: op.Op, Path: op.Path.String(),
+					Msg: fmt.Sprintf("the result would be larger than %d bytes", limit), Err: ErrTooLarge}
+			}
+		}
 		if msg, err := apply(&out, op); msg != "" {
 			return fhir.Value{}, &ApplyError{Index: i, Op: op.Op, Path: op.Path.String(), Msg: msg, Err: err}
 		}
+		total += delta
 	}
 	return out, nil
+}
+
+// Size is about the number of bytes of v encoded as JSON.
+func Size(v fhir.Value) int {
+	switch v.Kind {
+	case fhir.Object:
+		n := 2
+		for _, m := range v.Obj {
+			n += len(m.Key) + 4 + Size(m.Value)
+		}
+		return n
+	case fhir.Array:
+		n := 2
+		for _, x := range v.Arr {
+			n += 1 + Size(x)
+		}
+		return n
+	}
+	return len(v.Text) + 2
 }
 
 // apply performs one operation; a non-empty message means it failed.
