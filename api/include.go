@@ -138,17 +138,19 @@ func (a *API) includeTargets(ctx context.Context, v *guard.View, spec includeSpe
 			if !targetAllowed(sp.Targets, t) || v.Can(t, policy.PermSearch) != nil {
 				continue
 			}
-			q := store.Query{Types: []string{t}, Count: maxIncluded, Where: []store.Clause{{
-				Param: "_has", Kind: store.KindSpecial,
-				Has: &store.Has{Type: spec.source, Param: sp.Code, Where: []store.Clause{
-					{Param: "_id", Kind: store.KindToken, Values: ids},
-				}},
-			}}}
-			page, err := v.Search(ctx, q)
-			if err != nil {
-				return nil, err
+			for _, part := range chunks(ids) {
+				q := store.Query{Types: []string{t}, Count: maxIncluded, Where: []store.Clause{{
+					Param: "_has", Kind: store.KindSpecial,
+					Has: &store.Has{Type: spec.source, Param: sp.Code, Where: []store.Clause{
+						{Param: "_id", Kind: store.KindToken, Values: part},
+					}},
+				}}}
+				page, err := v.Search(ctx, q)
+				if err != nil {
+					return nil, err
+				}
+				out = append(out, page.Records...)
 			}
-			out = append(out, page.Records...)
 		}
 	}
 	return out, nil
@@ -171,14 +173,31 @@ func (a *API) revincludeSources(ctx context.Context, v *guard.View, spec include
 		if len(refs) == 0 {
 			continue
 		}
-		q := store.Query{Types: []string{spec.source}, Count: maxIncluded, Where: []store.Clause{
-			{Param: sp.Code, Kind: store.KindReference, Values: refs},
-		}}
-		page, err := v.Search(ctx, q)
-		if err != nil {
-			return nil, err
+		for _, part := range chunks(refs) {
+			q := store.Query{Types: []string{spec.source}, Count: maxIncluded, Where: []store.Clause{
+				{Param: sp.Code, Kind: store.KindReference, Values: part},
+			}}
+			page, err := v.Search(ctx, q)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, page.Records...)
 		}
-		out = append(out, page.Records...)
 	}
 	return out, nil
+}
+
+// valueChunk bounds the values of one clause the API builds itself (the sources of an
+// include can be a whole page): a store's query of hundreds of ORed values passes its
+// expression limits (SQLite's depth of 1,000 gave a 500).
+const valueChunk = 100
+
+// chunks splits vs into slices of at most valueChunk values.
+func chunks(vs []store.Value) [][]store.Value {
+	var out [][]store.Value
+	for len(vs) > valueChunk {
+		out = append(out, vs[:valueChunk])
+		vs = vs[valueChunk:]
+	}
+	return append(out, vs)
 }
