@@ -79,10 +79,11 @@ var directoryTypes = map[string]bool{
 }
 
 // reachTypes are the directory types that decide a staff user's reach (StaffReach
-// organization: the organizations where they hold a PractitionerRole). A confined staff user
-// may read them but not write them: a write could widen the writer's own reach (a role for
-// oneself at another organization). Administrators write them with system/ scopes.
-var reachTypes = map[string]bool{"PractitionerRole": true}
+// organization: the patients of the organizations where they hold a PractitionerRole). A
+// confined staff user may read them but not write them: a write could widen the writer's own
+// reach (a role for oneself at another organization) or take another clinic's away (deleting
+// its Organization). Administrators write them with system/ scopes.
+var reachTypes = map[string]bool{"PractitionerRole": true, "Organization": true, "OrganizationAffiliation": true}
 
 // ClassOf is the class of resource type typ.
 func ClassOf(typ string) Class {
