@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestReviewAttacks replays, over HTTP with real tokens, each attack an independent review
@@ -218,6 +219,23 @@ func TestReviewAttacks(t *testing.T) {
 		en.must(docw, http.MethodPost, "/Location", `{"resourceType":"Location","name":"Room 4"}`, http.StatusCreated)
 		if got := ids(t, en.must(doc, http.MethodGet, "/Patient", "", http.StatusOK)); !slices.Equal(got, []string{"Patient/A"}) {
 			t.Errorf("after the refused writes the practitioner sees %v", got)
+		}
+		// A carer's token stops when the relationship ends (the RelatedPerson is deleted),
+		// within the recheck interval of tokens, as for a disabled user.
+		put("/RelatedPerson/rp1", `{"resourceType":"RelatedPerson","id":"rp1","patient":`+ref("Patient/A")+`}`)
+		carer := en.userToken("RelatedPerson/rp1", "launch/patient patient/*.rs")
+		en.must(carer, http.MethodGet, "/Patient/A", "", http.StatusOK)
+		en.must(sys, http.MethodDelete, "/RelatedPerson/rp1", "", http.StatusNoContent)
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			status, _, _ := en.do(carer, http.MethodGet, "/Patient/A", "")
+			if status == http.StatusUnauthorized {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("a carer's token still reads the patient 10 s after the relationship ended: %d", status)
+			}
+			time.Sleep(200 * time.Millisecond)
 		}
 		// X holds no role anywhere: X sees no patient, even the one X performed for.
 		x := en.userToken("Practitioner/X", "openid fhirUser user/*.rs")

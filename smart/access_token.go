@@ -139,7 +139,7 @@ func (s *Server) verifyAccessToken(ctx context.Context, token string) (policy.Pr
 	} else if revoked {
 		return invalid(errors.New("grant revoked"))
 	}
-	if err := s.checkLive(ctx, claims.ClientID, tokenUser(claims)); errors.Is(err, errNotLive) {
+	if err := s.checkLive(ctx, claims.ClientID, tokenUser(claims), claims.Patient); errors.Is(err, errNotLive) {
 		return invalid(err)
 	} else if err != nil {
 		return policy.Principal{}, err

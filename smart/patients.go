@@ -22,6 +22,9 @@ func (s *Server) ownPatient(ctx context.Context, u User) (string, error) {
 		return id, nil
 	case "RelatedPerson":
 		rec, err := s.st.Read(ctx, "RelatedPerson", id)
+		if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrGone) {
+			return "", nil // the relationship ended: acts for no patient
+		}
 		if err != nil {
 			return "", fmt.Errorf("smart: %s: %w", u.FHIRUser, err)
 		}
@@ -33,7 +36,7 @@ func (s *Server) ownPatient(ctx context.Context, u User) (string, error) {
 		}
 		ptyp, pid, ok := fhir.LiteralReference(rp.Patient.Reference, s.cfg.BaseURL)
 		if !ok || ptyp != "Patient" {
-			return "", fmt.Errorf("smart: %s has no patient", u.FHIRUser)
+			return "", nil // relates to no patient: acts for none
 		}
 		return pid, nil
 	}

@@ -83,7 +83,7 @@ func (s *Server) verifySession(ctx context.Context, token string, ar authRequest
 	if c.ID == "" || c.ClientID != ar.client.ID || c.Request != requestDigest(ar.params) {
 		return session{}, errors.New("session of another authorization request")
 	}
-	if err := s.checkLive(ctx, c.ClientID, c.Subject); err != nil {
+	if err := s.checkLive(ctx, c.ClientID, c.Subject, ""); err != nil {
 		return session{}, err
 	}
 	u, err := s.registry.UserByID(ctx, c.Subject)

@@ -81,7 +81,7 @@ func (s *Server) grantError(err error, desc string) error {
 // userTokens issues the access token (and refresh and ID tokens when asked for) of a grant a
 // user gave. scopes, when not nil, narrows the grant's scopes.
 func (s *Server) userTokens(ctx context.Context, c Client, g grant, scopes policy.Scopes) (tokenResponse, error) {
-	err := s.checkLive(ctx, c.ID, g.UserID)
+	err := s.checkLive(ctx, c.ID, g.UserID, g.Patient)
 	if errors.Is(err, errNotLive) {
 		return tokenResponse{}, wrap(ErrInvalidGrant, err, "the user is no longer active")
 	} else if err != nil {
