@@ -3,8 +3,10 @@ package e2e
 import (
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestMongoWorkflows: the workflows that write several resources work on a MongoDB without
@@ -87,5 +89,63 @@ func TestMongoWorkflows(t *testing.T) {
 	}
 	if strings.Contains(p.log.String(), "status=500") {
 		t.Errorf("a request answered 500:\n%s", p.log.String())
+	}
+}
+
+// TestMongoSMART: the built-in authorization server on MongoDB without transactions: apps and
+// users made by `portico admin --store`, a sign-in with PKCE, the patient's data and only
+// theirs, a refresh, introspection, and a disabled user's token refused.
+func TestMongoSMART(t *testing.T) {
+	requireMongoJar(t)
+	uri := "mongodb://" + startJavaMongo(t, 0) + "/portico_smart"
+	addr := freeAddr(t)
+	dataDir := t.TempDir()
+	startServe(t, addr, "/readyz", "--store", uri, "--data-dir", dataDir, "--auth", "smart")
+	admin := func(env []string, out any, args ...string) {
+		t.Helper()
+		adminJSON(t, dataDir, env, out, append(args, "--store", uri)...)
+	}
+	const redirect = "https://app.example/callback"
+	var app, rs, sys authApp
+	admin(nil, &app, "app", "create", "--name", "Portal", "--type", "confidential",
+		"--redirect-uri", redirect, "--scope", "offline_access launch/patient patient/*.rs")
+	admin(nil, &rs, "app", "create", "--name", "API", "--type", "resource-server")
+	admin(nil, &sys, "app", "create", "--name", "EHR", "--type", "confidential", "--redirect-uri", redirect, "--scope", "system/*.cruds")
+	password := "correct horse battery staple"
+	var u struct{ Username string }
+	admin([]string{"PORTICO_PASSWORD=" + password}, &u, "user", "create", "--username", "alice", "--fhir-user", "Patient/p1")
+
+	a := newAuthClient(t, "http://"+addr)
+	st := a.token(sys, url.Values{"grant_type": {"client_credentials"}, "scope": {"system/*.cruds"}}, http.StatusOK)["access_token"].(string)
+	c := newClient(a.origin + "/fhir")
+	for _, p := range []string{"p1", "p2"} {
+		r, err := c.do(t.Context(), http.MethodPut, "Patient/"+p, []byte(`{"resourceType":"Patient","id":"`+p+`"}`), "Authorization", "Bearer "+st)
+		if err != nil || r.status != http.StatusCreated {
+			t.Fatalf("PUT Patient/%s: %v %d %s", p, err, r.status, r.body)
+		}
+	}
+
+	tok := a.signIn(app, redirect, "offline_access launch/patient patient/*.rs", "alice", password)
+	at := tok["access_token"].(string)
+	if tok["patient"] != "p1" {
+		t.Errorf("token patient %v", tok["patient"])
+	}
+	if s := a.fhirStatus(at, "Patient/p1"); s != http.StatusOK {
+		t.Errorf("own Patient: %d", s)
+	}
+	if s := a.fhirStatus(at, "Patient/p2"); s != http.StatusNotFound {
+		t.Errorf("another patient: %d, want 404", s)
+	}
+	if m := a.introspect(rs, at); m["active"] != true {
+		t.Errorf("introspection %v", m)
+	}
+	refreshed := a.token(app, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok["refresh_token"].(string)}}, http.StatusOK)
+	if s := a.fhirStatus(refreshed["access_token"].(string), "Patient/p1"); s != http.StatusOK {
+		t.Errorf("refreshed token: %d", s)
+	}
+	var out map[string]any
+	admin(nil, &out, "user", "disable", "--username", "alice")
+	if d := a.waitRefused(refreshed["access_token"].(string), time.Now()); d > 5*time.Second+500*time.Millisecond {
+		t.Errorf("a disabled user's token was refused %v later, want within 5 s", d)
 	}
 }
