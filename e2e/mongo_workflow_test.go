@@ -4,9 +4,12 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/portico-health/portico/store/intent"
 )
 
 // TestMongoWorkflows: the workflows that write several resources work on a MongoDB without
@@ -147,5 +150,64 @@ func TestMongoSMART(t *testing.T) {
 	admin(nil, &out, "user", "disable", "--username", "alice")
 	if d := a.waitRefused(refreshed["access_token"].(string), time.Now()); d > 5*time.Second+500*time.Millisecond {
 		t.Errorf("a disabled user's token was refused %v later, want within 5 s", d)
+	}
+}
+
+// TestMongoCrashRecovery kills Portico between the steps of a sequence (the failpoint of
+// store/intent exits the process right after a stat message is written, before its automatic
+// reply), restarts it on the same MongoDB, and finds the message with its reply exactly once
+// once the recovery sweep has run (intents older than two minutes, swept every minute).
+func TestMongoCrashRecovery(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits for the recovery sweep (up to three minutes)")
+	}
+	requireMongoJar(t)
+	uri := "mongodb://" + startJavaMongo(t, 0) + "/portico_crash"
+	addr := freeAddr(t)
+	t.Setenv(intent.FailpointEnv, "exit-after-commit")
+	p := startPorticoMongo(t, addr, uri, true)
+	c := newClient(p.base)
+	msg := `{"resourceType":"Communication","status":"in-progress","sender":{"reference":"Patient/p1"},
+		"payload":[{"contentString":"crushing chest pain, I can't breathe (crash test)"}]}`
+	if r, err := c.do(t.Context(), http.MethodPost, "Communication", []byte(msg)); err == nil && r.status < 500 {
+		t.Fatalf("the failpoint did not stop the process: %d %s", r.status, r.body)
+	}
+	if code, err := p.wait(t.Context(), 10*time.Second); err != nil || code != 3 {
+		t.Fatalf("exit %d %v, want the failpoint's 3", code, err)
+	}
+	os.Unsetenv(intent.FailpointEnv)
+	p = startPorticoMongo(t, addr, uri, true)
+	c = newClient(p.base)
+	deadline := time.Now().Add(200 * time.Second)
+	for {
+		r, err := c.do(t.Context(), http.MethodGet, "Communication?_count=50", nil)
+		if err != nil || r.status != http.StatusOK {
+			t.Fatalf("search: %v %d", err, r.status)
+		}
+		var b struct {
+			Entry []struct{ Resource map[string]any }
+		}
+		_ = json.Unmarshal(r.body, &b)
+		var messages, replies int
+		for _, e := range b.Entry {
+			if e.Resource["inResponseTo"] != nil {
+				replies++
+			} else {
+				messages++
+			}
+		}
+		if messages != 1 {
+			t.Fatalf("%d messages after the crash, want the one whose first write applied", messages)
+		}
+		if replies == 1 {
+			break
+		}
+		if replies > 1 || time.Now().After(deadline) {
+			t.Fatalf("%d replies after %v", replies, 200*time.Second)
+		}
+		time.Sleep(2 * time.Second)
+	}
+	if !strings.Contains(p.log.String(), "recovered a follow-up write") {
+		t.Errorf("the log does not say the reply was recovered:\n%s", p.log.String())
 	}
 }

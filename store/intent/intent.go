@@ -30,6 +30,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"time"
 
 	"github.com/google/uuid"
@@ -58,13 +59,28 @@ type Store struct {
 	afterStep func(step int) error
 }
 
+// FailpointEnv names the environment variable of the crash test (e2e TestMongoCrashRecovery):
+// set to "exit-after-commit", the process exits at once after the first write of a sequence,
+// as a crash would, before its follow-ups. Never set it in production.
+const FailpointEnv = "PORTICO_FAILPOINT"
+
 // Wrap returns st with sequenced follow-ups when st has no transactions (and st itself
 // otherwise, in a Store that only adds Recover).
 func Wrap(st store.Store, log *slog.Logger) *Store {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Store{Store: st, log: log, now: time.Now}
+	s := &Store{Store: st, log: log, now: time.Now}
+	if os.Getenv(FailpointEnv) == "exit-after-commit" {
+		log.Warn("intent: failpoint set: the process exits after the first write of a sequence (a crash test)")
+		s.afterStep = func(step int) error {
+			if step == 1 {
+				os.Exit(3)
+			}
+			return nil
+		}
+	}
+	return s
 }
 
 // Capabilities are those of the store underneath: follow-ups are not transactions.
