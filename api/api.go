@@ -188,3 +188,8 @@ func (a *API) Register(g *echo.Group) {
 	g.GET("/:type/:id/_history/:vid", a.vread)
 	g.HEAD("/:type/:id/_history/:vid", a.vread)
 }
+
+// pageBytes is the most resource bytes one search page (and, apart, its included resources)
+// holds: twice the body limit, at least 16 MiB. A page of larger resources ends early, with a
+// next link (store.Query.MaxBytes), so that no request makes the server hold more.
+func (a *API) pageBytes() int { return int(max(2*a.maxBody, 16<<20)) }

@@ -36,6 +36,7 @@ func (a *API) runIncludes(ctx context.Context, v *guard.View, r *searchRequest, 
 		out       []store.Record
 		warnings  []fhir.Issue
 		truncated bool
+		bytes     int
 	)
 	add := func(recs []store.Record) []store.Record {
 		var added []store.Record
@@ -44,10 +45,11 @@ func (a *API) runIncludes(ctx context.Context, v *guard.View, r *searchRequest, 
 			if seen[k] {
 				continue
 			}
-			if len(out) >= maxIncluded {
+			if len(out) >= maxIncluded || bytes+len(rec.Body) > a.pageBytes() {
 				truncated = true
 				break
 			}
+			bytes += len(rec.Body)
 			seen[k] = true
 			out = append(out, rec)
 			added = append(added, rec)
@@ -89,7 +91,7 @@ func (a *API) runIncludes(ctx context.Context, v *guard.View, r *searchRequest, 
 	}
 	if truncated {
 		warnings = append(warnings, fhir.Issue{Severity: "warning", Code: "too-costly",
-			Diagnostics: fmt.Sprintf("included resources were limited to %d", maxIncluded)})
+			Diagnostics: fmt.Sprintf("included resources were limited to %d, and to %d MiB", maxIncluded, a.pageBytes()>>20)})
 	}
 	return out, warnings, nil
 }
@@ -139,7 +141,7 @@ func (a *API) includeTargets(ctx context.Context, v *guard.View, spec includeSpe
 				continue
 			}
 			for _, part := range chunks(ids) {
-				q := store.Query{Types: []string{t}, Count: maxIncluded, Where: []store.Clause{{
+				q := store.Query{Types: []string{t}, Count: maxIncluded, MaxBytes: a.pageBytes(), Where: []store.Clause{{
 					Param: "_has", Kind: store.KindSpecial,
 					Has: &store.Has{Type: spec.source, Param: sp.Code, Where: []store.Clause{
 						{Param: "_id", Kind: store.KindToken, Values: part},
@@ -174,7 +176,7 @@ func (a *API) revincludeSources(ctx context.Context, v *guard.View, spec include
 			continue
 		}
 		for _, part := range chunks(refs) {
-			q := store.Query{Types: []string{spec.source}, Count: maxIncluded, Where: []store.Clause{
+			q := store.Query{Types: []string{spec.source}, Count: maxIncluded, MaxBytes: a.pageBytes(), Where: []store.Clause{
 				{Param: sp.Code, Kind: store.KindReference, Values: part},
 			}}
 			page, err := v.Search(ctx, q)

@@ -172,6 +172,7 @@ func (a *API) parseSearch(types []string, system bool, params url.Values, strict
 	if r.countOnly {
 		r.query.Count, r.query.Total = 1, true
 	}
+	r.query.MaxBytes = a.pageBytes() // a page of huge resources ends early, with its next link
 	if r.countOnly {
 		r.canonical.Set("_summary", "count")
 	} else {

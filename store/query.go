@@ -13,6 +13,11 @@ type Query struct {
 	Count  int    // page size, > 0
 	Cursor string // "" for the first page; else a Page.Next of the same query
 	Total  bool   // compute Page.Total
+
+	// MaxBytes, when > 0, ends the page early, with a Next cursor, once the bodies of its
+	// records would pass MaxBytes (a page holds at least one record): what one request may
+	// make the server hold in memory.
+	MaxBytes int
 }
 
 // Clause is one search parameter with its values (OR), or a chain, or a reverse chain, or an

@@ -203,7 +203,7 @@ func (s *Store) search(ctx context.Context, q store.Query) (store.Page, error) {
 		if err != nil {
 			return store.Page{}, err
 		}
-		return s.pageOf(ctx, c, page, count, fields)
+		return s.pageOf(ctx, c, page, count, fields, q.MaxBytes)
 	}
 	pipeline := mongo.Pipeline{{{Key: "$match", Value: filter}}}
 	sortSpec := bson.D{}
@@ -230,28 +230,36 @@ func (s *Store) search(ctx context.Context, q store.Query) (store.Page, error) {
 	if err != nil {
 		return store.Page{}, err
 	}
-	return s.pageOf(ctx, c, page, count, fields)
+	return s.pageOf(ctx, c, page, count, fields, q.MaxBytes)
 }
 
 // pageOf reads up to count records of a page, and the cursor of the next when there is one
-// more.
-func (s *Store) pageOf(ctx context.Context, c *mongo.Cursor, page store.Page, count int, fields []sortField) (store.Page, error) {
-	var docs []bson.Raw
-	if err := c.All(ctx, &docs); err != nil {
-		return store.Page{}, err
-	}
-	for i, raw := range docs {
+// more; with budget > 0 the page also ends before the record whose body would pass budget
+// bytes (after one record at least).
+func (s *Store) pageOf(ctx context.Context, c *mongo.Cursor, page store.Page, count int, fields []sortField, budget int) (store.Page, error) {
+	defer c.Close(context.WithoutCancel(ctx))
+	used := 0
+	var last bson.Raw
+	for i := 0; c.Next(ctx); i++ {
 		if i == count {
-			page.Next = encodeSearchCursor(cursorOf(docs[count-1], fields))
-			break
+			page.Next = encodeSearchCursor(cursorOf(last, fields))
+			return page, nil
 		}
+		raw := append(bson.Raw(nil), c.Current...) // Current is reused by the next Next
 		var d resDoc
 		if err := bson.Unmarshal(raw, &d); err != nil {
 			return store.Page{}, err
 		}
-		page.Records = append(page.Records, d.record())
+		rec := d.record()
+		if budget > 0 && len(page.Records) > 0 && used+len(rec.Body) > budget {
+			page.Next = encodeSearchCursor(cursorOf(last, fields))
+			return page, nil
+		}
+		used += len(rec.Body)
+		last = raw
+		page.Records = append(page.Records, rec)
 	}
-	return page, nil
+	return page, c.Err()
 }
 
 // cursorOf reads the sort values and _id of a page's last document.

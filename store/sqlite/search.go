@@ -153,6 +153,7 @@ func search(ctx context.Context, db queryer, q store.Query) (store.Page, error) 
 	limit := q.Count + 1
 	base, full := pagePlan, base // the page's plan; the count's
 	var rows []searchRow
+	truncated := false
 	walk := walkNone
 	if drive == nil && len(q.Sort) > 0 && !isColumn(q.Sort[0].Param) && len(types) == 1 {
 		if walk, err = sortWalk(ctx, db, types[0], q.Sort[0].Param); err != nil {
@@ -160,7 +161,7 @@ func search(ctx context.Context, db queryer, q store.Query) (store.Page, error) 
 		}
 	}
 	if walk == walkNone {
-		if rows, err = base.run(ctx, db, after, limit); err != nil {
+		if rows, truncated, err = base.run(ctx, db, after, limit, q.MaxBytes); err != nil {
 			return store.Page{}, err
 		}
 	} else {
@@ -176,18 +177,30 @@ func search(ctx context.Context, db queryer, q store.Query) (store.Page, error) 
 			p1.items = append([]orderItem{{expr: first.key, desc: k.Desc}}, items[1:]...)
 			// The tie-break read from the index itself: both walk indexes end with rid.
 			p1.items[len(p1.items)-1].expr = "s0.rid"
-			if rows, err = p1.run(ctx, db, after, limit); err != nil {
+			if rows, truncated, err = p1.run(ctx, db, after, limit, q.MaxBytes); err != nil {
 				return store.Page{}, err
 			}
 			after = nil
 		}
-		if len(rows) < limit {
+		if len(rows) < limit && !truncated {
 			p2 := base
 			p2.conds = append(append([]frag(nil), base.conds...), frag{sql: "NOT EXISTS (" + has + ")", args: []any{k.Param}})
 			p2.items = append([]orderItem{{expr: missingValue(k.Desc), desc: k.Desc, nullable: true}}, items[1:]...)
-			more, err := p2.run(ctx, db, after, limit-len(rows))
-			if err != nil {
-				return store.Page{}, err
+			budget := 0
+			if q.MaxBytes > 0 {
+				budget = max(q.MaxBytes-bodyBytes(rows), 1)
+				if len(rows) > 0 && bodyBytes(rows) >= q.MaxBytes {
+					budget = -1 // spent: read nothing more
+				}
+			}
+			var more []searchRow
+			if budget >= 0 {
+				more, truncated, err = p2.run(ctx, db, after, limit-len(rows), budget)
+				if err != nil {
+					return store.Page{}, err
+				}
+			} else {
+				truncated = true
 			}
 			rows = append(rows, more...)
 		}
@@ -195,9 +208,12 @@ func search(ctx context.Context, db queryer, q store.Query) (store.Page, error) 
 	for _, r := range rows {
 		page.Records = append(page.Records, r.rec)
 	}
-	if len(rows) > q.Count { // one more than asked: there is a next page
+	switch {
+	case len(rows) > q.Count: // one more than asked: there is a next page
 		page.Records = page.Records[:q.Count]
 		page.Next = encodeSearchCursor(rows[q.Count-1].keys)
+	case truncated && len(rows) > 0: // the byte budget ended the page
+		page.Next = encodeSearchCursor(rows[len(rows)-1].keys)
 	}
 	if q.Total {
 		query := frag{sql: "SELECT count(*) FROM resources r WHERE "}
@@ -315,14 +331,16 @@ func (p plan) pageSQL(after []any, limit int) frag {
 	return q
 }
 
-func (p plan) run(ctx context.Context, db queryer, after []any, limit int) ([]searchRow, error) {
+// run reads the page's rows; with budget > 0 it stops before the row whose body would pass
+// budget bytes (after one row at least) and reports truncated.
+func (p plan) run(ctx context.Context, db queryer, after []any, limit, budget int) (out []searchRow, truncated bool, err error) {
 	q := p.pageSQL(after, limit)
 	traceSQL(q)
 	rows, err := db.QueryContext(ctx, q.sql, q.args...)
 	if err != nil {
-		return nil, wrap(ctx, "search", err)
+		return nil, false, wrap(ctx, "search", err)
 	}
-	var out []searchRow
+	used := 0
 	for rows.Next() {
 		var r searchRow
 		var lu int64
@@ -333,8 +351,13 @@ func (p plan) run(ctx context.Context, db queryer, after []any, limit int) ([]se
 		}
 		if err := rows.Scan(dst...); err != nil {
 			_ = rows.Close()
-			return nil, wrap(ctx, "search", err)
+			return nil, false, wrap(ctx, "search", err)
 		}
+		if budget > 0 && len(out) > 0 && used+len(r.rec.Body) > budget {
+			truncated = true
+			break
+		}
+		used += len(r.rec.Body)
 		for i, k := range r.keys {
 			if _, ok := k.([]byte); ok { // the empty BLOB of a missing ascending key
 				r.keys[i] = nil
@@ -344,9 +367,18 @@ func (p plan) run(ctx context.Context, db queryer, after []any, limit int) ([]se
 		out = append(out, r)
 	}
 	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
-		return nil, wrap(ctx, "search", err)
+		return nil, false, wrap(ctx, "search", err)
 	}
-	return out, nil
+	return out, truncated, nil
+}
+
+// bodyBytes is the size of the rows' bodies.
+func bodyBytes(rows []searchRow) int {
+	n := 0
+	for _, r := range rows {
+		n += len(r.rec.Body)
+	}
+	return n
 }
 
 // orderSQL is the ORDER BY of items (named by name(i) when given): missing sort keys last.

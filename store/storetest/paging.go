@@ -3,6 +3,7 @@ package storetest
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/portico-health/portico/store"
@@ -99,4 +100,50 @@ func historyPages(t *testing.T, s store.Store, q store.HistoryQuery) []string {
 	}
 	t.Fatal("History paging did not end after 1000 pages")
 	return nil
+}
+
+// testSearchPagingByBytes: Query.MaxBytes ends a page early with a next cursor, after one
+// record at least, and the pages together hold every match once, in order.
+func testSearchPagingByBytes(t *testing.T, s *handle) {
+	var want []string
+	for i := range 12 {
+		id := fmt.Sprintf("b%02d", i)
+		mustWrite(t, s, create("Patient", id, at(i), tok("identifier", "urn:bytes", "x")))
+		want = append(want, key("Patient", id, 1))
+	}
+	rec, err := s.Read(t.Context(), "Patient", "b00")
+	if err != nil {
+		t.Fatal(err)
+	}
+	size := len(rec.Body)
+	where := []store.Clause{tokens("identifier", sysCode("urn:bytes", "x"))}
+	for _, tc := range []struct {
+		name     string
+		maxBytes int
+		most     int // records a page may hold
+	}{
+		{"three bodies", 3 * size, 3},
+		{"less than one body", size / 2, 1},
+	} {
+		for _, sort := range [][]store.Sort{nil, {{Param: "_lastUpdated", Desc: true}}} {
+			name := fmt.Sprintf("%s, sort %v", tc.name, sort)
+			pages := 0
+			got := searchPages(t, s, store.Query{Types: []string{"Patient"}, Where: where, Sort: sort, Count: 100, MaxBytes: tc.maxBytes},
+				func(p store.Page) {
+					pages++
+					if len(p.Records) == 0 || len(p.Records) > tc.most {
+						t.Errorf("%s: a page of %d records", name, len(p.Records))
+					}
+				})
+			w := want
+			if sort != nil {
+				w = slices.Clone(want)
+				slices.Reverse(w)
+			}
+			equalKeys(t, name, got, w)
+			if pages < len(want)/tc.most {
+				t.Errorf("%s: %d pages", name, pages)
+			}
+		}
+	}
 }

@@ -9,6 +9,7 @@ import (
 var searchTests = []test{
 	{"Tokens", testSearchTokens},
 	{"Paging", testSearchPaging},
+	{"PagingByBytes", testSearchPagingByBytes},
 }
 
 const genderSystem = "http://hl7.org/fhir/administrative-gender"
