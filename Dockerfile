@@ -26,5 +26,7 @@ ENV PORTICO_ADDR=:8080 \
 USER 10001:10001
 EXPOSE 8080
 VOLUME ["/data"]
+# scratch has no curl: the binary checks itself (/readyz: the process and its store answer).
+HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 CMD ["/usr/local/bin/portico", "healthcheck"]
 ENTRYPOINT ["/usr/local/bin/portico"]
 CMD ["serve"]

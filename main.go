@@ -3,11 +3,13 @@
 //	portico [serve] [flags]          serve the FHIR API (the default)
 //	portico conformance --base-url   run the black-box conformance suite against a FHIR server
 //	portico admin app|user|keys ...  manage SMART apps, users and signing keys
+//	portico healthcheck              exit 0 when the local server is ready (the container's HEALTHCHECK)
 package main
 
 import (
 	"fmt"
 	"os"
+	_ "time/tzdata" // time zones without the system's zoneinfo (the container is built from scratch)
 )
 
 func main() {
@@ -23,10 +25,12 @@ func main() {
 		os.Exit(runConformance(args))
 	case "admin":
 		os.Exit(runAdmin(args))
+	case "healthcheck":
+		os.Exit(runHealthcheck(args))
 	case "help":
-		fmt.Println("usage: portico [serve|conformance|admin] [flags]; portico COMMAND -h for the flags")
+		fmt.Println("usage: portico [serve|conformance|admin|healthcheck] [flags]; portico COMMAND -h for the flags")
 	default:
-		fmt.Fprintf(os.Stderr, "portico: unknown command %q (serve, conformance, admin)\n", cmd)
+		fmt.Fprintf(os.Stderr, "portico: unknown command %q (serve, conformance, admin, healthcheck)\n", cmd)
 		os.Exit(2)
 	}
 }

@@ -1,0 +1,61 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+)
+
+// runHealthcheck is `portico healthcheck`: GET the running server's /readyz (or /healthz with
+// --live) and exit 0 when it answers 200, 1 otherwise. It is the container's HEALTHCHECK: the
+// image is built from scratch and has no curl.
+func runHealthcheck(args []string) int {
+	fs := flag.NewFlagSet("healthcheck", flag.ContinueOnError)
+	addr := fs.String("addr", envOr("PORTICO_ADDR", ":8080"), "the address the server listens on (env PORTICO_ADDR)")
+	live := fs.Bool("live", false, "check /healthz (the process answers) instead of /readyz (the store answers too)")
+	timeout := fs.Duration("timeout", 3*time.Second, "how long to wait for the answer")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(os.Stderr, "portico healthcheck: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	host := *addr
+	if strings.HasPrefix(host, ":") {
+		host = "127.0.0.1" + host
+	}
+	path := "/readyz"
+	if *live {
+		path = "/healthz"
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+host+path, nil)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "portico healthcheck:", err)
+		return 1
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "portico healthcheck:", err)
+		return 1
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		fmt.Fprintf(os.Stderr, "portico healthcheck: %s answered %d\n", path, resp.StatusCode)
+		return 1
+	}
+	return 0
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
