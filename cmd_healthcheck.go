@@ -15,10 +15,11 @@ import (
 // image is built from scratch and has no curl.
 func runHealthcheck(args []string) int {
 	fs := flag.NewFlagSet("healthcheck", flag.ContinueOnError)
-	addr := fs.String("addr", envOr("PORTICO_ADDR", ":8080"), "the address the server listens on (env PORTICO_ADDR)")
+	addr := fs.String("addr", ":8080", "the address the server listens on (env PORTICO_ADDR, as for serve)")
 	live := fs.Bool("live", false, "check /healthz (the process answers) instead of /readyz (the store answers too)")
 	timeout := fs.Duration("timeout", 3*time.Second, "how long to wait for the answer")
-	if err := fs.Parse(args); err != nil {
+	if err := parseWithEnv(fs, args); err != nil {
+		fmt.Fprintln(os.Stderr, "portico healthcheck:", err)
 		return 2
 	}
 	if fs.NArg() > 0 {
@@ -51,11 +52,4 @@ func runHealthcheck(args []string) int {
 		return 1
 	}
 	return 0
-}
-
-func envOr(name, def string) string {
-	if v := os.Getenv(name); v != "" {
-		return v
-	}
-	return def
 }

@@ -615,22 +615,7 @@ func openConfStore(t *testing.T) store.Store {
 // TestConfinementOnMongo: the same differential test with both servers on MongoDB
 // (mongo-java-server, or PORTICO_TEST_MONGODB_URI), whose search is a different code path.
 func TestConfinementOnMongo(t *testing.T) {
-	uri := os.Getenv("PORTICO_TEST_MONGODB_URI")
-	if uri == "" {
-		jar := "../" + mongojava.Jar
-		if why := mongojava.Unavailable(jar); why != "" {
-			if os.Getenv("CI") == "true" {
-				t.Fatal(why + " (CI=true: an unexpected skip is a failure)")
-			}
-			t.Skip(why)
-		}
-		srv, err := mongojava.Start(jar, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer srv.Stop()
-		uri = "mongodb://" + srv.Addr + "/"
-	}
+	uri := mongojava.TestURI(t, "../"+mongojava.Jar)
 	confMongoURI = uri
 	defer func() { confMongoURI = "" }()
 	TestConfinement(t)

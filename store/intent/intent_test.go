@@ -48,25 +48,12 @@ func backends(t *testing.T) []backend {
 		t.Cleanup(func() { _ = st.Close() })
 		return noTxn{st}
 	}}}
-	uri := os.Getenv("PORTICO_TEST_MONGODB_URI")
-	if uri == "" {
-		jar := "../../" + mongojava.Jar
-		if why := mongojava.Unavailable(jar); why != "" {
-			if os.Getenv("CI") == "true" {
-				t.Fatal(why + " (CI=true: an unexpected skip is a failure)")
-			}
-			t.Log("MongoDB part skipped: " + why)
-			return out
-		}
-		srv, err := mongojava.Start(jar, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(srv.Stop)
-		uri = "mongodb://" + srv.Addr + "/"
-	}
+	uri := "" // the MongoDB of the subtest, started on its first open
 	db := fmt.Sprintf("portico_intent_%d_%d", os.Getpid(), dbN.Add(1))
 	out = append(out, backend{"mongo", func(t *testing.T) store.Store {
+		if uri == "" {
+			uri = mongojava.TestURI(t, "../../"+mongojava.Jar)
+		}
 		st, err := mongo.Open(context.Background(), mongo.Config{URI: uri, Database: db})
 		if err != nil {
 			t.Fatal(err)

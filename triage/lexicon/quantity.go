@@ -106,17 +106,7 @@ func (l *Lexicons) unitAt(toks []Token, i int) (kind string, end int) {
 	}
 	for _, ph := range l.unitPhr {
 		ws, k := ph[:len(ph)-1], ph[len(ph)-1]
-		if i+len(ws) > len(toks) {
-			continue
-		}
-		ok := true
-		for j, w := range ws {
-			if toks[i+j].Text != w {
-				ok = false
-				break
-			}
-		}
-		if ok {
+		if wordsAt(toks, i, ws) {
 			return k, i + len(ws)
 		}
 	}
@@ -301,23 +291,25 @@ func medicineAfter(fs []Finding, toks []Token, i int) bool {
 func (l *Lexicons) selfWeeks(toks []Token, i int) bool {
 	for _, ph := range l.pregPre {
 		for gap := 0; gap <= 1; gap++ {
-			start := i - gap - len(ph)
-			if start < 0 {
-				continue
-			}
-			ok := true
-			for j, w := range ph {
-				if toks[start+j].Text != w {
-					ok = false
-					break
-				}
-			}
-			if ok {
+			if wordsAt(toks, i-gap-len(ph), ph) {
 				return true
 			}
 		}
 	}
 	return false
+}
+
+// wordsAt reports whether the tokens from i are the folded words ws.
+func wordsAt(toks []Token, i int, ws []string) bool {
+	if i < 0 || i+len(ws) > len(toks) {
+		return false
+	}
+	for j, w := range ws {
+		if toks[i+j].Text != w {
+			return false
+		}
+	}
+	return true
 }
 
 // clauseEnds reports whether token i starts another clause or is past the end: "I'm 12

@@ -111,22 +111,7 @@ func openStore(t testing.TB) store.Store {
 // store/intent there. Two answers in one transaction is a transaction of two client writes,
 // which answers 501 without transactions (docs/mongodb.md).
 func TestOnMongo(t *testing.T) {
-	uri := os.Getenv("PORTICO_TEST_MONGODB_URI")
-	if uri == "" {
-		jar := "../../" + mongojava.Jar
-		if why := mongojava.Unavailable(jar); why != "" {
-			if os.Getenv("CI") == "true" {
-				t.Fatal(why + " (CI=true: an unexpected skip is a failure)")
-			}
-			t.Skip(why)
-		}
-		srv, err := mongojava.Start(jar, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer srv.Stop()
-		uri = "mongodb://" + srv.Addr + "/"
-	}
+	uri := mongojava.TestURI(t, "../../"+mongojava.Jar)
 	mongoURI = uri
 	defer func() { mongoURI = "" }()
 	for name, test := range map[string]func(*testing.T){

@@ -6,7 +6,6 @@
 package main
 
 import (
-	"bufio"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -17,21 +16,11 @@ import (
 	"strings"
 
 	"github.com/portico-health/portico/triage"
+	"github.com/portico-health/portico/triage/evaluation"
 	"github.com/portico-health/portico/triage/lexicon"
 	"github.com/portico-health/portico/triage/model"
 	"github.com/portico-health/portico/triage/protocol"
 )
-
-// row is one message of the corpus.
-type row struct {
-	ID       string `json:"id"`
-	Lang     string `json:"lang"`
-	Text     string `json:"text"`
-	Topic    string `json:"topic"`
-	Hint     string `json:"hint"`
-	Priority string `json:"priority"`
-	Category string `json:"category"`
-}
 
 // Folds of the cross-validation.
 const folds = 5
@@ -69,7 +58,7 @@ func main() {
 // build trains the model on the corpus and chooses its thresholds: the bytes of
 // weights.bin.gz and thresholds.json. With explore it prints other choices and returns nil.
 func build(corpus string, opts model.Options, explore bool) (weights, thresholds []byte, err error) {
-	rows, err := load(corpus)
+	rows, err := evaluation.Load(corpus)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -114,25 +103,6 @@ func build(corpus string, opts model.Options, explore bool) (weights, thresholds
 	return weights, append(tj, '\n'), nil
 }
 
-func load(path string) ([]row, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	var out []row
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		var r row
-		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, sc.Err()
-}
-
 func fold(id string) int {
 	h := fnv.New32a()
 	h.Write([]byte(id))
@@ -149,7 +119,7 @@ func index(list []string, s string) int {
 
 // prepare reads every message as the engine does, with its floor (the protocols) and the
 // patient's hint (capped), which the thresholds are chosen together with.
-func prepare(rows []row, lex *lexicon.Lexicons, protos *protocol.Set) ([]model.Example, []int, []int) {
+func prepare(rows []evaluation.Row, lex *lexicon.Lexicons, protos *protocol.Set) ([]model.Example, []int, []int) {
 	examples := make([]model.Example, len(rows))
 	floors := make([]int, len(rows))
 	hints := make([]int, len(rows))
