@@ -44,6 +44,13 @@ func runServe(args []string) int {
 	fs.DurationVar(&cfg.WriteTimeout, "write-timeout", cfg.WriteTimeout, "longest time from the end of a request's headers to the end of its response")
 	fs.DurationVar(&cfg.IdleTimeout, "idle-timeout", cfg.IdleTimeout, "how long a keep-alive connection may wait for its next request")
 	fs.StringVar(&cfg.TrustedProxies, "trusted-proxies", cfg.TrustedProxies, "reverse proxies (CIDRs or addresses, comma-separated) whose X-Forwarded-For or Forwarded header gives the client address; empty: the TCP peer is the client")
+	fs.Float64Var(&cfg.RateLimitAddress, "rate-limit-address", cfg.RateLimitAddress, "FHIR API requests per second from one client address, in bursts of twice that (0: no limit); beyond: 429 with Retry-After")
+	fs.Float64Var(&cfg.RateLimitClient, "rate-limit-client", cfg.RateLimitClient, "FHIR API requests per second of one client acting for one user (or one backend service), in bursts of twice that (0: no limit)")
+	fs.Float64Var(&cfg.RateLimitWrites, "rate-limit-writes", cfg.RateLimitWrites, "FHIR API writes (POST, PUT, PATCH, DELETE) per second of one client acting for one user, in bursts of twice that (0: no limit)")
+	fs.IntVar(&cfg.MaxBundleEntries, "max-bundle-entries", cfg.MaxBundleEntries, "most entries of a batch or transaction Bundle (more: 413)")
+	fs.StringVar(&cfg.TLSCert, "tls-cert", cfg.TLSCert, "serve HTTPS with this PEM certificate chain (needs --tls-key; both files are read again when they change)")
+	fs.StringVar(&cfg.TLSKey, "tls-key", cfg.TLSKey, "the PEM private key of --tls-cert")
+	fs.DurationVar(&cfg.HSTSMaxAge, "hsts-max-age", cfg.HSTSMaxAge, "max-age of the Strict-Transport-Security header sent when --base-url is https (0: none)")
 	memoryLimitMB := defaultMemoryLimitMB
 	fs.IntVar(&memoryLimitMB, "memory-limit-mb", memoryLimitMB, "soft limit of the Go heap in MiB, so that garbage is collected before the process grows (0: none; the GOMEMLIMIT environment variable, when set, wins)")
 	fs.StringVar(&cfg.StaffReach, "staff-reach", cfg.StaffReach, "what a practitioner's user/ scopes reach: organization (their organizations' and care teams' patients) or all")

@@ -35,7 +35,10 @@ type authEnv struct {
 	key  *rsa.PrivateKey
 }
 
-func newAuthEnv(t *testing.T) *authEnv {
+func newAuthEnv(t *testing.T) *authEnv { return newAuthEnvWith(t, nil) }
+
+// newAuthEnvWith is newAuthEnv with the configuration adjusted by change.
+func newAuthEnvWith(t *testing.T, change func(*Config)) *authEnv {
 	t.Helper()
 	ts := httptest.NewUnstartedServer(nil)
 	base := "http://" + ts.Listener.Addr().String() + "/fhir"
@@ -43,6 +46,9 @@ func newAuthEnv(t *testing.T) *authEnv {
 	cfg.DataDir = t.TempDir()
 	cfg.BaseURL = base
 	cfg.Auth = AuthSMART
+	if change != nil {
+		change(&cfg)
+	}
 	srv, err := New(t.Context(), cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)

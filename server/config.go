@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/portico-health/portico/api"
 	"github.com/portico-health/portico/internal/clientaddr"
 	"github.com/portico-health/portico/policy"
 	"github.com/portico-health/portico/smart"
@@ -82,6 +83,21 @@ type Config struct {
 	// practitioner they are) or "all" (docs/smart.md, "The policy").
 	StaffReach string
 
+	// RateLimitAddress, RateLimitClient and RateLimitWrites are the FHIR API's rate limits, in
+	// requests per second (bursts of twice that): from one client address, of one client acting
+	// for one user, and that caller's writes. 0: no limit (apiLimits, docs/operations.md).
+	RateLimitAddress, RateLimitClient, RateLimitWrites float64
+
+	// MaxBundleEntries caps the entries of a batch or transaction Bundle (413 above it).
+	MaxBundleEntries int
+
+	// TLSCert and TLSKey, when set, make Portico serve HTTPS with this certificate chain and
+	// key (PEM files, read again when they change: tls.go).
+	TLSCert, TLSKey string
+	// HSTSMaxAge is the max-age of the Strict-Transport-Security header sent when the public
+	// base URL is https (0: none).
+	HSTSMaxAge time.Duration
+
 	// Demo serves the /demo SMART app beside the FHIR base and registers its public client
 	// (demo.ClientID). Off by default: a production portal should not offer it.
 	Demo bool
@@ -103,6 +119,13 @@ func orDefault(d, def time.Duration) time.Duration {
 	}
 	return d
 }
+
+// maxBundleEntries is the most --max-bundle-entries may allow: a transaction is written at
+// once, and its entries are held in memory together.
+const maxBundleEntries = 100_000
+
+// defaultHSTSMaxAge is a year, what browsers' preload lists ask for.
+const defaultHSTSMaxAge = 365 * 24 * time.Hour
 
 // smartRateLimit is AuthRateLimit as smart.Config.RateLimit takes it (negative: none).
 func (c Config) smartRateLimit() float64 {
@@ -139,6 +162,12 @@ func Defaults() Config {
 		WriteTimeout:   defaultWriteTimeout,
 		IdleTimeout:    defaultIdleTimeout,
 		AuthRateLimit:  smart.DefaultRateLimit,
+
+		RateLimitAddress: defaultAddressRateLimit,
+		RateLimitClient:  defaultClientRateLimit,
+		RateLimitWrites:  defaultWriteRateLimit,
+		MaxBundleEntries: api.DefaultMaxBundleEntries,
+		HSTSMaxAge:       defaultHSTSMaxAge,
 
 		OIDCScopeClaim:    "scope",
 		OIDCPatientClaim:  "patient",
@@ -203,6 +232,24 @@ func (c Config) Validate() error {
 	}
 	if c.AuthRateLimit < 0 {
 		errs = append(errs, fmt.Errorf("auth-rate-limit: %v: want 0 (no limit) or more", c.AuthRateLimit))
+	}
+	for name, r := range map[string]float64{"rate-limit-address": c.RateLimitAddress, "rate-limit-client": c.RateLimitClient, "rate-limit-writes": c.RateLimitWrites} {
+		if r < 0 {
+			errs = append(errs, fmt.Errorf("%s: %v: want 0 (no limit) or more", name, r))
+		}
+	}
+	if c.MaxBundleEntries < 0 || c.MaxBundleEntries > maxBundleEntries {
+		errs = append(errs, fmt.Errorf("max-bundle-entries: %d: want 1 to %d (0: %d)", c.MaxBundleEntries, maxBundleEntries, api.DefaultMaxBundleEntries))
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		errs = append(errs, errors.New("tls-cert and tls-key: give both or neither"))
+	} else if c.TLSCert != "" {
+		if _, err := loadKeyPair(c.TLSCert, c.TLSKey); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if c.HSTSMaxAge < 0 {
+		errs = append(errs, fmt.Errorf("hsts-max-age: %v: must not be negative", c.HSTSMaxAge))
 	}
 	if _, err := clientaddr.ParseTrusted(c.TrustedProxies); err != nil {
 		errs = append(errs, err)

@@ -42,6 +42,8 @@ type Server struct {
 	oidc  atomic.Pointer[smart.OIDC]   // with --oidc-issuer: the external provider's tokens (oidc.go)
 	authz atomic.Pointer[smart.Server] // the built-in authorization server: its sweeper stops on close
 
+	certs *certReloader // with --tls-cert: the HTTPS certificate (tls.go)
+
 	stopRecovery context.CancelFunc // the intent recovery loop (store/intent), nil when none
 	recoveryDone chan struct{}
 }
@@ -56,6 +58,13 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
 	s := &Server{cfg: cfg, log: log, store: st}
+	warnPlainHTTP(cfg.BaseURL, log)
+	if cfg.TLSCert != "" {
+		if s.certs, err = newCertReloader(cfg.TLSCert, cfg.TLSKey, log); err != nil {
+			st.Close()
+			return nil, err
+		}
+	}
 	if pending, err := s.startPending(ctx); pending {
 		if err != nil {
 			st.Close()
@@ -125,6 +134,8 @@ func (s *Server) buildHandler() error {
 		ResourceTypes: fhir.ResourceTypes,
 		WriteHooks:    hooks,
 		Policy:        pol,
+
+		MaxBundleEntries: s.cfg.MaxBundleEntries,
 	})
 	if err != nil {
 		return err
@@ -133,6 +144,8 @@ func (s *Server) buildHandler() error {
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = fhirAPI.HTTPErrorHandler
 	s.useCommon(e)
+	limits := s.cfg.apiLimits()
+	e.Use(limits.byAddress())
 
 	e.GET("/healthz", func(c echo.Context) error { return c.String(http.StatusOK, "ok\n") })
 	e.GET("/readyz", s.ready)
@@ -179,7 +192,7 @@ func (s *Server) buildHandler() error {
 	} else {
 		e.GET("/fhir/metadata", conformance.Handler(desc))
 	}
-	g := e.Group("/fhir", protect...)
+	g := e.Group("/fhir", append(protect, limits.byPrincipal())...)
 	if th != nil {
 		src, err := guard.New(guard.Config{Store: data, Policy: pol, BaseURL: s.cfg.BaseURL, Logger: s.log})
 		if err != nil {
@@ -237,6 +250,9 @@ func (s *Server) useCommon(e *echo.Echo) {
 	e.Use(middleware.RequestID())
 	e.Use(requestLogger(s.log))
 	e.Use(middleware.Recover())
+	if m := hsts(s.cfg.BaseURL, s.cfg.HSTSMaxAge); m != nil {
+		e.Use(m)
+	}
 }
 
 // noStore makes every response under the FHIR base and the /auth routes beside it
@@ -316,7 +332,12 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	if s.certs != nil {
+		srv.TLSConfig = s.certs.tlsConfig()
+		go func() { errc <- srv.ServeTLS(ln, "", "") }()
+	} else {
+		go func() { errc <- srv.Serve(ln) }()
+	}
 	select {
 	case err := <-errc:
 		return errors.Join(err, s.closeStore())

@@ -5,8 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strconv"
 	"time"
+
+	"github.com/portico-health/portico/internal/ratelimit"
 )
 
 // Error is an OAuth 2.0 protocol error (RFC 6749 §5.2, RFC 6750 §3.1): the code and HTTP
@@ -93,7 +94,7 @@ func writeError(w http.ResponseWriter, err error) {
 		w.Header().Set("WWW-Authenticate", `Basic realm="portico"`)
 	}
 	if e.Status == http.StatusServiceUnavailable || e.Status == http.StatusTooManyRequests {
-		w.Header().Set("Retry-After", strconv.Itoa(retrySeconds(e.RetryAfter)))
+		w.Header().Set("Retry-After", ratelimit.RetryAfter(e.RetryAfter))
 	}
 	body := map[string]string{"error": e.Code}
 	if e.Description != "" {

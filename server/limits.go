@@ -1,0 +1,145 @@
+package server
+
+import (
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/portico-health/portico/api"
+	"github.com/portico-health/portico/fhir"
+	"github.com/portico-health/portico/internal/clientaddr"
+	"github.com/portico-health/portico/internal/ratelimit"
+	"github.com/portico-health/portico/policy"
+)
+
+// The FHIR API's default rate limits (docs/operations.md, "Rate limits"): generous for an app
+// or an integration, small enough that one caller cannot take the server from the others. The
+// address limit is off by default: behind a reverse proxy not listed in --trusted-proxies every
+// client has the proxy's address, and one limit for all of them would be a trap.
+const (
+	defaultAddressRateLimit = 0   // requests per second from one client address
+	defaultClientRateLimit  = 200 // requests per second of one client acting for one user
+	defaultWriteRateLimit   = 10  // writes per second of one client acting for one user
+)
+
+// A request past its burst waits up to maxRateWait for its turn rather than being refused, so
+// that a client sending one request after another is slowed to the rate, never refused; a
+// flood is refused, since each waiting request pushes the next one's wait further. At most
+// maxRateWaiting requests wait in the whole server; beyond, they are refused at once.
+const (
+	maxRateWait    = time.Second
+	maxRateWaiting = 512
+)
+
+// apiLimits are the rate limits of the FHIR API: per client address (before authentication,
+// so that a flood of bad tokens costs nothing), and, once the caller is known, per principal
+// (its client and user) for all requests and for writes. A nil limiter allows everything.
+type apiLimits struct {
+	addrs, principals, writes *ratelimit.Limiter
+	now                       func() time.Time
+	waiting                   atomic.Int64
+}
+
+func (c Config) apiLimits() *apiLimits {
+	return &apiLimits{
+		addrs:      ratelimit.New(c.RateLimitAddress),
+		principals: ratelimit.New(c.RateLimitClient),
+		writes:     ratelimit.New(c.RateLimitWrites),
+		now:        time.Now,
+	}
+}
+
+// byAddress limits every request to the FHIR API (/fhir, the CapabilityStatement included) by
+// client address (clientaddr.From; behind --trusted-proxies, the forwarded one).
+func (l *apiLimits) byAddress() echo.MiddlewareFunc {
+	const base = "/fhir"
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			p := c.Request().URL.Path
+			if p != base && !strings.HasPrefix(p, base+"/") {
+				return next(c)
+			}
+			if err := l.take(c, l.addrs, clientaddr.Bucket(clientaddr.From(c.Request())), "this address"); err != nil {
+				return err
+			}
+			return next(c)
+		}
+	}
+}
+
+// byPrincipal limits the requests of the caller the authentication middleware put in the
+// context, one budget per client and user, so that one patient's app cannot starve another's,
+// nor one integration the portal; and the writes of a client acting for a user (a patient's,
+// a carer's or a clinician's app), which no person needs by the dozen each second. A backend
+// service (client_credentials: no user) writes as fast as its request budget allows, as an
+// import must. Without authentication (--auth=none) there is no principal and only the
+// address limit applies.
+func (l *apiLimits) byPrincipal() echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			p, ok := policy.PrincipalFrom(c.Request().Context())
+			if !ok {
+				return next(c)
+			}
+			key := p.ClientID + "\x00" + p.Subject
+			if err := l.take(c, l.principals, key, "this client"); err != nil {
+				return err
+			}
+			if p.FHIRUser != "" && isWrite(c.Request().Method) {
+				if err := l.take(c, l.writes, key, "this client's writes"); err != nil {
+					return err
+				}
+			}
+			return next(c)
+		}
+	}
+}
+
+// take takes one request of key from lim, waiting for its turn up to maxRateWait (see there);
+// the error is the 429 to answer, or the request's end while it waited.
+func (l *apiLimits) take(c echo.Context, lim *ratelimit.Limiter, key, who string) error {
+	maxWait := maxRateWait
+	if l.waiting.Load() >= maxRateWaiting {
+		maxWait = 0
+	}
+	ok, wait := lim.Reserve(key, l.now(), maxWait)
+	if !ok {
+		return throttled(wait, who)
+	}
+	if wait <= 0 {
+		return nil
+	}
+	l.waiting.Add(1)
+	defer l.waiting.Add(-1)
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-c.Request().Context().Done():
+		return c.Request().Context().Err()
+	}
+}
+
+// isWrite: the methods that change data (a Bundle POSTed to the base counts once).
+func isWrite(method string) bool {
+	switch method {
+	case http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete:
+		return true
+	}
+	return false
+}
+
+// throttled is the 429 OperationOutcome (issue code "throttled") with Retry-After.
+func throttled(retry time.Duration, who string) error {
+	after := ratelimit.RetryAfter(retry)
+	return &api.Error{
+		Status: http.StatusTooManyRequests,
+		Issues: []fhir.Issue{{Severity: "error", Code: "throttled",
+			Diagnostics: "too many requests from " + who + "; retry after " + after + " s"}},
+		Header: http.Header{"Retry-After": {after}},
+	}
+}

@@ -1,0 +1,179 @@
+package server
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// TestAPIRateLimits: the FHIR API's limits per client address (before authentication, the
+// CapabilityStatement included), per client and user, and per client and user for writes,
+// each a 429 OperationOutcome (throttled) with Retry-After, each leaving the others' budgets
+// alone. The rates are low enough (one request in two seconds, bursts of one) that the test
+// cannot race the refill.
+func TestAPIRateLimits(t *testing.T) {
+	type answer struct {
+		status int
+		retry  string
+		code   string
+	}
+	send := func(en *authEnv, method, path, bearer, from string) answer {
+		t.Helper()
+		var body io.Reader
+		if method == http.MethodPost {
+			body = strings.NewReader(`{"resourceType":"Observation","status":"final","code":{"text":"x"},"subject":{"reference":"Patient/p-alice"}}`)
+		}
+		req, _ := http.NewRequestWithContext(t.Context(), method, strings.TrimSuffix(en.base, "/fhir")+path, body)
+		req.Header.Set("Content-Type", "application/fhir+json")
+		req.Header.Set("X-Forwarded-For", from)
+		if bearer != "" {
+			req.Header.Set("Authorization", "Bearer "+bearer)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var oo struct {
+			Issue []struct{ Code string } `json:"issue"`
+		}
+		_ = json.NewDecoder(resp.Body).Decode(&oo)
+		a := answer{status: resp.StatusCode, retry: resp.Header.Get("Retry-After")}
+		if len(oo.Issue) > 0 {
+			a.code = oo.Issue[0].Code
+		}
+		return a
+	}
+	throttled := func(a answer) bool {
+		n, err := strconv.Atoi(a.retry)
+		return a.status == http.StatusTooManyRequests && a.code == "throttled" && err == nil && n >= 1
+	}
+	trusted := func(c *Config) { c.TrustedProxies = "127.0.0.1,::1" } // X-Forwarded-For names the client
+
+	t.Run("address", func(t *testing.T) {
+		en := newAuthEnvWith(t, func(c *Config) { trusted(c); c.RateLimitAddress = 0.5 })
+		if a := send(en, http.MethodGet, "/fhir/Patient", "", "198.51.100.1"); a.status != http.StatusUnauthorized {
+			t.Fatalf("first request without a token: %+v, want 401", a)
+		}
+		if a := send(en, http.MethodGet, "/fhir/Patient", "", "198.51.100.1"); !throttled(a) {
+			t.Errorf("second request from the address: %+v, want 429 throttled with Retry-After", a)
+		}
+		if a := send(en, http.MethodGet, "/fhir/metadata", "", "198.51.100.1"); !throttled(a) {
+			t.Errorf("the CapabilityStatement from the address: %+v, want 429", a)
+		}
+		if a := send(en, http.MethodGet, "/fhir/metadata", "", "203.0.113.7"); a.status != http.StatusOK {
+			t.Errorf("another address: %+v, want 200", a)
+		}
+		if a := send(en, http.MethodGet, "/readyz", "", "198.51.100.1"); a.status != http.StatusOK {
+			t.Errorf("/readyz is not the API's: %+v, want 200", a)
+		}
+	})
+
+	t.Run("client", func(t *testing.T) {
+		en := newAuthEnvWith(t, func(c *Config) { trusted(c); c.RateLimitClient = 0.5 })
+		one, two := en.systemToken("system/*.rs"), en.systemToken("system/*.rs")
+		if a := send(en, http.MethodGet, "/fhir/Patient", one, "192.0.2.1"); a.status != http.StatusOK {
+			t.Fatalf("first search: %+v", a)
+		}
+		if a := send(en, http.MethodGet, "/fhir/Patient", one, "192.0.2.2"); !throttled(a) {
+			t.Errorf("the same client from another address: %+v, want 429 throttled", a)
+		}
+		if a := send(en, http.MethodGet, "/fhir/Patient", two, "192.0.2.1"); a.status != http.StatusOK {
+			t.Errorf("another client: %+v, want 200", a)
+		}
+		// A patient's app: one budget per user of the same app.
+		alice, bob := en.patientToken("p-alice", "launch/patient patient/*.rs"), en.patientToken("p-bob", "launch/patient patient/*.rs")
+		send(en, http.MethodGet, "/fhir/Patient/p-alice", alice, "192.0.2.3")
+		if a := send(en, http.MethodGet, "/fhir/Patient/p-alice", alice, "192.0.2.3"); !throttled(a) {
+			t.Errorf("alice's second read: %+v, want 429", a)
+		}
+		if a := send(en, http.MethodGet, "/fhir/Patient/p-bob", bob, "192.0.2.3"); a.status == http.StatusTooManyRequests {
+			t.Errorf("bob was limited by alice's reads: %+v", a)
+		}
+	})
+
+	t.Run("writes", func(t *testing.T) {
+		en := newAuthEnvWith(t, func(c *Config) { trusted(c); c.RateLimitWrites = 0.5 })
+		tok := en.patientToken("p-alice", "launch/patient patient/*.cruds")
+		if a := send(en, http.MethodPost, "/fhir/Observation", tok, "192.0.2.1"); a.status != http.StatusCreated {
+			t.Fatalf("first create: %+v", a)
+		}
+		if a := send(en, http.MethodPost, "/fhir/Observation", tok, "192.0.2.1"); !throttled(a) {
+			t.Errorf("second create: %+v, want 429 throttled", a)
+		}
+		if a := send(en, http.MethodGet, "/fhir/Observation", tok, "192.0.2.1"); a.status != http.StatusOK {
+			t.Errorf("a search after the writes were limited: %+v, want 200", a)
+		}
+		// A backend service's writes are limited by its request budget only.
+		sys := en.systemToken("system/*.cruds")
+		for i := range 5 {
+			if a := send(en, http.MethodPost, "/fhir/Observation", sys, "192.0.2.1"); a.status != http.StatusCreated {
+				t.Fatalf("backend create %d: %+v", i+1, a)
+			}
+		}
+	})
+
+	t.Run("sequential clients wait, floods are refused", func(t *testing.T) {
+		en := newAuthEnvWith(t, func(c *Config) { trusted(c); c.RateLimitClient = 5 }) // bursts of 10
+		tok := en.systemToken("system/*.rs")
+		start := time.Now()
+		for i := range 15 {
+			if a := send(en, http.MethodGet, "/fhir/Patient", tok, "192.0.2.1"); a.status != http.StatusOK {
+				t.Fatalf("sequential request %d: %+v, want 200 (slowed, not refused)", i+1, a)
+			}
+		}
+		// Five requests past the burst of ten, at five per second, cannot take less than ~1 s.
+		if d := time.Since(start); d < 800*time.Millisecond {
+			t.Errorf("15 sequential requests at 5/s took %v: the limit did not slow them", d)
+		}
+		other := en.systemToken("system/*.rs")
+		var refused atomic.Int32
+		var wg sync.WaitGroup
+		for range 40 {
+			wg.Go(func() {
+				if a := send(en, http.MethodGet, "/fhir/Patient", other, "192.0.2.1"); throttled(a) {
+					refused.Add(1)
+				}
+			})
+		}
+		wg.Wait()
+		// 10 in the burst and at most ~5 queued within a second pass; the rest are refused.
+		if n := refused.Load(); n < 20 {
+			t.Errorf("40 requests at once at 5/s: %d refused, want at least 20", n)
+		}
+	})
+
+	t.Run("off", func(t *testing.T) {
+		en := newAuthEnvWith(t, func(c *Config) {
+			trusted(c)
+			c.RateLimitAddress, c.RateLimitClient, c.RateLimitWrites = 0, 0, 0
+		})
+		tok := en.patientToken("p-alice", "launch/patient patient/*.cruds")
+		for i := range 50 {
+			if a := send(en, http.MethodPost, "/fhir/Observation", tok, "192.0.2.1"); a.status != http.StatusCreated {
+				t.Fatalf("create %d with the limits off: %+v", i+1, a)
+			}
+		}
+	})
+}
+
+// TestRateLimitDefaults: the client and write limits are on by default, the address limit
+// off (a trap behind an unlisted proxy); the values are checked at start.
+func TestRateLimitDefaults(t *testing.T) {
+	d := Defaults()
+	if d.RateLimitAddress != 0 || d.RateLimitClient <= 0 || d.RateLimitWrites <= 0 {
+		t.Errorf("default limits %v %v %v: want the address limit off, the others on", d.RateLimitAddress, d.RateLimitClient, d.RateLimitWrites)
+	}
+	d.RateLimitWrites = -1
+	d.MaxBundleEntries = 1_000_000
+	err := d.Validate()
+	if err == nil || !strings.Contains(err.Error(), "rate-limit-writes") || !strings.Contains(err.Error(), "max-bundle-entries") {
+		t.Errorf("Validate: %v; want rate-limit-writes and max-bundle-entries refused", err)
+	}
+}
