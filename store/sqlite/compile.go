@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/portico-health/portico/store"
@@ -115,7 +116,11 @@ func (c *compiler) clause(cl store.Clause, r string) (frag, error) {
 		if len(types) == 0 {
 			return frag{sql: "0"}, nil
 		}
-		f := inList(r+".type", types)
+		// "+type": not a term an index may serve. The searched types are already the
+		// query's own condition on the index; served by the index here, inside the OR of a
+		// confined caller's groups, SQLite would prefer one index scan per type (every
+		// resource of each) to the caller's driving rows.
+		f := inList("+"+r+".type", types)
 		f.sql = strings.TrimPrefix(f.sql, " AND ")
 		return f, nil
 	case cl.Param == lastUpdatedParam:
@@ -437,14 +442,21 @@ func boolFrag(b bool) frag {
 	return frag{sql: "0"}
 }
 
-// drive is the SQL selecting the rids of the clause's matches from its table's (type, param,
+// driveSQL is the SQL selecting the rids of the clause's matches from its table's (type, param,
 // value) index, or ok false when the clause cannot drive a search (a modifier that no index
-// serves, a chain, _has, ne). types are the searched types (never empty here).
-func driveSQL(cl store.Clause, types []string) (f frag, ok bool) {
-	if cl.AnyOf != nil {
-		return anyOfDrive(cl.AnyOf, types)
-	}
-	if cl.Has != nil || cl.Chain != nil || cl.Param == lastUpdatedParam || cl.Param == typeParam || len(cl.Values) == 0 {
+// serves, ne, a chain or _has whose inner criteria cannot drive). types are the searched types
+// (never empty here). c names the aliases of the subqueries a chain or _has drive needs.
+func driveSQL(c *compiler, cl store.Clause, types []string) (f frag, ok bool) {
+	switch {
+	case cl.AnyOf != nil:
+		return anyOfDrive(c, cl.AnyOf, types)
+	case cl.Chain != nil:
+		return chainDrive(c, cl, types)
+	case cl.Has != nil:
+		return hasDrive(c, cl.Has, types)
+	case cl.Param == typeParam:
+		return typeDrive(cl, types)
+	case cl.Param == lastUpdatedParam || len(cl.Values) == 0:
 		return frag{}, false
 	}
 	if cl.Param == idParam {
@@ -501,29 +513,126 @@ func driveSQL(cl store.Clause, types []string) (f frag, ok bool) {
 	return f, true
 }
 
-// anyOfDrive drives an OR of groups by the UNION of one driving clause of each group: every
-// group must have one, else a group's matches could be anywhere and the clause cannot drive.
-// The union holds every match, and more when a group has other clauses (see driveExact).
-func anyOfDrive(groups [][]store.Clause, types []string) (frag, bool) {
+// typeDrive drives a _type clause by resources_by_updated: every current resource of the
+// clause's types among the searched ones. It is the drive of last resort of an OR's group
+// (anyOfDrive), where a confined caller's search names a type the caller sees whole (a
+// directory type beside its compartment's): without it the whole OR could not drive, and the
+// search would walk every resource of every type, the caller's or not.
+func typeDrive(cl store.Clause, types []string) (frag, bool) {
+	if cl.Modifier != store.ModNone {
+		return frag{}, false
+	}
+	var in []string
+	for _, v := range cl.Values {
+		if slices.Contains(types, v.Code) {
+			in = append(in, v.Code)
+		}
+	}
+	if len(in) == 0 {
+		return frag{sql: "SELECT d.rid FROM resources d WHERE 0"}, true
+	}
+	f := frag{sql: "SELECT d.rid FROM resources d WHERE d.deleted = 0"}
+	f.addFrag(inList("d.type", in))
+	return f, true
+}
+
+// innerDrive is the drive of a subquery's criteria over its types: the first clause that can
+// drive, other than _type (a type drives only when nothing narrower does).
+func innerDrive(c *compiler, where []store.Clause, types []string) (frag, bool) {
+	if len(types) == 0 {
+		return frag{}, false
+	}
+	var byType *frag
+	for _, cl := range where {
+		f, ok := driveSQL(c, cl, types)
+		if !ok {
+			continue
+		}
+		if cl.Param != typeParam {
+			return f, true
+		}
+		if byType == nil {
+			byType = &f
+		}
+	}
+	if byType != nil {
+		return *byType, true
+	}
+	return frag{}, false
+}
+
+// chainDrive drives a chain (subject:Patient.organization=...) from its target's criteria:
+// the targets that match them (driven in turn, then checked against all of the chain's
+// criteria), and from each the references of the searched types that point at it
+// (refs_by_target). Exact: the chain's whole criteria are applied.
+func chainDrive(c *compiler, cl store.Clause, types []string) (frag, bool) {
+	if cl.Kind != store.KindReference || cl.Modifier != store.ModNone {
+		return frag{}, false
+	}
+	inner, ok := innerDrive(c, cl.Chain.Where, cl.Chain.Types)
+	if !ok {
+		return frag{}, false
+	}
+	t, x := c.alias("ct"), c.alias("cx")
+	where, err := c.where(cl.Chain.Where, t)
+	if err != nil {
+		return frag{}, false
+	}
+	// CROSS JOIN keeps SQLite's join order: the targets first (few), then their referrers.
+	f := frag{sql: "SELECT " + x + ".rid FROM resources " + t + " CROSS JOIN refs " + x + " ON " + x + ".ref_id = " + t + ".id AND " +
+		x + ".ref_type = " + t + ".type AND " + x + ".param = ?", args: []any{cl.Param}}
+	f.addFrag(inList(x+".type", types))
+	f.add(" WHERE " + t + ".rid IN (")
+	f.addFrag(inner)
+	f.add(") AND " + t + ".deleted = 0")
+	f.addFrag(inList("+"+t+".type", cl.Chain.Types)) // "+": the rids drive, not an index of the type
+	f.add(" AND ")
+	f.addFrag(where)
+	return f, true
+}
+
+// hasDrive drives _has (_has:PractitionerRole:organization:practitioner=...) from the
+// referring resources' criteria: those that match (driven, then checked against all of
+// them), and the resources of the searched types they point at by the parameter. Exact.
+func hasDrive(c *compiler, h *store.Has, types []string) (frag, bool) {
+	inner, ok := innerDrive(c, h.Where, []string{h.Type})
+	if !ok {
+		return frag{}, false
+	}
+	x, hr, t := c.alias("hx"), c.alias("hr"), c.alias("ht")
+	where, err := c.where(h.Where, hr)
+	if err != nil {
+		return frag{}, false
+	}
+	// CROSS JOIN keeps SQLite's join order: the referrers first (few), then their targets.
+	f := frag{sql: "SELECT " + t + ".rid FROM refs " + x + " CROSS JOIN resources " + hr + " ON " + hr + ".rid = " + x + ".rid CROSS JOIN resources " + t +
+		" ON " + t + ".type = " + x + ".ref_type AND " + t + ".id = " + x + ".ref_id AND " + t + ".deleted = 0"}
+	f.addFrag(inList(t+".type", types))
+	f.add(" WHERE " + x + ".rid IN (")
+	f.addFrag(inner)
+	f.add(") AND +"+x+".type = ? AND "+x+".param = ? AND ", h.Type, h.Param) // "+": the rids drive
+	f.addFrag(where)
+	return f, true
+}
+
+// anyOfDrive drives an OR of groups by the UNION of one driving clause of each group (the
+// first that can, a _type clause only when no other can): every group must have one, else a
+// group's matches could be anywhere and the clause cannot drive. The union holds every match,
+// and more when a group has other clauses (see driveExact).
+func anyOfDrive(c *compiler, groups [][]store.Clause, types []string) (frag, bool) {
 	if len(groups) == 0 {
 		return frag{}, false
 	}
 	var out frag
 	for i, g := range groups {
-		found := false
-		for _, cl := range g {
-			if f, ok := driveSQL(cl, types); ok {
-				if i > 0 {
-					out.add(" UNION ")
-				}
-				out.addFrag(f)
-				found = true
-				break
-			}
-		}
-		if !found {
+		f, ok := innerDrive(c, g, types)
+		if !ok {
 			return frag{}, false
 		}
+		if i > 0 {
+			out.add(" UNION ")
+		}
+		out.addFrag(f)
 	}
 	return out, true
 }

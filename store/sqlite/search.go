@@ -25,6 +25,10 @@ type queryer interface {
 // each resource, stopping after a page.
 var driveThreshold = 500
 
+// driveAliases numbers the aliases of driving subqueries from here, apart from the aliases of
+// the search's own conditions, which a chain or _has drive embeds beside its own.
+const driveAliases = 1_000_000
+
 // smallDrive ends the estimates early: a clause with at most this many matches drives.
 const smallDrive = 200
 
@@ -100,8 +104,9 @@ func search(ctx context.Context, db queryer, q store.Query) (store.Page, error) 
 	var pagePlan plan
 	best := -1
 	driveAt := -1
+	dc := compiler{n: driveAliases} // the drives' subqueries: aliases apart from the where's
 	for i, cl := range q.Where {
-		f, ok := driveSQL(cl, types)
+		f, ok := driveSQL(&dc, cl, types)
 		if !ok {
 			continue
 		}

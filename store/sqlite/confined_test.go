@@ -1,0 +1,134 @@
+package sqlite
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/portico-health/portico/store"
+)
+
+// TestConfinedSearchesDrive: the searches of a confined caller, as the guard writes them (its
+// policy's clauses ANDed in: an OR of one group per type with the types it sees whole, chains
+// through the patient's organization and _has over PractitionerRole), are driven by the
+// caller's own data, not answered by walking every resource of the searched types: their cost
+// must not grow with what the caller cannot see (issue: a patient's multi-type search took 2 s
+// with 20,000 other patients' resources). Each must also find exactly the caller's matches.
+func TestConfinedSearchesDrive(t *testing.T) {
+	s, err := Open(t.Context(), Config{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	lu := time.Now()
+	var writes []store.Write
+	add := func(typ, id string, index ...store.IndexEntry) {
+		lu = lu.Add(time.Microsecond)
+		writes = append(writes, store.Write{Op: store.OpCreate, Type: typ, ID: id, Version: 1, LastUpdated: lu,
+			Body: []byte(`{}`), Index: index})
+	}
+	ref := func(param, typ, id string) store.IndexEntry {
+		return store.IndexEntry{Param: param, Kind: store.KindReference, RefType: typ, RefID: id}
+	}
+	add("Organization", "orgA")
+	add("Organization", "orgB")
+	add("PractitionerRole", "roleA", ref("practitioner", "Practitioner", "drA"), ref("organization", "Organization", "orgA"))
+	add("Patient", "pA", ref("organization", "Organization", "orgA"))
+	add("Observation", "oA", ref("subject", "Patient", "pA"), ref("patient", "Patient", "pA"))
+	// What the callers must not see, and must not pay for: 3,000 Observations of another
+	// clinic's patients.
+	for i := range 30 {
+		add("Patient", fmt.Sprintf("pB%d", i), ref("organization", "Organization", "orgB"))
+	}
+	for i := range 3000 {
+		p := fmt.Sprintf("pB%d", i%30)
+		add("Observation", fmt.Sprintf("oB%d", i), ref("subject", "Patient", p), ref("patient", "Patient", p))
+	}
+	if err := s.Write(t.Context(), writes...); err != nil {
+		t.Fatal(err)
+	}
+
+	typeIs := func(typ string) store.Clause {
+		return store.Clause{Param: typeParam, Kind: store.KindToken, Values: []store.Value{{Code: typ}}}
+	}
+	refTo := func(param, typ, id string) store.Clause {
+		return store.Clause{Param: param, Kind: store.KindReference, Values: []store.Value{{RefType: typ, RefID: id}}}
+	}
+	// The patient pA's multi-type search: its compartment's clauses for Observation and
+	// Patient, Organization and PractitionerRole seen whole (directory types).
+	patientSearch := store.Query{Types: []string{"Observation", "Organization", "Patient", "PractitionerRole"},
+		Where: []store.Clause{{AnyOf: [][]store.Clause{
+			{typeIs("Observation"), {AnyOf: [][]store.Clause{{refTo("subject", "Patient", "pA")}, {refTo("patient", "Patient", "pA")}}}},
+			{typeIs("Organization")},
+			{typeIs("Patient"), {Param: idParam, Kind: store.KindToken, Values: []store.Value{{Code: "pA"}}}},
+			{typeIs("PractitionerRole")},
+		}}}}
+	// The practitioner drA (staff reach: their organizations' patients) searching Observation.
+	ofMyOrgs := store.Clause{Param: "organization", Kind: store.KindReference, Chain: &store.Query{Types: []string{"Organization"},
+		Where: []store.Clause{{Param: "_has", Has: &store.Has{Type: "PractitionerRole", Param: "organization",
+			Where: []store.Clause{refTo("practitioner", "Practitioner", "drA")}}}}}}
+	staffSearch := store.Query{Types: []string{"Observation"}, Where: []store.Clause{{AnyOf: [][]store.Clause{
+		{{Param: "subject", Kind: store.KindReference, Chain: &store.Query{Types: []string{"Patient"}, Where: []store.Clause{ofMyOrgs}}}},
+		{{Param: "patient", Kind: store.KindReference, Chain: &store.Query{Types: []string{"Patient"}, Where: []store.Clause{ofMyOrgs}}}},
+	}}}}
+
+	var mu sync.Mutex
+	var stmts []string
+	var frags []frag
+	hook := func(f frag) { mu.Lock(); stmts = append(stmts, f.sql); frags = append(frags, f); mu.Unlock() }
+	traceHook.Store(&hook)
+	defer traceHook.Store(nil)
+	for name, c := range map[string]struct {
+		q    store.Query
+		want []string
+	}{
+		"patient, several types": {patientSearch, []string{"Observation/oA", "Organization/orgA", "Organization/orgB", "Patient/pA", "PractitionerRole/roleA"}},
+		"practitioner, chain and _has": {staffSearch, []string{"Observation/oA"}},
+	} {
+		mu.Lock()
+		stmts, frags = nil, nil
+		mu.Unlock()
+		c.q.Count = 50
+		page, err := s.Search(t.Context(), c.q)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		var got []string
+		for _, r := range page.Records {
+			got = append(got, r.Type+"/"+r.ID)
+		}
+		slices.Sort(got)
+		if !slices.Equal(got, c.want) {
+			t.Errorf("%s: %v, want %v", name, got, c.want)
+		}
+		driven := false
+		mu.Lock()
+		for _, sql := range stmts {
+			if !strings.HasPrefix(sql, "SELECT count(*)") && (strings.Contains(sql, "r.rid IN (") || strings.Contains(sql, "SELECT DISTINCT")) {
+				driven = true
+			}
+		}
+		mu.Unlock()
+		if !driven {
+			t.Errorf("%s: not driven by the caller's data (walks every resource of its types)", name)
+		}
+		// And no statement of it scans a table or an index: every step is keyed by the
+		// caller's own rows (as TestQueryPlans checks of a patient app's searches).
+		for _, f := range frags {
+			plan := explain(t, s, f.sql, f.args)
+			for _, line := range plan {
+				if name, ok := strings.CutPrefix(line, "SCAN "); ok && slices.Contains(plan, "CO-ROUTINE "+name) {
+					continue
+				}
+				// By type alone only the types the caller sees whole (typeDrive).
+				byTypeAlone := strings.HasSuffix(line, "(type=?)") && !strings.Contains(line, "resources_by_updated")
+				if scansTable(line) || byTypeAlone {
+					t.Errorf("%s scans: %s\nplan:\n  %s\n%s", name, line, strings.Join(plan, "\n  "), f.sql)
+				}
+			}
+		}
+	}
+}
