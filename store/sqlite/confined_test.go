@@ -85,7 +85,7 @@ func TestConfinedSearchesDrive(t *testing.T) {
 		q    store.Query
 		want []string
 	}{
-		"patient, several types": {patientSearch, []string{"Observation/oA", "Organization/orgA", "Organization/orgB", "Patient/pA", "PractitionerRole/roleA"}},
+		"patient, several types":       {patientSearch, []string{"Observation/oA", "Organization/orgA", "Organization/orgB", "Patient/pA", "PractitionerRole/roleA"}},
 		"practitioner, chain and _has": {staffSearch, []string{"Observation/oA"}},
 	} {
 		mu.Lock()
