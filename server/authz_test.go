@@ -37,12 +37,21 @@ type authEnv struct {
 
 func newAuthEnv(t *testing.T) *authEnv {
 	t.Helper()
+	return newAuthEnvWith(t, nil)
+}
+
+// newAuthEnvWith is newAuthEnv with the configuration adjusted by change.
+func newAuthEnvWith(t *testing.T, change func(*Config)) *authEnv {
+	t.Helper()
 	ts := httptest.NewUnstartedServer(nil)
 	base := "http://" + ts.Listener.Addr().String() + "/fhir"
 	cfg := Defaults()
 	cfg.DataDir = t.TempDir()
 	cfg.BaseURL = base
 	cfg.Auth = AuthSMART
+	if change != nil {
+		change(&cfg)
+	}
 	srv, err := New(t.Context(), cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)

@@ -82,6 +82,10 @@ type Config struct {
 	// practitioner they are) or "all" (docs/smart.md, "The policy").
 	StaffReach string
 
+	// CORSOrigins lists the origins (scheme://host[:port], comma-separated) whose browser pages
+	// may call the FHIR API; "*" is any origin; "" (the default) none. See cors.go.
+	CORSOrigins string
+
 	// Demo serves the /demo SMART app beside the FHIR base and registers its public client
 	// (demo.ClientID). Off by default: a production portal should not offer it.
 	Demo bool
@@ -205,6 +209,9 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("auth-rate-limit: %v: want 0 (no limit) or more", c.AuthRateLimit))
 	}
 	if _, err := clientaddr.ParseTrusted(c.TrustedProxies); err != nil {
+		errs = append(errs, err)
+	}
+	if _, err := parseCORSOrigins(c.CORSOrigins); err != nil {
 		errs = append(errs, err)
 	}
 	if c.Demo && (c.Auth == AuthNone || c.OIDCIssuer != "") {
