@@ -150,8 +150,7 @@ func corsMiddleware(fhirPath string, api corsOrigins, anyOrigin []string) echo.M
 			res := c.Response()
 			origin := req.Header.Get("Origin")
 			allow := origins.allowed(origin)
-			// The answer depends on Origin: a shared cache must not give one origin's answer to
-			// another (the API's answers are no-store anyway; this is for the preflights).
+			// The answer depends on Origin: no cache may give one origin's answer to another.
 			res.Before(func() { addVary(res.Header(), "Origin") })
 			if allow == "" {
 				return next(c) // not a cross-origin request this server allows: as usual
