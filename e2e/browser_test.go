@@ -98,6 +98,7 @@ type browserConfig struct {
 	Amy         demoPatient `json:"amy"`
 	Launch      string      `json:"launch"`
 	Seeded      seededUser  `json:"seeded"`
+	AppOrigin   string      `json:"appOrigin,omitempty"` // a second origin serving the demo app (browser_cors_test.go)
 }
 
 // seededUser is what demo/seed.sh made.
@@ -179,6 +180,33 @@ func (e *ehrClient) create(typ string, resource map[string]any) string {
 	return got.ID
 }
 
+// messageSenders maps the text of each stored message about patient pid to its sender.
+func (e *ehrClient) messageSenders(t *testing.T, pid string) map[string]string {
+	t.Helper()
+	r, err := e.c.do(context.Background(), http.MethodGet, "Communication?patient="+pid+"&_count=100", nil, "Authorization", "Bearer "+e.accessToken())
+	if err != nil || r.status != http.StatusOK {
+		t.Fatalf("search: %v %d %s", err, r.status, r.body)
+	}
+	var b struct {
+		Entry []struct {
+			Resource struct {
+				Sender  struct{ Reference string }
+				Payload []struct{ ContentString string }
+			}
+		}
+	}
+	if err := json.Unmarshal(r.body, &b); err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, en := range b.Entry {
+		if len(en.Resource.Payload) > 0 {
+			out[en.Resource.Payload[0].ContentString] = en.Resource.Sender.Reference
+		}
+	}
+	return out
+}
+
 func observation(pid, code, display, category, when string, value float64, unit string) map[string]any {
 	return map[string]any{
 		"status": "final",
@@ -201,6 +229,42 @@ func message(subject, sender, recipient, priority, sent, text string) map[string
 		"sent":      sent,
 		"payload":   []any{map[string]any{"contentString": text}},
 	}
+}
+
+// screenshotDir is where demo.mjs saves its screenshots: $PORTICO_E2E_SCREENSHOTS, to keep
+// them somewhere to look at, or a temporary directory.
+func screenshotDir(t *testing.T) string {
+	shots := os.Getenv("PORTICO_E2E_SCREENSHOTS")
+	if shots == "" {
+		return t.TempDir()
+	}
+	if err := os.MkdirAll(shots, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return shots
+}
+
+// runBrowserScenario runs demo.mjs SCENARIO with cfg and returns its JSON result.
+func runBrowserScenario(t *testing.T, node string, cfg browserConfig, scenario string) map[string]any {
+	t.Helper()
+	env, _ := json.Marshal(cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, node, "demo.mjs", scenario)
+	cmd.Dir = "browser"
+	cmd.Env = append(os.Environ(), "PORTICO_E2E="+string(env))
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("demo.mjs %s: %v\n%s%s\n(screenshots in %s)", scenario, err, stderr.String(), stdout.String(), cfg.Shots)
+	}
+	var res map[string]any
+	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &res); err != nil || res["ok"] != true {
+		t.Fatalf("demo.mjs %s: no result: %v\n%s", scenario, err, stdout.String())
+	}
+	t.Logf("%s: screenshot in %s", scenario, cfg.Shots)
+	return res
 }
 
 // TestBrowserDemo drives the /demo app and the authorization pages in headless Chromium:
@@ -261,36 +325,12 @@ func TestBrowserDemo(t *testing.T) {
 	adminJSON(t, dataDir, []string{"PORTICO_PASSWORD=" + password}, &u, "user", "create", "--username", "peter", "--fhir-user", pp)
 	adminJSON(t, dataDir, []string{"PORTICO_PASSWORD=" + password}, &u, "user", "create", "--username", "drcareful", "--fhir-user", dr)
 
-	shots := os.Getenv("PORTICO_E2E_SCREENSHOTS") // keep them somewhere to look at; default: a temp dir
-	if shots == "" {
-		shots = t.TempDir()
-	} else if err := os.MkdirAll(shots, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	cfg := browserConfig{Origin: origin, FHIRBase: p.base, Chromium: chromium, Shots: shots,
+	cfg := browserConfig{Origin: origin, FHIRBase: p.base, Chromium: chromium, Shots: screenshotDir(t),
 		PatientUser: demoUser{"peter", password}, StaffUser: demoUser{"drcareful", password}, Peter: peter, Amy: amy}
 
-	// runScenario runs demo.mjs SCENARIO and returns its JSON result.
 	runScenario := func(t *testing.T, scenario string) map[string]any {
 		t.Helper()
-		env, _ := json.Marshal(cfg)
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, node, "demo.mjs", scenario)
-		cmd.Dir = "browser"
-		cmd.Env = append(os.Environ(), "PORTICO_E2E="+string(env))
-		var stdout, stderr bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &stdout, &stderr
-		if err := cmd.Run(); err != nil {
-			t.Fatalf("demo.mjs %s: %v\n%s%s\n(screenshots in %s)", scenario, err, stderr.String(), stdout.String(), shots)
-		}
-		var res map[string]any
-		lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
-		if err := json.Unmarshal([]byte(lines[len(lines)-1]), &res); err != nil || res["ok"] != true {
-			t.Fatalf("demo.mjs %s: no result: %v\n%s", scenario, err, stdout.String())
-		}
-		t.Logf("%s: screenshot in %s", scenario, shots)
-		return res
+		return runBrowserScenario(t, node, cfg, scenario)
 	}
 	tokenOf := func(t *testing.T, res map[string]any) (token, scope, patient string) {
 		t.Helper()
@@ -334,28 +374,11 @@ func TestBrowserDemo(t *testing.T) {
 	// sender.
 	senderOf := func(t *testing.T, pid, text string) string {
 		t.Helper()
-		r, err := ehr.c.do(context.Background(), http.MethodGet, "Communication?patient="+pid+"&_count=100", nil, "Authorization", "Bearer "+ehr.accessToken())
-		if err != nil || r.status != http.StatusOK {
-			t.Fatalf("search: %v %d %s", err, r.status, r.body)
+		sender, ok := ehr.messageSenders(t, pid)[text]
+		if !ok {
+			t.Fatalf("the message %q sent in the browser is not stored for Patient/%s", text, pid)
 		}
-		var b struct {
-			Entry []struct {
-				Resource struct {
-					Sender  struct{ Reference string }
-					Payload []struct{ ContentString string }
-				}
-			}
-		}
-		if err := json.Unmarshal(r.body, &b); err != nil {
-			t.Fatal(err)
-		}
-		for _, e := range b.Entry {
-			if len(e.Resource.Payload) > 0 && e.Resource.Payload[0].ContentString == text {
-				return e.Resource.Sender.Reference
-			}
-		}
-		t.Fatalf("the message %q sent in the browser is not stored for Patient/%s", text, pid)
-		return ""
+		return sender
 	}
 
 	t.Run("standalone launch, send a message", func(t *testing.T) {

@@ -98,6 +98,10 @@ type Config struct {
 	// base URL is https (0: none).
 	HSTSMaxAge time.Duration
 
+	// CORSOrigins lists the origins (scheme://host[:port], comma-separated) whose browser pages
+	// may call the FHIR API; "*" is any origin; "" (the default) none. See cors.go.
+	CORSOrigins string
+
 	// Demo serves the /demo SMART app beside the FHIR base and registers its public client
 	// (demo.ClientID). Off by default: a production portal should not offer it.
 	Demo bool
@@ -252,6 +256,9 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("hsts-max-age: %v: must not be negative", c.HSTSMaxAge))
 	}
 	if _, err := clientaddr.ParseTrusted(c.TrustedProxies); err != nil {
+		errs = append(errs, err)
+	}
+	if _, err := parseCORSOrigins(c.CORSOrigins); err != nil {
 		errs = append(errs, err)
 	}
 	if c.Demo && (c.Auth == AuthNone || c.OIDCIssuer != "") {

@@ -140,10 +140,21 @@ func (s *Server) buildHandler() error {
 	if err != nil {
 		return err
 	}
+	// The endpoints browser apps of any origin call before they have a token (cors.go).
+	var crossOrigin []string
+	switch {
+	case authz != nil:
+		crossOrigin = authz.CrossOriginPaths()
+	case oidcRS != nil:
+		crossOrigin = oidcRS.CrossOriginPaths()
+	}
+	if origins, _ := parseCORSOrigins(s.cfg.CORSOrigins); origins.any && s.cfg.Auth == AuthNone {
+		s.log.Warn("CORS IS OPEN TO EVERY ORIGIN ON AN OPEN SERVER (--cors-origins='*' with --auth=none): any web page that someone who can reach this server opens can read and change every resource")
+	}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = fhirAPI.HTTPErrorHandler
-	s.useCommon(e)
+	s.useCommon(e, crossOrigin)
 	limits := s.cfg.apiLimits()
 	e.Use(limits.byAddress())
 
@@ -242,13 +253,17 @@ func (s *Server) startRecovery(seq *intent.Store) {
 }
 
 // useCommon adds the middleware every handler of the server starts with: the client address
-// (clientaddr.From), the request id, the request log and panic recovery.
-func (s *Server) useCommon(e *echo.Echo) {
+// (clientaddr.From), the request id, the request log, CORS (for the FHIR API and the paths of
+// crossOrigin, which every origin may call) and panic recovery.
+func (s *Server) useCommon(e *echo.Echo, crossOrigin []string) {
 	trusted, _ := clientaddr.ParseTrusted(s.cfg.TrustedProxies) // checked in Validate
+	origins, _ := parseCORSOrigins(s.cfg.CORSOrigins)           // checked in Validate
+	u, _ := url.Parse(s.cfg.BaseURL)                            // checked in Validate
 	e.Use(echo.WrapMiddleware(clientaddr.New(trusted).Middleware))
 	e.Use(noStore(s.cfg.BaseURL))
 	e.Use(middleware.RequestID())
 	e.Use(requestLogger(s.log))
+	e.Use(corsMiddleware(u.Path, origins, crossOrigin))
 	e.Use(middleware.Recover())
 	if m := hsts(s.cfg.BaseURL, s.cfg.HSTSMaxAge); m != nil {
 		e.Use(m)

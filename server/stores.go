@@ -126,7 +126,7 @@ func (s *Server) startPending(ctx context.Context) (bool, error) {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = outcomes.HTTPErrorHandler
-	s.useCommon(e)
+	s.useCommon(e, nil) // the authorization server is not built yet: only the FHIR API's CORS
 	e.GET("/healthz", func(c echo.Context) error { return c.String(http.StatusOK, "ok\n") })
 	// 503 until the full API is swapped in, not merely until the store answers.
 	e.GET("/readyz", func(c echo.Context) error {

@@ -503,10 +503,7 @@ var OIDCCapabilities = []string{"permission-patient", "permission-user", "permis
 // pointing at the provider's endpoints (503 before discovery), and under /auth a 404 JSON
 // error for every path, saying that Portico's own authorization server is off.
 func (o *OIDC) Register(e *echo.Echo) {
-	fhirPath := mustPath(o.cfg.BaseURL)
-	h := echo.WrapHandler(cors(o.smartConfiguration))
-	e.GET(fhirPath+pathSMARTConf, h)
-	e.OPTIONS(fhirPath+pathSMARTConf, h)
+	e.GET(mustPath(o.cfg.BaseURL)+pathSMARTConf, echo.WrapHandler(http.HandlerFunc(o.smartConfiguration)))
 	base, _ := url.Parse(o.cfg.BaseURL)
 	authPath := strings.TrimSuffix(base.Path, "/")
 	if i := strings.LastIndexByte(authPath, '/'); i >= 0 {
@@ -516,6 +513,10 @@ func (o *OIDC) Register(e *echo.Echo) {
 	e.Any(authPath+"/auth", off)
 	e.Any(authPath+"/auth/*", off)
 }
+
+// CrossOriginPaths is the SMART configuration's path: browser apps of any origin read it
+// (the server answers CORS for it).
+func (o *OIDC) CrossOriginPaths() []string { return []string{mustPath(o.cfg.BaseURL) + pathSMARTConf} }
 
 func (o *OIDC) authOff(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusNotFound, map[string]string{

@@ -159,18 +159,13 @@ func (s *Server) TokenURL() string { return s.issuer + pathToken }
 // Register adds the public routes: the SMART configuration beside the FHIR base, the OpenID
 // configuration and JWKS, and the token, introspection and revocation endpoints. None of them
 // takes a bearer token from the API's authentication; the token endpoints authenticate clients
-// themselves.
+// themselves. Browser apps call them from their own origins: the server answers CORS for
+// them (CrossOriginPaths).
 func (s *Server) Register(e *echo.Echo) {
 	fhirPath := mustPath(s.cfg.BaseURL)
 	authPath := mustPath(s.issuer)
-	get := func(path string, h http.HandlerFunc) {
-		e.GET(path, echo.WrapHandler(cors(h)))
-		e.OPTIONS(path, echo.WrapHandler(cors(h)))
-	}
-	post := func(path string, h http.HandlerFunc) {
-		e.POST(path, echo.WrapHandler(cors(h)))
-		e.OPTIONS(path, echo.WrapHandler(cors(h)))
-	}
+	get := func(path string, h http.HandlerFunc) { e.GET(path, echo.WrapHandler(h)) }
+	post := func(path string, h http.HandlerFunc) { e.POST(path, echo.WrapHandler(h)) }
 	get(fhirPath+pathSMARTConf, s.smartConfiguration)
 	get(authPath+pathOpenIDConf, s.openIDConfiguration)
 	get(authPath+pathJWKS, s.serveJWKS)
@@ -181,6 +176,16 @@ func (s *Server) Register(e *echo.Echo) {
 	post(authPath+pathLaunch, s.launch)
 	e.GET(authPath+pathAuthorize, echo.WrapHandler(http.HandlerFunc(s.authorize)))
 	e.POST(authPath+pathAuthorize, echo.WrapHandler(http.HandlerFunc(s.authorize)))
+}
+
+// CrossOriginPaths are the URL paths of the routes Register adds that browser apps of any
+// origin must be able to call (CORS): every one but the authorization pages, which the browser
+// navigates to. They read no cookies: a page of another origin gains nothing by calling them
+// that a script outside a browser could not.
+func (s *Server) CrossOriginPaths() []string {
+	fhirPath, authPath := mustPath(s.cfg.BaseURL), mustPath(s.issuer)
+	return []string{fhirPath + pathSMARTConf, authPath + pathOpenIDConf, authPath + pathJWKS, authPath + pathToken,
+		authPath + pathIntrospect, authPath + pathRevoke, authPath + pathStyle, authPath + pathLaunch}
 }
 
 // originOf is the scheme://host of an absolute URL, as browsers send it in Origin.
@@ -198,24 +203,6 @@ func mustPath(u string) string {
 		panic(err) // checked in New
 	}
 	return strings.TrimSuffix(p.Path, "/")
-}
-
-// cors lets browser apps call the endpoint from any origin (SMART apps run on their own
-// origin). No cookies are involved, so a wildcard origin is safe. Preflights end here.
-func cors(h http.HandlerFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		hd := w.Header()
-		hd.Set("Access-Control-Allow-Origin", "*")
-		hd.Set("Access-Control-Expose-Headers", "WWW-Authenticate")
-		if r.Method == http.MethodOptions {
-			hd.Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
-			hd.Set("Access-Control-Allow-Headers", "Authorization, Content-Type")
-			hd.Set("Access-Control-Max-Age", "86400")
-			w.WriteHeader(http.StatusNoContent)
-			return
-		}
-		h(w, r)
-	}
 }
 
 // viewAs is the FHIR data as principal p may see it.

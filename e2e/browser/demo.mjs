@@ -110,6 +110,65 @@ function sameList(got, want, what) {
   check(JSON.stringify(got) === JSON.stringify(want), `${what}: got ${JSON.stringify(got)}, want ${JSON.stringify(want)}`);
 }
 
+// crossOriginLaunch signs in as the patient from the demo app served on cfg.appOrigin, a
+// second origin beside Portico's (e2e/browser_cors_test.go serves it with its own client), and
+// waits for the app to have shown what it could. fhir records the app's calls to the FHIR API:
+// those the browser let through (status) and those it blocked (failed), and console errors
+// naming CORS.
+async function crossOriginLaunch(browser) {
+  check(cfg.appOrigin && cfg.appOrigin !== cfg.origin, "cfg.appOrigin must be a second origin");
+  const { page, rec } = await newPage(browser);
+  const fhir = { responses: [], failed: [], corsErrors: [] };
+  page.on("response", (r) => {
+    if (r.url().startsWith(cfg.fhirBase + "/") && r.request().method() !== "OPTIONS") fhir.responses.push(r.request().method() + " " + r.status());
+  });
+  page.on("requestfailed", (r) => {
+    if (r.url().startsWith(cfg.fhirBase + "/")) fhir.failed.push(r.method() + " " + r.url() + ": " + r.failure().errorText);
+  });
+  page.on("console", (m) => {
+    if (m.type() === "error" && /CORS policy/.test(m.text())) fhir.corsErrors.push(m.text());
+  });
+  await page.goto(cfg.appOrigin + "/demo/launch.html");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.waitForURL((u) => u.origin === cfg.origin && u.pathname === "/auth/authorize");
+  await page.getByRole("heading", { name: "Sign in" }).waitFor();
+  await login(page, cfg.patientUser);
+  await consentPage(page);
+  await allow(page);
+  await page.waitForURL((u) => u.origin === cfg.appOrigin && u.pathname === "/demo/");
+  await page.locator("body[data-ready=true]").waitFor();
+  // The token endpoint answers every origin: the sign-in itself works cross-origin.
+  check(rec.tokenResponse && rec.tokenResponse.status === 200, "no successful token response: " + JSON.stringify(rec.tokenResponse));
+  return { page, rec, fhir };
+}
+
+// rawCalls makes, from the app's page, calls the SMART client does not show the details of:
+// a read whose ETag and Last-Modified the page must be able to read, a 404 and a 401
+// OperationOutcome (a browser app must be able to read why it failed), and a plain GET of
+// /metadata. Each is {status, etag, lastModified, challenge, resourceType} or {error}.
+async function rawCalls(page) {
+  return page.evaluate(async (base) => {
+    const client = await FHIR.oauth2.ready(); // the stored session: no new token request
+    const token = client.state.tokenResponse.access_token;
+    const call = async (path, auth) => {
+      try {
+        const r = await fetch(base + "/" + path, { headers: auth ? { Authorization: "Bearer " + token } : {} });
+        const body = await r.json();
+        return { status: r.status, etag: r.headers.get("ETag"), lastModified: r.headers.get("Last-Modified"),
+          challenge: r.headers.get("WWW-Authenticate"), resourceType: body.resourceType };
+      } catch (e) {
+        return { error: String(e) };
+      }
+    };
+    return {
+      read: await call("Patient/" + client.patient.id, true),
+      missing: await call("Patient/no-such-patient", true),
+      noToken: await call("Observation?patient=" + client.patient.id, false),
+      metadata: await call("metadata", false),
+    };
+  }, cfg.fhirBase);
+}
+
 const scenarios = {
   // (a) Standalone launch; the patient unticks Communication on the consent page.
   async standalone(browser) {
@@ -341,6 +400,61 @@ const scenarios = {
     await shot(page, "e-picker");
     noProblems(rec);
     return { tokenResponse: tr, sent: text };
+  },
+
+  // The demo app on a second origin, with Portico started with --cors-origins naming it: it
+  // reads the patient, searches, and sends a message (a write) across origins.
+  async "cross-origin"(browser) {
+    const { page, rec, fhir } = await crossOriginLaunch(browser);
+    check(fhir.failed.length === 0 && fhir.corsErrors.length === 0,
+      "FHIR calls blocked:\n" + [...fhir.failed, ...fhir.corsErrors].join("\n"));
+    check((await page.locator("#status").textContent()).trim() === "", "status says: " + (await page.locator("#status").textContent()));
+    expectPatient(await banner(page), cfg.peter);
+    sameList(await observationNames(page), cfg.peter.observations, "Observations, latest first");
+    sameList(await messageTexts(page), cfg.peter.messages, "messages");
+    const text = "Sent from another origin (browser test)";
+    await page.getByLabel("Your message").fill(text);
+    await page.locator("#screening").waitFor(); // the screening Questionnaire, read cross-origin
+    await page.getByRole("button", { name: "Send" }).click();
+    await page.getByText("Message sent.").waitFor();
+    await page.locator("#msg-list li", { hasText: text }).waitFor();
+    check(fhir.responses.includes("POST 201"), "no 201 answer to a POST: " + fhir.responses.join(", "));
+
+    const raw = await rawCalls(page);
+    const r = raw.read;
+    check(r.status === 200 && r.resourceType === "Patient" && r.etag && r.lastModified,
+      "read from the page: " + JSON.stringify(r) + " (ETag and Last-Modified must be exposed)");
+    check(raw.missing.status === 404 && raw.missing.resourceType === "OperationOutcome", "404 from the page: " + JSON.stringify(raw.missing));
+    check(raw.noToken.status === 401 && raw.noToken.resourceType === "OperationOutcome" && /^Bearer/.test(raw.noToken.challenge || ""),
+      "401 from the page: " + JSON.stringify(raw.noToken) + " (its OperationOutcome and WWW-Authenticate must be readable)");
+    check(raw.metadata.status === 200 && raw.metadata.resourceType === "CapabilityStatement", "metadata from the page: " + JSON.stringify(raw.metadata));
+    await shot(page, "cors-allowed");
+    noProblems(rec);
+    return { tokenResponse: rec.tokenResponse.body, sent: text, fhir: fhir.responses };
+  },
+
+  // The same app and sign-in with Portico started without --cors-origins: the browser blocks
+  // every FHIR call, reads and writes, and the app says so.
+  async "cross-origin-blocked"(browser) {
+    const { page, rec, fhir } = await crossOriginLaunch(browser);
+    const status = (await page.locator("#status").textContent()).trim();
+    check(/The patient could not be loaded/.test(status), "status says: " + status);
+    check(await page.locator("#banner").isHidden(), "a patient banner is shown");
+    for (const id of ["#obs-status", "#msg-status"]) {
+      const t = await page.locator(id).textContent();
+      check(/could not be loaded/.test(t), id + " says: " + t);
+    }
+    const text = "This message must not arrive (browser test)";
+    await page.getByLabel("Your message").fill(text);
+    await page.getByRole("button", { name: "Send" }).click();
+    await page.getByText(/The message could not be sent/).waitFor();
+    const raw = await rawCalls(page);
+    for (const [name, r] of Object.entries(raw)) check(r.error, name + " from the page was readable: " + JSON.stringify(r));
+    check(fhir.failed.length > 0 || fhir.corsErrors.length > 0, "no FHIR call was blocked");
+    check(fhir.corsErrors.length > 0, "no console error names the CORS policy");
+    await shot(page, "cors-blocked");
+    noProblems(rec);
+    return { tokenResponse: rec.tokenResponse.body, unsent: text, blocked: fhir.failed.length, corsErrors: fhir.corsErrors.slice(0, 3) };
   },
 };
 
