@@ -113,14 +113,14 @@ func (r *restrictor) query(q store.Query) store.Query {
 	r.restricted = true
 	out.Types = types
 	if len(types) == 1 {
-		out.Where = append(out.Where, groups[0]...)
+		out.Where = append(out.Where, store.Clause{AnyOf: [][]store.Clause{groups[0]}, Reach: true})
 		return out
 	}
 	perType := make([][]store.Clause, len(types))
 	for i, t := range types {
 		perType[i] = append([]store.Clause{{Param: "_type", Kind: store.KindToken, Values: []store.Value{{Code: t}}}}, groups[i]...)
 	}
-	out.Where = append(out.Where, store.Clause{AnyOf: perType})
+	out.Where = append(out.Where, store.Clause{AnyOf: perType, Reach: true})
 	return out
 }
 

@@ -51,6 +51,12 @@ type Clause struct {
 	// Param, Kind, Values and the other fields are then unused. The smart package expresses a
 	// token's reach this way: Observation in a patient's compartment by subject OR performer.
 	AnyOf [][]Clause
+
+	// Reach marks the clause that confines a search to what its caller may see (the guard
+	// adds it). A store may drive the search by it where it would otherwise walk every
+	// resource of the searched types: the search then costs what the caller's own data costs,
+	// however much of others' data matches its other criteria.
+	Reach bool
 }
 
 // Has is the reverse chain of a _has clause.

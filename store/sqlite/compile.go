@@ -615,6 +615,26 @@ func hasDrive(c *compiler, h *store.Has, types []string) (frag, bool) {
 	return f, true
 }
 
+// groupTypes narrows the searched types to those a group's _type clauses allow: a confined
+// caller's search over every type is an OR of one group per type, and each group's drive need
+// only name its own (one argument instead of a hundred, in each of a hundred branches).
+func groupTypes(g []store.Clause, types []string) []string {
+	out := types
+	for _, cl := range g {
+		if cl.Param != typeParam || cl.Modifier != store.ModNone || cl.AnyOf != nil {
+			continue
+		}
+		var in []string
+		for _, v := range cl.Values {
+			if slices.Contains(out, v.Code) {
+				in = append(in, v.Code)
+			}
+		}
+		out = in
+	}
+	return out
+}
+
 // anyOfDrive drives an OR of groups by the UNION of one driving clause of each group (the
 // first that can, a _type clause only when no other can): every group must have one, else a
 // group's matches could be anywhere and the clause cannot drive. The union holds every match,
@@ -625,7 +645,7 @@ func anyOfDrive(c *compiler, groups [][]store.Clause, types []string) (frag, boo
 	}
 	var out frag
 	for i, g := range groups {
-		f, ok := innerDrive(c, g, types)
+		f, ok := innerDrive(c, g, groupTypes(g, types))
 		if !ok {
 			return frag{}, false
 		}

@@ -38,6 +38,14 @@ func TestConfinedSearchesDrive(t *testing.T) {
 	add("PractitionerRole", "roleA", ref("practitioner", "Practitioner", "drA"), ref("organization", "Organization", "orgA"))
 	add("Patient", "pA", ref("organization", "Organization", "orgA"))
 	add("Observation", "oA", ref("subject", "Patient", "pA"), ref("patient", "Patient", "pA"))
+	code := func(c string) store.IndexEntry {
+		return store.IndexEntry{Param: "code", Kind: store.KindToken, System: "http://loinc.org", Code: c}
+	}
+	// A patient with more than a page's worth of their own (past driveThreshold).
+	add("Patient", "pBig", ref("organization", "Organization", "orgA"))
+	for i := range 600 {
+		add("Observation", fmt.Sprintf("oBig%d", i), ref("subject", "Patient", "pBig"), ref("patient", "Patient", "pBig"), code("8867-4"))
+	}
 	// What the callers must not see, and must not pay for: 3,000 Observations of another
 	// clinic's patients.
 	for i := range 30 {
@@ -45,7 +53,7 @@ func TestConfinedSearchesDrive(t *testing.T) {
 	}
 	for i := range 3000 {
 		p := fmt.Sprintf("pB%d", i%30)
-		add("Observation", fmt.Sprintf("oB%d", i), ref("subject", "Patient", p), ref("patient", "Patient", p))
+		add("Observation", fmt.Sprintf("oB%d", i), ref("subject", "Patient", p), ref("patient", "Patient", p), code("718-7"))
 	}
 	if err := s.Write(t.Context(), writes...); err != nil {
 		t.Fatal(err)
@@ -60,7 +68,7 @@ func TestConfinedSearchesDrive(t *testing.T) {
 	// The patient pA's multi-type search: its compartment's clauses for Observation and
 	// Patient, Organization and PractitionerRole seen whole (directory types).
 	patientSearch := store.Query{Types: []string{"Observation", "Organization", "Patient", "PractitionerRole"},
-		Where: []store.Clause{{AnyOf: [][]store.Clause{
+		Where: []store.Clause{{Reach: true, AnyOf: [][]store.Clause{
 			{typeIs("Observation"), {AnyOf: [][]store.Clause{{refTo("subject", "Patient", "pA")}, {refTo("patient", "Patient", "pA")}}}},
 			{typeIs("Organization")},
 			{typeIs("Patient"), {Param: idParam, Kind: store.KindToken, Values: []store.Value{{Code: "pA"}}}},
@@ -70,10 +78,22 @@ func TestConfinedSearchesDrive(t *testing.T) {
 	ofMyOrgs := store.Clause{Param: "organization", Kind: store.KindReference, Chain: &store.Query{Types: []string{"Organization"},
 		Where: []store.Clause{{Param: "_has", Has: &store.Has{Type: "PractitionerRole", Param: "organization",
 			Where: []store.Clause{refTo("practitioner", "Practitioner", "drA")}}}}}}
-	staffSearch := store.Query{Types: []string{"Observation"}, Where: []store.Clause{{AnyOf: [][]store.Clause{
+	staffReach := store.Clause{Reach: true, AnyOf: [][]store.Clause{
 		{{Param: "subject", Kind: store.KindReference, Chain: &store.Query{Types: []string{"Patient"}, Where: []store.Clause{ofMyOrgs}}}},
 		{{Param: "patient", Kind: store.KindReference, Chain: &store.Query{Types: []string{"Patient"}, Where: []store.Clause{ofMyOrgs}}}},
-	}}}}
+	}}
+	staffSearch := store.Query{Types: []string{"Observation"}, Where: []store.Clause{staffReach}}
+	// A code that only hidden Observations carry, by the thousand: both the code and the
+	// caller's reach match more than driveThreshold, and the walk of every Observation would
+	// be the usual plan. The caller's reach drives instead.
+	staffCount := store.Query{Types: []string{"Observation"}, Total: true, Where: []store.Clause{
+		{Param: "code", Kind: store.KindToken, Values: []store.Value{{System: "http://loinc.org", Code: "718-7"}}}, staffReach}}
+
+	staffSees := []string{"Observation/oA"}
+	for i := range 600 {
+		staffSees = append(staffSees, fmt.Sprintf("Observation/oBig%d", i))
+	}
+	slices.Sort(staffSees)
 
 	var mu sync.Mutex
 	var stmts []string
@@ -85,13 +105,14 @@ func TestConfinedSearchesDrive(t *testing.T) {
 		q    store.Query
 		want []string
 	}{
-		"patient, several types":       {patientSearch, []string{"Observation/oA", "Organization/orgA", "Organization/orgB", "Patient/pA", "PractitionerRole/roleA"}},
-		"practitioner, chain and _has": {staffSearch, []string{"Observation/oA"}},
+		"patient, several types":                    {patientSearch, []string{"Observation/oA", "Organization/orgA", "Organization/orgB", "Patient/pA", "PractitionerRole/roleA"}},
+		"practitioner, chain and _has":              {staffSearch, staffSees},
+		"practitioner, a code only hidden data has": {staffCount, nil},
 	} {
 		mu.Lock()
 		stmts, frags = nil, nil
 		mu.Unlock()
-		c.q.Count = 50
+		c.q.Count = 1000
 		page, err := s.Search(t.Context(), c.q)
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
