@@ -163,30 +163,34 @@ func New(cfg Config) (*API, error) {
 // Register adds the FHIR interactions to g, which is mounted at the FHIR base (/fhir).
 // Static routes registered on g by others (metadata, .well-known/...) take precedence over
 // the [type] routes here.
-func (a *API) Register(g *echo.Group) {
-	g.GET("/_history", a.historySystem)
-	g.POST("", a.bundle) // batch and transaction
-	g.POST("/", a.bundle)
-	g.GET("", a.searchSystem)
-	g.GET("/", a.searchSystem)
-	g.POST("/_search", a.searchSystemPost)
+//
+// mw runs on every route (authentication, rate limits): given per route rather than to the
+// group, whose middleware Echo runs through a catch-all route that turns a method the path
+// does not allow (405) into 404.
+func (a *API) Register(g *echo.Group, mw ...echo.MiddlewareFunc) {
+	g.GET("/_history", a.historySystem, mw...)
+	g.POST("", a.bundle, mw...) // batch and transaction
+	g.POST("/", a.bundle, mw...)
+	g.GET("", a.searchSystem, mw...)
+	g.GET("/", a.searchSystem, mw...)
+	g.POST("/_search", a.searchSystemPost, mw...)
 
-	g.GET("/:type", a.searchType)
-	g.POST("/:type/_search", a.searchTypePost)
+	g.GET("/:type", a.searchType, mw...)
+	g.POST("/:type/_search", a.searchTypePost, mw...)
 
-	g.POST("/:type", a.create)
-	g.PUT("/:type", a.conditionalUpdate)
-	g.DELETE("/:type", a.conditionalDelete)
-	g.GET("/:type/_history", a.historyType)
+	g.POST("/:type", a.create, mw...)
+	g.PUT("/:type", a.conditionalUpdate, mw...)
+	g.DELETE("/:type", a.conditionalDelete, mw...)
+	g.GET("/:type/_history", a.historyType, mw...)
 
-	g.GET("/:type/:id", a.read)
-	g.HEAD("/:type/:id", a.read)
-	g.PUT("/:type/:id", a.update)
-	g.PATCH("/:type/:id", a.patch)
-	g.DELETE("/:type/:id", a.delete)
-	g.GET("/:type/:id/_history", a.historyInstance)
-	g.GET("/:type/:id/_history/:vid", a.vread)
-	g.HEAD("/:type/:id/_history/:vid", a.vread)
+	g.GET("/:type/:id", a.read, mw...)
+	g.HEAD("/:type/:id", a.read, mw...)
+	g.PUT("/:type/:id", a.update, mw...)
+	g.PATCH("/:type/:id", a.patch, mw...)
+	g.DELETE("/:type/:id", a.delete, mw...)
+	g.GET("/:type/:id/_history", a.historyInstance, mw...)
+	g.GET("/:type/:id/_history/:vid", a.vread, mw...)
+	g.HEAD("/:type/:id/_history/:vid", a.vread, mw...)
 }
 
 // pageBytes is the most resource bytes one search page (and, apart, its included resources)

@@ -203,7 +203,10 @@ func (s *Server) buildHandler() error {
 	} else {
 		e.GET("/fhir/metadata", conformance.Handler(desc))
 	}
-	g := e.Group("/fhir", append(protect, limits.byPrincipal())...)
+	// The middleware of the FHIR routes, given to each route (api.Register): as a group's
+	// middleware, Echo would answer a method a path does not allow with 404, not 405.
+	mw := append(protect, limits.byPrincipal())
+	g := e.Group("/fhir")
 	if th != nil {
 		src, err := guard.New(guard.Config{Store: data, Policy: pol, BaseURL: s.cfg.BaseURL, Logger: s.log})
 		if err != nil {
@@ -213,9 +216,9 @@ func (s *Server) buildHandler() error {
 		if pol != nil {
 			stats = requireUnrestricted(src, "Communication", policy.PermSearch, "$triage-stats", stats)
 		}
-		g.GET(triagehook.StatsPath, stats)
+		g.GET(triagehook.StatsPath, stats, mw...)
 	}
-	fhirAPI.Register(g)
+	fhirAPI.Register(g, mw...)
 	if oidcRS != nil {
 		s.oidc.Store(oidcRS)
 		oidcRS.Start() // discovery, retried in the background while the provider is down
