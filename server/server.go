@@ -11,6 +11,7 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -25,10 +26,12 @@ import (
 	"github.com/portico-health/portico/demo"
 	"github.com/portico-health/portico/fhir"
 	"github.com/portico-health/portico/internal/clientaddr"
+	"github.com/portico-health/portico/internal/telemetry"
 	"github.com/portico-health/portico/smart"
 	"github.com/portico-health/portico/store"
 	"github.com/portico-health/portico/store/derived"
 	"github.com/portico-health/portico/store/intent"
+	"github.com/portico-health/portico/triage"
 	"github.com/portico-health/portico/triage/triagehook"
 )
 
@@ -44,6 +47,10 @@ type Server struct {
 
 	stopRecovery context.CancelFunc // the intent recovery loop (store/intent), nil when none
 	recoveryDone chan struct{}
+
+	metrics     *telemetry.Metrics // nil with --metrics=false
+	tracing     *telemetry.Tracing // nil unless an OTLP endpoint is configured
+	tracingDone sync.Once          // the exporter is flushed and stopped once (Serve or Close)
 }
 
 // New opens the store and builds the HTTP handler. Close releases both.
@@ -56,16 +63,29 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
 	s := &Server{cfg: cfg, log: log, store: st}
-	if pending, err := s.startPending(ctx); pending {
-		if err != nil {
+	if cfg.Metrics {
+		s.metrics = telemetry.NewMetrics()
+	}
+	if telemetry.TracingWanted(cfg.OTLPEndpoint) {
+		if s.tracing, err = telemetry.StartTracing(ctx, cfg.OTLPEndpoint, log); err != nil {
 			st.Close()
 			return nil, err
+		}
+		log.Info("exporting traces over OTLP/HTTP")
+	}
+	fail := func(err error) (*Server, error) {
+		st.Close()
+		s.stopTracing()
+		return nil, err
+	}
+	if pending, err := s.startPending(ctx); pending {
+		if err != nil {
+			return fail(err)
 		}
 		return s, nil
 	}
 	if err := s.buildHandler(); err != nil {
-		st.Close()
-		return nil, err
+		return fail(err)
 	}
 	return s, nil
 }
@@ -78,7 +98,13 @@ func (s *Server) buildHandler() error {
 	}
 	if th != nil {
 		hooks = append(hooks, th)
+		if m := s.metrics; m != nil {
+			th.SetObserver(func(res triage.Result) { m.ObserveTriage(res.Priority.String(), res.Category) })
+		}
 	}
+	// Every store call is timed, and traced within a traced request; the authorization
+	// server's calls too.
+	backend := telemetry.WrapStore(s.store, s.metrics, s.tracing)
 	var (
 		authz  *smart.Server
 		oidcRS *smart.OIDC // --oidc-issuer: an external provider instead of authz
@@ -97,8 +123,12 @@ func (s *Server) buildHandler() error {
 				return err
 			}
 		} else {
-			if authz, err = smart.New(smart.Config{Store: s.store, BaseURL: s.cfg.BaseURL, Logger: s.log, Policy: pol,
-				PasswordHashes: s.cfg.PasswordHashes, RateLimit: s.cfg.smartRateLimit()}); err != nil {
+			sc := smart.Config{Store: backend, BaseURL: s.cfg.BaseURL, Logger: s.log, Policy: pol,
+				PasswordHashes: s.cfg.PasswordHashes, RateLimit: s.cfg.smartRateLimit()}
+			if s.metrics != nil {
+				sc.ObserveToken = s.metrics.ObserveToken
+			}
+			if authz, err = smart.New(sc); err != nil {
 				return err
 			}
 			s.authz.Store(authz)
@@ -106,7 +136,7 @@ func (s *Server) buildHandler() error {
 	}
 	// combo-* stored once (docs/store.md, "Write cost"); hooks' follow-up writes sequenced
 	// when the store has no transactions (store/intent).
-	seq := intent.Wrap(derived.Wrap(s.store), s.log)
+	seq := intent.Wrap(derived.Wrap(backend), s.log)
 	data := store.Store(seq)
 	s.startRecovery(seq)
 	if th != nil {
@@ -162,7 +192,7 @@ func (s *Server) buildHandler() error {
 	if authz != nil {
 		authz.Register(e)
 		if s.cfg.Demo {
-			if err := s.registerDemo(e); err != nil {
+			if err := s.registerDemo(e, backend); err != nil {
 				return err
 			}
 		}
@@ -192,6 +222,12 @@ func (s *Server) buildHandler() error {
 		g.GET(triagehook.StatsPath, stats)
 	}
 	fhirAPI.Register(g)
+	if th != nil {
+		// Registered last: buildHandler is retried after a failure while MongoDB starts.
+		s.metrics.RegisterTriageQueue(func(ctx context.Context, now time.Time) (int, int, error) {
+			return triagehook.OpenQueue(ctx, data, now)
+		}, s.log)
+	}
 	if oidcRS != nil {
 		s.oidc.Store(oidcRS)
 		oidcRS.Start() // discovery, retried in the background while the provider is down
@@ -229,14 +265,18 @@ func (s *Server) startRecovery(seq *intent.Store) {
 }
 
 // useCommon adds the middleware every handler of the server starts with: the client address
-// (clientaddr.From), the request id, the request log and panic recovery.
+// (clientaddr.From), the request id, the request log with the metrics and the trace span of
+// each request, and panic recovery; and /metrics.
 func (s *Server) useCommon(e *echo.Echo) {
 	trusted, _ := clientaddr.ParseTrusted(s.cfg.TrustedProxies) // checked in Validate
 	e.Use(echo.WrapMiddleware(clientaddr.New(trusted).Middleware))
 	e.Use(noStore(s.cfg.BaseURL))
 	e.Use(middleware.RequestID())
-	e.Use(requestLogger(s.log))
+	e.Use(s.requestLogger())
 	e.Use(middleware.Recover())
+	if s.metrics != nil {
+		e.GET("/metrics", echo.WrapHandler(s.metrics.Handler()))
+	}
 }
 
 // noStore makes every response under the FHIR base and the /auth routes beside it
@@ -264,8 +304,8 @@ func noStore(baseURL string) echo.MiddlewareFunc {
 }
 
 // registerDemo serves the /demo app and registers (idempotently) its public client.
-func (s *Server) registerDemo(e *echo.Echo) error {
-	d, err := demo.New(demo.Config{Store: s.store, BaseURL: s.cfg.BaseURL, Logger: s.log})
+func (s *Server) registerDemo(e *echo.Echo, st store.Store) error {
+	d, err := demo.New(demo.Config{Store: st, BaseURL: s.cfg.BaseURL, Logger: s.log})
 	if err != nil {
 		return err
 	}
@@ -317,6 +357,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
+	defer s.stopTracing()
 	select {
 	case err := <-errc:
 		return errors.Join(err, s.closeStore())
@@ -332,12 +373,27 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 // Close releases the store (for servers that never called Serve).
 func (s *Server) Close() error {
 	s.stopOIDC()
+	defer s.stopTracing()
 	if s.stopRecovery != nil {
 		s.stopRecovery()
 		<-s.recoveryDone
 		s.stopRecovery = nil
 	}
 	return s.closeStore()
+}
+
+// stopTracing exports the spans still buffered (5 s at most) and stops the exporter.
+func (s *Server) stopTracing() {
+	if s.tracing == nil {
+		return
+	}
+	s.tracingDone.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := s.tracing.Shutdown(ctx); err != nil {
+			s.log.Warn("trace exporter shutdown", "error", err.Error())
+		}
+	})
 }
 
 // closeStore stops what writes to the store in the background (the authorization server's
