@@ -37,13 +37,19 @@ type authEnv struct {
 
 func newAuthEnv(t *testing.T) *authEnv {
 	t.Helper()
+	return newAuthEnvLog(t, slog.New(slog.DiscardHandler))
+}
+
+// newAuthEnvLog is newAuthEnv with the server's log going to log.
+func newAuthEnvLog(t *testing.T, log *slog.Logger) *authEnv {
+	t.Helper()
 	ts := httptest.NewUnstartedServer(nil)
 	base := "http://" + ts.Listener.Addr().String() + "/fhir"
 	cfg := Defaults()
 	cfg.DataDir = t.TempDir()
 	cfg.BaseURL = base
 	cfg.Auth = AuthSMART
-	srv, err := New(t.Context(), cfg, slog.New(slog.DiscardHandler))
+	srv, err := New(t.Context(), cfg, log)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,13 +15,15 @@ import (
 	"github.com/portico-health/portico/policy"
 )
 
-// requestLogger logs one line per request with its request id, client address, and who made
-// it: the client id, the user (fhirUser), the patient in context and the jti of the access
-// token it presented (or, at the token endpoint, of the token it was issued). A 5xx adds its
-// cause with identifiers redacted. It logs the path but never the query string, the token or
-// bodies: search parameters and resources can hold PHI. The same middleware counts the
-// request in the metrics and, when tracing, wraps it in a span (docs/operations.md).
-func (s *Server) requestLogger() echo.MiddlewareFunc {
+// requestLogger resolves the client address of each request (clientaddr.From) and logs one
+// line per request with its request id, client address, and who made it: the client id, the
+// user (fhirUser), the patient in context and the jti of the access token it presented (or, at
+// the token endpoint, of the token it issued). A 5xx adds its cause with identifiers redacted.
+// It logs the path but never the query string, the token or bodies: search parameters and
+// resources can hold PHI. The same middleware counts the request in the metrics and, when
+// tracing, wraps it in a span (docs/operations.md). It is the outermost middleware and sets
+// the request's context once for all of that (a request copy per request is what it costs).
+func (s *Server) requestLogger(addrs *clientaddr.Resolver) echo.MiddlewareFunc {
 	log, metrics, tracing := s.log, s.metrics, s.tracing
 	u, _ := url.Parse(s.cfg.BaseURL) // checked in Validate
 	fhirPath := strings.TrimSuffix(u.Path, "/")
@@ -30,12 +32,13 @@ func (s *Server) requestLogger() echo.MiddlewareFunc {
 		return func(c echo.Context) error {
 			start := time.Now()
 			req := c.Request()
-			ctx, entry := reqlog.With(req.Context())
+			ctx, entry := reqlog.With(addrs.NewContext(req.Context(), req))
 			var span trace.Span
 			if tracing != nil {
 				ctx, span = tracing.StartRequest(ctx, req, c.Path())
 			}
-			c.SetRequest(req.WithContext(ctx))
+			req = req.WithContext(ctx)
+			c.SetRequest(req)
 			err := next(c)
 			if err != nil {
 				c.Error(err) // writes the OperationOutcome so that the status below is final

@@ -265,14 +265,14 @@ func (s *Server) startRecovery(seq *intent.Store) {
 }
 
 // useCommon adds the middleware every handler of the server starts with: the client address
-// (clientaddr.From), the request id, the request log with the metrics and the trace span of
-// each request, and panic recovery; and /metrics.
+// (clientaddr.From) with the request log, the metrics and the trace span of each request
+// (logging.go), the response headers of FHIR and /auth, the request id and panic recovery;
+// and /metrics.
 func (s *Server) useCommon(e *echo.Echo) {
 	trusted, _ := clientaddr.ParseTrusted(s.cfg.TrustedProxies) // checked in Validate
-	e.Use(echo.WrapMiddleware(clientaddr.New(trusted).Middleware))
+	e.Use(s.requestLogger(clientaddr.New(trusted)))
 	e.Use(noStore(s.cfg.BaseURL))
 	e.Use(middleware.RequestID())
-	e.Use(s.requestLogger())
 	e.Use(middleware.Recover())
 	if s.metrics != nil {
 		e.GET("/metrics", echo.WrapHandler(s.metrics.Handler()))

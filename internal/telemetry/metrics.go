@@ -36,6 +36,7 @@ type Metrics struct {
 	tokensIssued    *prometheus.CounterVec
 	tokenFailures   *prometheus.CounterVec
 	triaged         *prometheus.CounterVec
+	queue           *queueCollector // RegisterTriageQueue's
 }
 
 // NewMetrics makes the metrics in a new registry, with the Go runtime and process collectors.

@@ -29,12 +29,13 @@ func (m *Metrics) RegisterTriageQueue(count QueueCounter, log *slog.Logger) {
 	if m == nil {
 		return
 	}
-	m.reg.MustRegister(&queueCollector{count: count, log: log, now: time.Now,
+	m.queue = &queueCollector{count: count, log: log, now: time.Now,
 		overdue: prometheus.NewDesc("portico_triage_overdue_messages",
 			"Open patient messages (status in-progress) past their due time, counted at most every 30 s.", nil, nil),
 		review: prometheus.NewDesc("portico_triage_review_messages",
 			"Open patient messages (status in-progress) that triage flagged for review, counted at most every 30 s.", nil, nil),
-	})
+	}
+	m.reg.MustRegister(m.queue)
 }
 
 type queueCollector struct {
