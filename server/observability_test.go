@@ -161,6 +161,7 @@ func TestMetrics(t *testing.T) {
 	en.must("GET", "/NoSuchType/1", "", 404)
 	en.must("POST", "", `{"resourceType":"Bundle","type":"transaction","entry":[{"resource":{"resourceType":"Basic","code":{"text":"x"}},"request":{"method":"POST","url":"Basic"}}]}`, 200)
 	en.must("POST", "", `{"resourceType":"Bundle","type":"batch","entry":[{"request":{"method":"GET","url":"Patient/`+id+`"}}]}`, 200)
+	en.must("POST", "", `{"resourceType":"Bundle","type":"collection"}`, 400)
 	en.must("DELETE", "/Patient/"+id, "", 204)
 
 	// Three patient messages: a stat one, a routine one received long ago (overdue now), and
@@ -196,6 +197,7 @@ func TestMetrics(t *testing.T) {
 		{"read", "other", "404", 1},
 		{"transaction", "", "200", 1},
 		{"batch", "", "200", 1},
+		{"other", "", "400", 1}, // a Bundle that is neither
 		{"create", "Communication", "201", 3},
 		{"operation", "Communication", "200", 1},
 	} {

@@ -87,7 +87,9 @@ func (c *Classifier) Classify(method, route string, param func(string) string) (
 	switch rest {
 	case "", "/":
 		if method == http.MethodPost {
-			return Batch, "" // the handler says when it was a transaction (reqlog.SetInteraction)
+			// A Bundle: the handler says batch or transaction once it has read it
+			// (reqlog.SetInteraction); one it could not read stays "other".
+			return Other, ""
 		}
 		return SearchSystem, ""
 	case "/_search":

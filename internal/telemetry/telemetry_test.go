@@ -41,7 +41,7 @@ func TestClassify(t *testing.T) {
 		{"GET", "/fhir", "", "", SearchSystem, ""},
 		{"GET", "/fhir/", "", "", SearchSystem, ""},
 		{"POST", "/fhir/_search", "", "", SearchSystem, ""},
-		{"POST", "/fhir", "", "", Batch, ""},
+		{"POST", "/fhir", "", "", Other, ""}, // batch or transaction: the handler tells
 		{"GET", "/fhir/metadata", "", "", Capabilities, ""},
 		{"GET", "/fhir/Communication/$triage-stats", "", "", Operation, "Communication"},
 		{"GET", "/fhir/.well-known/smart-configuration", "", "", Auth, ""},
