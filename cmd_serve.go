@@ -55,6 +55,8 @@ func runServe(args []string) int {
 	fs.IntVar(&memoryLimitMB, "memory-limit-mb", memoryLimitMB, "soft limit of the Go heap in MiB, so that garbage is collected before the process grows (0: none; the GOMEMLIMIT environment variable, when set, wins)")
 	fs.StringVar(&cfg.StaffReach, "staff-reach", cfg.StaffReach, "what a practitioner's user/ scopes reach: organization (their organizations' and care teams' patients) or all")
 	fs.StringVar(&cfg.CORSOrigins, "cors-origins", cfg.CORSOrigins, `origins whose browser pages may call the FHIR API (scheme://host[:port], comma-separated; "*": any origin, for public read-only data); empty: none`)
+	fs.BoolVar(&cfg.Metrics, "metrics", cfg.Metrics, "serve Prometheus metrics at /metrics, unauthenticated like /healthz: keep it off the public internet at the reverse proxy")
+	fs.StringVar(&cfg.OTLPEndpoint, "otlp-endpoint", cfg.OTLPEndpoint, "export OpenTelemetry traces over OTLP/HTTP to this collector base URL (http://collector:4318; spans go to its /v1/traces); empty: only if OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is set")
 	fs.BoolVar(&cfg.Demo, "demo", cfg.Demo, "serve the /demo SMART patient-portal app and register its public client portico-demo (needs --auth=smart)")
 	if err := parseWithEnv(fs, args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {

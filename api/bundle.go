@@ -13,6 +13,7 @@ import (
 
 	"github.com/portico-health/portico/fhir"
 	"github.com/portico-health/portico/internal/jsonpatch"
+	"github.com/portico-health/portico/internal/reqlog"
 	"github.com/portico-health/portico/store"
 )
 
@@ -42,6 +43,7 @@ func (a *API) bundle(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	reqlog.SetInteraction(ctx, b.kind) // the route alone cannot tell the metrics and the log
 	b.sub = subRequester{e: c.Echo(), prefix: strings.TrimSuffix(c.Path(), "/"), header: c.Request().Header}
 	v, err := a.view(ctx)
 	if err != nil {

@@ -11,6 +11,8 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/portico-health/portico/fhir"
+	"github.com/portico-health/portico/internal/redact"
+	"github.com/portico-health/portico/internal/reqlog"
 )
 
 // HTTPErrorHandler is the echo.HTTPErrorHandler to install on the Echo instance
@@ -20,8 +22,9 @@ import (
 // committed or the client has gone away.
 //
 // Its log line holds the status, the issue codes, the route pattern and the request id; never
-// the URL, the diagnostics or the body, which may hold PHI. For a 5xx it adds the Go types of
-// the error chain (not their text).
+// the URL, the diagnostics or the body, which may hold PHI. For a 5xx it adds the error's
+// message with its identifiers redacted (internal/redact), also given to the request's own
+// log line (reqlog), and the Go types of the error chain.
 func (a *API) HTTPErrorHandler(err error, c echo.Context) {
 	if c.Response().Committed {
 		return
@@ -68,7 +71,9 @@ func (a *API) logError(c echo.Context, status int, issues []fhir.Issue, err erro
 	level := slog.LevelInfo
 	if status >= http.StatusInternalServerError {
 		level = slog.LevelError
-		attrs = append(attrs, slog.String("cause_types", errorTypes(err)))
+		msg := redact.Message(err.Error())
+		reqlog.SetError(c.Request().Context(), msg)
+		attrs = append(attrs, slog.String("error", msg), slog.String("cause_types", errorTypes(err)))
 	}
 	a.log.LogAttrs(c.Request().Context(), level, "request failed", attrs...)
 }
@@ -82,7 +87,7 @@ func requestID(c echo.Context) string {
 }
 
 // errorTypes lists the Go types along an error chain, e.g. "*fmt.wrapError>*errors.errorString":
-// enough to find the failing layer without logging error text that might quote data.
+// which layer failed, beside the redacted message.
 func errorTypes(err error) string {
 	var b strings.Builder
 	for i := 0; err != nil && i < 8; i++ {

@@ -129,7 +129,7 @@ func TestStoreErrors(t *testing.T) {
 		{"unavailable", fmt.Errorf("disk gone: %w", store.ErrUnavailable), 503, "transient"},
 		{"too large", store.ErrTooLarge, 413, "too-costly"},
 		{"conflict after retries", store.ErrVersionConflict, 409, "conflict"},
-		{"unknown failure", errors.New("secret failure text"), 500, "exception"},
+		{"unknown failure", errors.New(`sqlite: write Patient/x: "secret failure text"`), 500, "exception"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -141,6 +141,10 @@ func TestStoreErrors(t *testing.T) {
 			wantOutcome(t, r, tt.status, tt.code)
 			if strings.Contains(string(r.Body), "secret") || strings.Contains(s.logs.String(), "secret") {
 				t.Errorf("the internal error text leaked: %s / %s", r.Body, s.logs.String())
+			}
+			// A 5xx logs its cause with identifiers and quotes redacted.
+			if tt.status == 500 && !strings.Contains(s.logs.String(), `sqlite: write Patient/…: \"…\"`) {
+				t.Errorf("the redacted cause is not logged: %s", s.logs.String())
 			}
 			if tt.status == 409 && fs.writes < 2 {
 				t.Errorf("a version conflict was not retried (%d writes)", fs.writes)

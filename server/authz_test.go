@@ -40,6 +40,12 @@ func newAuthEnv(t *testing.T) *authEnv { return newAuthEnvWith(t, nil) }
 // newAuthEnvWith is newAuthEnv with the configuration adjusted by change.
 func newAuthEnvWith(t *testing.T, change func(*Config)) *authEnv {
 	t.Helper()
+	return newAuthEnvLog(t, slog.New(slog.DiscardHandler), change)
+}
+
+// newAuthEnvLog is newAuthEnvWith with the server's log going to log.
+func newAuthEnvLog(t *testing.T, log *slog.Logger, change func(*Config)) *authEnv {
+	t.Helper()
 	ts := httptest.NewUnstartedServer(nil)
 	base := "http://" + ts.Listener.Addr().String() + "/fhir"
 	cfg := Defaults()
@@ -49,7 +55,7 @@ func newAuthEnvWith(t *testing.T, change func(*Config)) *authEnv {
 	if change != nil {
 		change(&cfg)
 	}
-	srv, err := New(t.Context(), cfg, slog.New(slog.DiscardHandler))
+	srv, err := New(t.Context(), cfg, log)
 	if err != nil {
 		t.Fatal(err)
 	}

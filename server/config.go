@@ -10,6 +10,7 @@ import (
 
 	"github.com/portico-health/portico/api"
 	"github.com/portico-health/portico/internal/clientaddr"
+	"github.com/portico-health/portico/internal/telemetry"
 	"github.com/portico-health/portico/policy"
 	"github.com/portico-health/portico/smart"
 	"github.com/portico-health/portico/store/sqlite"
@@ -102,6 +103,15 @@ type Config struct {
 	// may call the FHIR API; "*" is any origin; "" (the default) none. See cors.go.
 	CORSOrigins string
 
+	// Metrics serves Prometheus metrics at /metrics on the main listener, unauthenticated
+	// like /healthz (docs/operations.md, "Metrics"); false neither collects nor serves them.
+	Metrics bool
+	// OTLPEndpoint, when set, exports OpenTelemetry traces over OTLP/HTTP to this collector
+	// base URL (spans go to its /v1/traces); without it the standard
+	// OTEL_EXPORTER_OTLP_ENDPOINT and OTEL_EXPORTER_OTLP_TRACES_ENDPOINT variables switch
+	// traces on. Neither: no tracing at all (docs/operations.md, "Traces").
+	OTLPEndpoint string
+
 	// Demo serves the /demo SMART app beside the FHIR base and registers its public client
 	// (demo.ClientID). Off by default: a production portal should not offer it.
 	Demo bool
@@ -160,6 +170,7 @@ func Defaults() Config {
 		Auth:         AuthSMART,
 		Triage:       true,
 		StaffReach:   "organization",
+		Metrics:      true,
 
 		PasswordHashes: smart.DefaultPasswordHashes,
 		ReadTimeout:    defaultReadTimeout,
@@ -260,6 +271,11 @@ func (c Config) Validate() error {
 	}
 	if _, err := parseCORSOrigins(c.CORSOrigins); err != nil {
 		errs = append(errs, err)
+	}
+	if c.OTLPEndpoint != "" {
+		if err := telemetry.CheckEndpoint(c.OTLPEndpoint); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if c.Demo && (c.Auth == AuthNone || c.OIDCIssuer != "") {
 		errs = append(errs, errors.New("demo: needs Portico's own authorization server (--auth=smart without --oidc-issuer)"))

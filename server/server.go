@@ -11,6 +11,7 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -25,10 +26,12 @@ import (
 	"github.com/portico-health/portico/demo"
 	"github.com/portico-health/portico/fhir"
 	"github.com/portico-health/portico/internal/clientaddr"
+	"github.com/portico-health/portico/internal/telemetry"
 	"github.com/portico-health/portico/smart"
 	"github.com/portico-health/portico/store"
 	"github.com/portico-health/portico/store/derived"
 	"github.com/portico-health/portico/store/intent"
+	"github.com/portico-health/portico/triage"
 	"github.com/portico-health/portico/triage/triagehook"
 )
 
@@ -46,6 +49,10 @@ type Server struct {
 
 	stopRecovery context.CancelFunc // the intent recovery loop (store/intent), nil when none
 	recoveryDone chan struct{}
+
+	metrics     *telemetry.Metrics // nil with --metrics=false
+	tracing     *telemetry.Tracing // nil unless an OTLP endpoint is configured
+	tracingDone sync.Once          // the exporter is flushed and stopped once (Serve or Close)
 }
 
 // New opens the store and builds the HTTP handler. Close releases both.
@@ -65,16 +72,29 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 			return nil, err
 		}
 	}
-	if pending, err := s.startPending(ctx); pending {
-		if err != nil {
+	if cfg.Metrics {
+		s.metrics = telemetry.NewMetrics()
+	}
+	if telemetry.TracingWanted(cfg.OTLPEndpoint) {
+		if s.tracing, err = telemetry.StartTracing(ctx, cfg.OTLPEndpoint, log); err != nil {
 			st.Close()
 			return nil, err
+		}
+		log.Info("exporting traces over OTLP/HTTP")
+	}
+	fail := func(err error) (*Server, error) {
+		st.Close()
+		s.stopTracing()
+		return nil, err
+	}
+	if pending, err := s.startPending(ctx); pending {
+		if err != nil {
+			return fail(err)
 		}
 		return s, nil
 	}
 	if err := s.buildHandler(); err != nil {
-		st.Close()
-		return nil, err
+		return fail(err)
 	}
 	return s, nil
 }
@@ -87,7 +107,13 @@ func (s *Server) buildHandler() error {
 	}
 	if th != nil {
 		hooks = append(hooks, th)
+		if m := s.metrics; m != nil {
+			th.SetObserver(func(res triage.Result) { m.ObserveTriage(res.Priority.String(), res.Category) })
+		}
 	}
+	// Every store call is timed, and traced within a traced request; the authorization
+	// server's calls too.
+	backend := telemetry.WrapStore(s.store, s.metrics, s.tracing)
 	var (
 		authz  *smart.Server
 		oidcRS *smart.OIDC // --oidc-issuer: an external provider instead of authz
@@ -106,8 +132,12 @@ func (s *Server) buildHandler() error {
 				return err
 			}
 		} else {
-			if authz, err = smart.New(smart.Config{Store: s.store, BaseURL: s.cfg.BaseURL, Logger: s.log, Policy: pol,
-				PasswordHashes: s.cfg.PasswordHashes, RateLimit: s.cfg.smartRateLimit()}); err != nil {
+			sc := smart.Config{Store: backend, BaseURL: s.cfg.BaseURL, Logger: s.log, Policy: pol,
+				PasswordHashes: s.cfg.PasswordHashes, RateLimit: s.cfg.smartRateLimit()}
+			if s.metrics != nil {
+				sc.ObserveToken = s.metrics.ObserveToken
+			}
+			if authz, err = smart.New(sc); err != nil {
 				return err
 			}
 			s.authz.Store(authz)
@@ -115,7 +145,7 @@ func (s *Server) buildHandler() error {
 	}
 	// combo-* stored once (docs/store.md, "Write cost"); hooks' follow-up writes sequenced
 	// when the store has no transactions (store/intent).
-	seq := intent.Wrap(derived.Wrap(s.store), s.log)
+	seq := intent.Wrap(derived.Wrap(backend), s.log)
 	data := store.Store(seq)
 	s.startRecovery(seq)
 	if th != nil {
@@ -186,7 +216,7 @@ func (s *Server) buildHandler() error {
 	if authz != nil {
 		authz.Register(e)
 		if s.cfg.Demo {
-			if err := s.registerDemo(e); err != nil {
+			if err := s.registerDemo(e, backend); err != nil {
 				return err
 			}
 		}
@@ -219,6 +249,12 @@ func (s *Server) buildHandler() error {
 		g.GET(triagehook.StatsPath, stats, mw...)
 	}
 	fhirAPI.Register(g, mw...)
+	if th != nil {
+		// Registered last: buildHandler is retried after a failure while MongoDB starts.
+		s.metrics.RegisterTriageQueue(func(ctx context.Context, now time.Time) (int, int, error) {
+			return triagehook.OpenQueue(ctx, data, now)
+		}, s.log)
+	}
 	if oidcRS != nil {
 		s.oidc.Store(oidcRS)
 		oidcRS.Start() // discovery, retried in the background while the provider is down
@@ -256,20 +292,24 @@ func (s *Server) startRecovery(seq *intent.Store) {
 }
 
 // useCommon adds the middleware every handler of the server starts with: the client address
-// (clientaddr.From), the request id, the request log, CORS (for the FHIR API and the paths of
-// crossOrigin, which every origin may call) and panic recovery.
+// (clientaddr.From) with the request log, the metrics and the trace span of each request
+// (logging.go), the response headers of FHIR and /auth, the request id, CORS (for the FHIR API
+// and the paths of crossOrigin, which every origin may call), panic recovery and HSTS; and
+// /metrics.
 func (s *Server) useCommon(e *echo.Echo, crossOrigin []string) {
 	trusted, _ := clientaddr.ParseTrusted(s.cfg.TrustedProxies) // checked in Validate
 	origins, _ := parseCORSOrigins(s.cfg.CORSOrigins)           // checked in Validate
 	u, _ := url.Parse(s.cfg.BaseURL)                            // checked in Validate
-	e.Use(echo.WrapMiddleware(clientaddr.New(trusted).Middleware))
+	e.Use(s.requestLogger(clientaddr.New(trusted)))
 	e.Use(noStore(s.cfg.BaseURL))
 	e.Use(middleware.RequestID())
-	e.Use(requestLogger(s.log))
 	e.Use(corsMiddleware(u.Path, origins, crossOrigin))
 	e.Use(middleware.Recover())
 	if m := hsts(s.cfg.BaseURL, s.cfg.HSTSMaxAge); m != nil {
 		e.Use(m)
+	}
+	if s.metrics != nil {
+		e.GET("/metrics", echo.WrapHandler(s.metrics.Handler()))
 	}
 }
 
@@ -298,8 +338,8 @@ func noStore(baseURL string) echo.MiddlewareFunc {
 }
 
 // registerDemo serves the /demo app and registers (idempotently) its public client.
-func (s *Server) registerDemo(e *echo.Echo) error {
-	d, err := demo.New(demo.Config{Store: s.store, BaseURL: s.cfg.BaseURL, Logger: s.log})
+func (s *Server) registerDemo(e *echo.Echo, st store.Store) error {
+	d, err := demo.New(demo.Config{Store: st, BaseURL: s.cfg.BaseURL, Logger: s.log})
 	if err != nil {
 		return err
 	}
@@ -356,6 +396,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	} else {
 		go func() { errc <- srv.Serve(ln) }()
 	}
+	defer s.stopTracing()
 	select {
 	case err := <-errc:
 		return errors.Join(err, s.closeStore())
@@ -371,12 +412,27 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 // Close releases the store (for servers that never called Serve).
 func (s *Server) Close() error {
 	s.stopOIDC()
+	defer s.stopTracing()
 	if s.stopRecovery != nil {
 		s.stopRecovery()
 		<-s.recoveryDone
 		s.stopRecovery = nil
 	}
 	return s.closeStore()
+}
+
+// stopTracing exports the spans still buffered (5 s at most) and stops the exporter.
+func (s *Server) stopTracing() {
+	if s.tracing == nil {
+		return
+	}
+	s.tracingDone.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := s.tracing.Shutdown(ctx); err != nil {
+			s.log.Warn("trace exporter shutdown", "error", err.Error())
+		}
+	})
 }
 
 // closeStore stops what writes to the store in the background (the authorization server's

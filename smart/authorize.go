@@ -175,6 +175,9 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 			done(attemptSucceeded)
 		case errors.Is(err, ErrBadPassword):
 			done(attemptFailed)
+			// Who tried and from where, never the password (unknown usernames too: the same
+			// error, and the throttle counts them alike).
+			s.log.Warn("sign-in failed", "username", truncate(username), "client_id", ar.client.ID, "addr", addr)
 			page.Error = "Wrong username or password."
 			renderPage(w, http.StatusUnauthorized, loginPage, page)
 			return

@@ -15,6 +15,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/portico-health/portico/internal/clientaddr"
 	"github.com/portico-health/portico/store"
 )
 
@@ -87,6 +88,8 @@ func (s *Server) checkBasic(r *http.Request) (Client, error) {
 		return Client{}, err
 	}
 	if !ok || c.SecretHash == "" || c.Disabled {
+		s.log.Warn("client authentication failed", "method", AuthClientSecretBasic, "client_id", truncate(id),
+			"addr", clientaddr.From(r))
 		return Client{}, withf(ErrInvalidClient, "client authentication failed")
 	}
 	return c, nil

@@ -47,6 +47,11 @@ type Config struct {
 	// default options. The FHIR API must be given the same policy.
 	Policy *policy.Policy
 
+	// ObserveToken, when set, is told the outcome of every request to the token endpoint
+	// past its rate limit: the grant_type as sent, and the OAuth error code answered ("" when
+	// a token was issued). The server counts them in its metrics.
+	ObserveToken func(grantType, errorCode string)
+
 	// SweepInterval is how often expired codes, refresh tokens, replay and revocation records
 	// and launch handles are deleted (sweep.go); 0: DefaultSweepInterval, negative: never.
 	// Close stops the sweeper.

@@ -2,11 +2,14 @@ package smart
 
 import (
 	"errors"
-	"github.com/portico-health/portico/policy"
 	"mime"
 	"net/http"
 	"net/url"
 	"time"
+
+	"github.com/portico-health/portico/internal/redact"
+	"github.com/portico-health/portico/internal/reqlog"
+	"github.com/portico-health/portico/policy"
 )
 
 // maxFormBytes bounds a token-endpoint request body.
@@ -45,7 +48,8 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var resp tokenResponse
-	switch gt := form.Get("grant_type"); gt {
+	gt := form.Get("grant_type")
+	switch gt {
 	case "client_credentials":
 		resp, err = s.clientCredentials(r, form)
 	case "":
@@ -58,11 +62,30 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 		err = withf(ErrUnsupportedGrantType, "grant_type %q is not supported", truncate(gt))
 	}
 	if err != nil {
+		s.observeToken(gt, err)
 		s.logError(r, "token request refused", err)
 		writeError(w, err)
 		return
 	}
+	s.observeToken(gt, nil)
 	writeJSON(w, http.StatusOK, resp)
+}
+
+// observeToken tells Config.ObserveToken the outcome of a token request: its grant type and
+// the OAuth error code answered ("" when a token was issued).
+func (s *Server) observeToken(grantType string, err error) {
+	if s.cfg.ObserveToken == nil {
+		return
+	}
+	code := ""
+	if err != nil {
+		code = ErrServerError.Code
+		var e *Error
+		if errors.As(err, &e) {
+			code = e.Code
+		}
+	}
+	s.cfg.ObserveToken(grantType, code)
 }
 
 // readForm parses an application/x-www-form-urlencoded POST body; parameters in the URL
@@ -127,10 +150,12 @@ func (s *Server) clientCredentials(r *http.Request, form url.Values) (tokenRespo
 		return tokenResponse{}, err
 	}
 	s.log.Info("token issued", "grant", "client_credentials", "client_id", c.ID, "auth", method, "jti", p.TokenID)
+	reqlog.SetPrincipal(r.Context(), p)
 	return tokenResponse{AccessToken: token, TokenType: "Bearer", ExpiresIn: int64(ttl / time.Second), Scope: granted.String()}, nil
 }
 
-// logError logs a refused request with its cause; client errors at info, others at error.
+// logError logs a refused request with its cause; client errors at info, others at error,
+// with identifiers redacted (a store failure may quote them), also in the request's log line.
 func (s *Server) logError(r *http.Request, msg string, err error) {
 	var e *Error
 	if errors.Is(err, ErrBusy) {
@@ -141,5 +166,7 @@ func (s *Server) logError(r *http.Request, msg string, err error) {
 		s.log.Info(msg, "path", r.URL.Path, "error", err.Error())
 		return
 	}
-	s.log.Error(msg, "path", r.URL.Path, "error", err.Error())
+	redacted := redact.Message(err.Error())
+	reqlog.SetError(r.Context(), redacted)
+	s.log.Error(msg, "path", r.URL.Path, "error", redacted)
 }

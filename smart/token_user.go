@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/portico-health/portico/internal/reqlog"
 )
 
 // authorizationCode is the authorization_code grant (RFC 6749 §4.1.3) with PKCE (RFC 7636
@@ -121,6 +123,7 @@ func (s *Server) userTokens(ctx context.Context, c Client, g grant, scopes polic
 		}
 	}
 	s.log.Info("token issued", "client_id", c.ID, "grant_id", g.GrantID, "jti", p.TokenID)
+	reqlog.SetPrincipal(ctx, p)
 	return resp, nil
 }
 

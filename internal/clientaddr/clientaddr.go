@@ -123,8 +123,14 @@ type ctxKey struct{}
 // Middleware resolves each request's client address once and keeps it in its context.
 func (r *Resolver) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		next.ServeHTTP(w, req.WithContext(context.WithValue(req.Context(), ctxKey{}, r.Resolve(req))))
+		next.ServeHTTP(w, req.WithContext(r.NewContext(req.Context(), req)))
 	})
+}
+
+// NewContext returns ctx carrying the client address of req, for a middleware that sets the
+// request's context itself (the server's request log does, once for everything it adds).
+func (r *Resolver) NewContext(ctx context.Context, req *http.Request) context.Context {
+	return context.WithValue(ctx, ctxKey{}, r.Resolve(req))
 }
 
 // From is the client address of req: as Middleware resolved it, else the TCP peer. "" when

@@ -49,8 +49,9 @@ const (
 
 // Hook is the triage write hook. Create it with New.
 type Hook struct {
-	engine *triage.Engine
-	cfg    *Config
+	engine  *triage.Engine
+	cfg     *Config
+	observe func(triage.Result) // SetObserver
 }
 
 // New returns the hook for a triage engine (nil: the shipped one) and configuration (nil:
@@ -70,6 +71,11 @@ func New(e *triage.Engine, cfg *Config) (*Hook, error) {
 	}
 	return &Hook{engine: e, cfg: cfg}, nil
 }
+
+// SetObserver makes the hook call observe with the result of every message it triages, as
+// soon as it is decided (the server counts them in its metrics). Call it before the hook
+// serves requests.
+func (h *Hook) SetObserver(observe func(triage.Result)) { h.observe = observe }
 
 // Engine is the hook's triage engine.
 func (h *Hook) Engine() *triage.Engine { return h.engine }
@@ -132,6 +138,9 @@ func (h *Hook) triage(ctx context.Context, w *api.WriteContext, root *fhir.Value
 	msg := triagefhir.MessageFrom(root)
 	msg.Screening = h.screening(ctx, w, root)
 	res := h.engine.Classify(msg)
+	if h.observe != nil {
+		h.observe(res)
+	}
 	triagefhir.Apply(root, res, triage.CategoryDisplay(res.Category))
 
 	switch str(root.Get("status")) {

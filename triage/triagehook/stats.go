@@ -262,3 +262,27 @@ func (s *stats) parameters(h *Hook, start, end time.Time, recipient string) []by
 	out, _ := json.Marshal(map[string]any{"resourceType": "Parameters", "parameter": ps})
 	return out
 }
+
+// OpenQueue counts the open patient messages (status in-progress) past their due time at now,
+// and those with the review flag: the figures of the triage gauges of the server's metrics.
+// Each is one counting search on the index (store.Query.Total, a page of one), not a read of
+// the messages.
+func OpenQueue(ctx context.Context, st store.Store, now time.Time) (overdue, review int, err error) {
+	open := store.Clause{Param: "status", Kind: store.KindToken, Values: []store.Value{{Code: "in-progress", AnySystem: true}}}
+	due, err := fhir.ParseSearchValue(store.KindDate, store.ModNone, "lt"+now.UTC().Format(time.RFC3339))
+	if err != nil {
+		return 0, 0, err
+	}
+	count := func(where store.Clause) (int, error) {
+		page, err := st.Search(ctx, store.Query{Types: []string{"Communication"}, Where: []store.Clause{open, where}, Count: 1, Total: true})
+		return page.Total, err
+	}
+	if overdue, err = count(store.Clause{Param: "due", Kind: store.KindDate, Values: []store.Value{due}}); err != nil {
+		return 0, 0, err
+	}
+	flag := store.Clause{Param: "_tag", Kind: store.KindToken, Values: []store.Value{{System: triagefhir.FlagSystem, Code: "review"}}}
+	if review, err = count(flag); err != nil {
+		return 0, 0, err
+	}
+	return overdue, review, nil
+}
