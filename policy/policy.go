@@ -154,7 +154,11 @@ func (pol *Policy) Decide(p Principal, typ string, perm Perm) Decision {
 			case ClassPatient, ClassCompartment:
 				alt.Patients = set
 			case ClassDirectory:
-				if write && (!staff || reachTypes[typ]) {
+				// Shared data: a confined user reads it, and writes none of it. Staff of one
+				// clinic could otherwise rename another clinic's Practitioner or move its
+				// Location; a role or an organization could widen their own reach.
+				// Administrators write it with system/ scopes (or staff with --staff-reach all).
+				if write {
 					continue
 				}
 			default:
@@ -185,7 +189,7 @@ func (pol *Policy) Decide(p Principal, typ string, perm Perm) Decision {
 		} else if class == ClassDirectory && write && reachTypes[typ] {
 			d.Reason = fmt.Sprintf("%s decides what staff users reach: only system/ scopes (or staff with unrestricted reach) may %s it", typ, verb)
 		} else if class == ClassDirectory && write {
-			d.Reason = fmt.Sprintf("%s is shared directory data: only system/ scopes and staff users may %s it", typ, verb)
+			d.Reason = fmt.Sprintf("%s is shared directory data: only system/ scopes (or staff with unrestricted reach) may %s it", typ, verb)
 		}
 	default:
 		d.Allow, d.Alternatives = true, pruned(alts)

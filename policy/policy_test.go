@@ -72,7 +72,7 @@ func TestDecide(t *testing.T) {
 		{"user Person: linked patients", pol, user("Person/p", "user/*.rs"), "Observation", PermRead, "where"},
 		{"user Practitioner: organization reach", pol, user("Practitioner/d", "user/*.rs"), "Observation", PermRead, "where"},
 		{"user PractitionerRole", pol, user("PractitionerRole/r", "user/*.rs"), "Patient", PermSearch, "where"},
-		{"staff writes directory", pol, user("Practitioner/d", "user/*.cruds"), "Location", PermUpdate, "all"},
+		{"confined staff write no directory data", pol, user("Practitioner/d", "user/*.cruds"), "Location", PermUpdate, "deny"},
 		{"staff may not write organizations (reach)", pol, user("Practitioner/d", "user/*.cruds"), "Organization", PermDelete, "deny"},
 		{"staff reads roles", pol, user("Practitioner/d", "user/*.cruds"), "PractitionerRole", PermRead, "all"},
 		{"staff may not write roles (their reach)", pol, user("Practitioner/d", "user/*.cruds"), "PractitionerRole", PermCreate, "deny"},

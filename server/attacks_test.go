@@ -210,13 +210,15 @@ func TestReviewAttacks(t *testing.T) {
 		en.must(doc, http.MethodGet, "/Observation/obsB", "", http.StatusNotFound)
 		// A confined practitioner cannot change what staff reach (the blind review of
 		// 2026-12-07): no role for themselves at another organization, no deleting another
-		// clinic's Organization; directory types that decide nothing stay writable.
+		// clinic's Organization, no renaming another clinic's Practitioner or adding Locations
+		// (the blind review's second round): confined staff write no directory data.
 		docw := en.userToken("Practitioner/Y", "openid fhirUser user/*.cruds")
 		en.must(docw, http.MethodPost, "/PractitionerRole", `{"resourceType":"PractitionerRole","practitioner":`+ref("Practitioner/Y")+
 			`,"organization":`+ref("Organization/org2")+`}`, http.StatusForbidden)
 		en.must(docw, http.MethodDelete, "/Organization/org2", "", http.StatusForbidden)
 		en.must(docw, http.MethodPut, "/Organization/org2", `{"resourceType":"Organization","id":"org2","name":"Taken"}`, http.StatusForbidden)
-		en.must(docw, http.MethodPost, "/Location", `{"resourceType":"Location","name":"Room 4"}`, http.StatusCreated)
+		en.must(docw, http.MethodPost, "/Location", `{"resourceType":"Location","name":"Room 4"}`, http.StatusForbidden)
+		en.must(docw, http.MethodPut, "/Practitioner/Z", `{"resourceType":"Practitioner","id":"Z","name":[{"family":"Renamed"}]}`, http.StatusForbidden)
 		if got := ids(t, en.must(doc, http.MethodGet, "/Patient", "", http.StatusOK)); !slices.Equal(got, []string{"Patient/A"}) {
 			t.Errorf("after the refused writes the practitioner sees %v", got)
 		}
