@@ -154,7 +154,34 @@ var schema = []string{
 	) WITHOUT ROWID`,
 	sortIndexes[0], sortIndexes[1], sortIndexes[2],
 
+	fmt.Sprintf("PRAGMA application_id = %d", applicationID),
 	fmt.Sprintf("PRAGMA user_version = %d", schemaVersion),
+}
+
+// writeCheckTable holds the one row that Store.CheckWrite rewrites to find out whether the
+// store can write (for /readyz): no resource, version or history entry. It is not part of the
+// versioned schema (an older Portico ignores it), so Open creates it when it is missing.
+const writeCheckTable = `CREATE TABLE IF NOT EXISTS write_check (
+	id INTEGER PRIMARY KEY CHECK (id = 1),
+	at INTEGER NOT NULL -- Unix nanoseconds of the last check
+)`
+
+// prepareSchema readies an existing or just created database on the writer's connection: the
+// application_id of a file an older Portico wrote (mark), the schema migrations, and the
+// write check's table.
+func prepareSchema(ctx context.Context, db *sql.DB, mark bool) error {
+	if mark {
+		if _, err := db.ExecContext(ctx, fmt.Sprintf("PRAGMA application_id = %d", applicationID)); err != nil {
+			return fmt.Errorf("sqlite: mark the database as Portico's: %w", err)
+		}
+	}
+	if err := migrate(ctx, db); err != nil {
+		return err
+	}
+	if _, err := db.ExecContext(ctx, writeCheckTable); err != nil {
+		return fmt.Errorf("sqlite: create the write check table: %w", err)
+	}
+	return nil
 }
 
 const refsByTarget = `CREATE INDEX refs_by_target ON refs (type, ref_id, param)`
