@@ -42,6 +42,8 @@ type Server struct {
 	oidc  atomic.Pointer[smart.OIDC]   // with --oidc-issuer: the external provider's tokens (oidc.go)
 	authz atomic.Pointer[smart.Server] // the built-in authorization server: its sweeper stops on close
 
+	writes *writeProbe // the store's write check, cached for /readyz (ready.go)
+
 	stopRecovery context.CancelFunc // the intent recovery loop (store/intent), nil when none
 	recoveryDone chan struct{}
 }
@@ -55,7 +57,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
-	s := &Server{cfg: cfg, log: log, store: st}
+	s := &Server{cfg: cfg, log: log, store: st, writes: newWriteProbe(st, log)}
 	if pending, err := s.startPending(ctx); pending {
 		if err != nil {
 			st.Close()
@@ -276,19 +278,6 @@ func (s *Server) registerDemo(e *echo.Echo) error {
 	}
 	d.Register(e)
 	return nil
-}
-
-// ready answers /readyz: 200 when the store answers, 503 otherwise.
-func (s *Server) ready(c echo.Context) error {
-	ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
-	defer cancel()
-	if err := s.store.Ping(ctx); err != nil {
-		return c.String(http.StatusServiceUnavailable, "store unavailable\n")
-	}
-	if o := s.oidc.Load(); o != nil && o.Ready() != nil {
-		return c.String(http.StatusServiceUnavailable, "OpenID provider not discovered yet\n")
-	}
-	return c.String(http.StatusOK, "ready\n")
 }
 
 // Handler is the whole HTTP surface (FHIR API, health endpoints).
