@@ -9,7 +9,10 @@ require (
 	modernc.org/sqlite v1.61.1
 )
 
-require github.com/abadojack/whatlanggo v1.0.1 // indirect
+require (
+	github.com/abadojack/whatlanggo v1.0.1 // indirect
+	golang.org/x/term v0.47.0
+)
 
 require (
 	github.com/coreos/go-oidc/v3 v3.21.0
