@@ -134,3 +134,24 @@ func (w *writer) writeCheck(ctx context.Context) error {
 	}
 	return nil
 }
+
+// SQLite's primary result codes of a store that cannot write at all.
+const (
+	codeReadOnly = 8  // SQLITE_READONLY
+	codeIOErr    = 10 // SQLITE_IOERR: a read, write or fsync failed (EIO, EFBIG...)
+	codeFull     = 13 // SQLITE_FULL: the file system is full
+	codeCantOpen = 14 // SQLITE_CANTOPEN
+)
+
+// unavailable marks the error of a write that failed because the store cannot write at all
+// (a full or read-only file system, an I/O error) as store.ErrUnavailable: the client gets 503,
+// as /readyz does, rather than a 500 that would say the request was at fault.
+func unavailable(err error) error {
+	switch errorCode(err) {
+	case codeReadOnly, codeIOErr, codeFull, codeCantOpen:
+		if !errors.Is(err, store.ErrUnavailable) {
+			return fmt.Errorf("%w: %w", store.ErrUnavailable, err)
+		}
+	}
+	return err
+}

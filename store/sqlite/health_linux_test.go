@@ -12,7 +12,7 @@ import (
 // TestCheckWriteFailsWhenWritesFail: with the process's file size limit (RLIMIT_FSIZE) lowered
 // to one byte, every write SQLite makes into its files fails as on a full disk (EFBIG instead
 // of ENOSPC); the write check then fails as the writes do, and passes again once the limit is
-// back, with the data intact. The limit is the whole process's: the test must not run in
+// back, with the data intact. A client's write fails as unavailable (503), not as a 500. The limit is the whole process's: the test must not run in
 // parallel with others.
 func TestCheckWriteFailsWhenWritesFail(t *testing.T) {
 	s, err := Open(t.Context(), Config{Dir: t.TempDir()})
@@ -46,8 +46,8 @@ func TestCheckWriteFailsWhenWritesFail(t *testing.T) {
 	if !errors.Is(checkErr, store.ErrUnavailable) {
 		t.Errorf("CheckWrite while no file can grow: %v; want an error wrapping ErrUnavailable", checkErr)
 	}
-	if putErr == nil {
-		t.Error("a write succeeded while no file could grow: the limit did not bite, so the test proves nothing")
+	if !errors.Is(putErr, store.ErrUnavailable) {
+		t.Errorf("a write while no file could grow: %v; want an error wrapping ErrUnavailable (503, not 500)", putErr)
 	}
 	if err := s.CheckWrite(t.Context()); err != nil {
 		t.Errorf("CheckWrite after the limit was lifted: %v", err)

@@ -244,7 +244,7 @@ func (w *writer) commitOnce(batch []*request, savepoints bool) bool {
 		}
 	}
 	for i, req := range batch {
-		req.result = results[i]
+		req.result = unavailable(results[i])
 	}
 	w.answer(batch, committed)
 	return true
