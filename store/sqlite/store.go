@@ -61,7 +61,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := prepareSchema(ctx, wdb, mark); err != nil {
+	if err := prepareSchema(ctx, wdb, mark, cfg.Logger); err != nil {
 		_ = wdb.Close()
 		return nil, err
 	}
