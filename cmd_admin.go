@@ -36,8 +36,8 @@ type adminCmd struct {
 	synopsis string // the flags it needs, for the list of commands
 	summary  string
 	flags    func(fs *flag.FlagSet)
-	run      func(ctx context.Context, st store.Store, io adminIO) error
-	files    func(ctx context.Context, cfg server.Config, io adminIO) error
+	run      func(ctx context.Context, st store.Store, aio adminIO) error
+	files    func(ctx context.Context, cfg server.Config, aio adminIO) error
 	password bool // reads a password (readPassword)
 }
 
@@ -135,7 +135,13 @@ func admin(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 	if cmd.files != nil {
-		if err := cmd.files(ctx, cfg, aio); err != nil {
+		err := cmd.files(ctx, cfg, aio)
+		var usage usageError
+		switch {
+		case errors.As(err, &usage):
+			fmt.Fprintf(stderr, "portico admin %s: %v\n`portico admin %s --help` lists the flags.\n", cmd.name, err, cmd.name)
+			return 2
+		case err != nil:
 			fmt.Fprintf(stderr, "portico admin %s: %v\n", cmd.name, err)
 			return 1
 		}
@@ -158,6 +164,11 @@ func admin(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	return 0
 }
+
+// usageError is a command line a command cannot run with (exit code 2).
+type usageError string
+
+func (e usageError) Error() string { return string(e) }
 
 func upperFirst(s string) string {
 	if s == "" {

@@ -231,3 +231,44 @@ func TestAdminAppLifecycle(t *testing.T) {
 		}
 	}
 }
+
+// TestAdminBackupRestore: backup and restore through the command, JSON out; a restore never
+// replaces a database; on MongoDB both point to mongodump.
+func TestAdminBackupRestore(t *testing.T) {
+	dir := t.TempDir()
+	if code, _, stderr := runAdminTest(t, dir, "keys", "rotate"); code != 0 {
+		t.Fatalf("keys rotate: %d %s", code, stderr)
+	}
+	out := filepath.Join(t.TempDir(), "backup.db")
+	code, stdout, stderr := runAdminTest(t, dir, "backup", "--out", out)
+	var info struct {
+		File          string
+		SchemaVersion int `json:"schema_version"`
+		Resources     int
+	}
+	if err := json.Unmarshal([]byte(stdout), &info); code != 0 || err != nil || info.File != out || info.SchemaVersion == 0 || info.Resources == 0 {
+		t.Fatalf("backup: %d %s %s", code, stdout, stderr)
+	}
+	if code, _, stderr := runAdminTest(t, dir, "backup", "--out", out); code != 1 || !strings.Contains(stderr, "exists") {
+		t.Errorf("backup over a file: %d %s", code, stderr)
+	}
+	if code, _, stderr := runAdminTest(t, dir, "restore", "--from", out); code != 1 || !strings.Contains(stderr, "exists") {
+		t.Errorf("restore over a database: %d %s", code, stderr)
+	}
+	restored := filepath.Join(t.TempDir(), "restored")
+	if code, _, stderr := runAdminTest(t, restored, "restore", "--from", out); code != 0 {
+		t.Fatalf("restore: %d %s", code, stderr)
+	}
+	if code, stdout, _ := runAdminTest(t, restored, "keys", "rotate"); code != 0 || !strings.Contains(stdout, "kid") {
+		t.Errorf("the restored store: %d %s", code, stdout)
+	}
+	for _, args := range [][]string{{"backup", "--out", filepath.Join(t.TempDir(), "m.db")}, {"restore", "--from", out}} {
+		code, _, stderr := runAdminTest(t, dir, append(args, "--store", "mongodb://localhost:1/portico")...)
+		if code != 1 || !strings.Contains(stderr, "mongodump") {
+			t.Errorf("%s on MongoDB: %d %s", args[0], code, stderr)
+		}
+	}
+	if code, _, stderr := runAdminTest(t, dir, "backup"); code != 2 || !strings.Contains(stderr, "--out is required") {
+		t.Errorf("backup without --out: %d %s", code, stderr)
+	}
+}

@@ -28,7 +28,7 @@ func backupCommands() []adminCmd {
 					return errNotEmbedded
 				}
 				if out == "" {
-					return errors.New("--out is required")
+					return usageError("--out is required")
 				}
 				info, err := sqlite.Backup(ctx, dir, out)
 				if err != nil {
@@ -49,7 +49,7 @@ func backupCommands() []adminCmd {
 					return errNotEmbedded
 				}
 				if from == "" {
-					return errors.New("--from is required")
+					return usageError("--from is required")
 				}
 				info, err := sqlite.Restore(ctx, from, dir)
 				if err != nil {
