@@ -10,8 +10,14 @@ COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
 # The generated R4 model is committed, so the build needs nothing outside the repo.
-# The SQLite driver is pure Go: no cgo, a fully static binary.
-RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/portico . \
+# The SQLite driver is pure Go: no cgo, a fully static binary. .git is not copied, so Go records
+# no version: give it (`portico version`, the CapabilityStatement) with
+#   docker build --build-arg PORTICO_VERSION=$(git describe --tags --always) --build-arg PORTICO_REVISION=$(git rev-parse HEAD) .
+ARG PORTICO_VERSION=""
+ARG PORTICO_REVISION=""
+RUN CGO_ENABLED=0 go build -trimpath \
+      -ldflags="-s -w -X github.com/portico-health/portico/internal/buildinfo.version=${PORTICO_VERSION} -X github.com/portico-health/portico/internal/buildinfo.revision=${PORTICO_REVISION}" \
+      -o /out/portico . \
  && mkdir -p /out/data /out/tmp && chmod 0700 /out/data && chmod 1777 /out/tmp \
  && echo 'portico:x:10001:10001:Portico:/data:/sbin/nologin' > /out/passwd
 

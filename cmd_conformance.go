@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net/url"
 	"os"
 	"os/signal"
@@ -16,30 +17,25 @@ import (
 	"github.com/portico-health/portico/conformance"
 )
 
+const conformanceUsage = `usage: portico conformance --base-url URL [--timeout 2m] [--section NAME[,NAME...]] [-v]
+
+Runs the black-box FHIR R4 conformance suite against URL and prints the report; exits 0 if
+every check passed, 1 if one failed, 2 on a usage error.`
+
 // runConformance implements `portico conformance`: it runs the black-box suite against a FHIR
 // R4 base URL, prints the report on stdout, and exits 0 when every check passed, 1 when one
 // failed, 2 on a usage error. Flags can also come from PORTICO_<FLAG> (PORTICO_BASE_URL, ...).
-func runConformance(args []string) int {
+func runConformance(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("conformance", flag.ContinueOnError)
 	baseURL := fs.String("base-url", "", "FHIR base URL of the server to check, e.g. http://localhost:8080/fhir (required)")
 	timeout := fs.Duration("timeout", 2*time.Minute, "give up on the whole run after this long")
 	sections := fs.String("section", "", "comma-separated sections to run (default all): "+strings.Join(conformance.Sections(), ", "))
 	verbose := fs.Bool("v", false, "log every request on stderr")
-	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: portico conformance --base-url URL [--timeout 2m] [--section NAME[,NAME...]] [-v]")
-		fmt.Fprintln(fs.Output(), "Runs the black-box FHIR R4 conformance suite against URL; exits 0 if every check passed, 1 if one failed.")
-		fs.PrintDefaults()
+	if code, done := parseCommand(fs, args, conformanceUsage, stdout, stderr); done {
+		return code
 	}
-	if err := parseWithEnv(fs, args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		fmt.Fprintln(os.Stderr, "portico conformance:", err)
-		return 2
-	}
-	if err := checkConformanceFlags(fs, *baseURL, *timeout, *sections); err != nil {
-		fmt.Fprintln(os.Stderr, "portico conformance:", err)
-		fs.Usage()
+	if err := checkConformanceFlags(*baseURL, *timeout, *sections); err != nil {
+		fmt.Fprintf(stderr, "portico conformance: %v\n`portico conformance --help` lists the flags.\n", err)
 		return 2
 	}
 
@@ -48,7 +44,7 @@ func runConformance(args []string) int {
 		opts.Sections = strings.Split(*sections, ",")
 	}
 	if *verbose {
-		opts.Logf = func(format string, args ...any) { fmt.Fprintf(os.Stderr, format+"\n", args...) }
+		opts.Logf = func(format string, args ...any) { fmt.Fprintf(stderr, format+"\n", args...) }
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
@@ -56,8 +52,8 @@ func runConformance(args []string) int {
 	defer cancel()
 
 	report := conformance.Run(ctx, opts)
-	if err := report.WriteText(os.Stdout); err != nil {
-		fmt.Fprintln(os.Stderr, "portico conformance:", err)
+	if err := report.WriteText(stdout); err != nil {
+		fmt.Fprintln(stderr, "portico conformance:", err)
 		return 1
 	}
 	if !report.Passed() {
@@ -67,11 +63,8 @@ func runConformance(args []string) int {
 }
 
 // checkConformanceFlags reports every usage problem at once.
-func checkConformanceFlags(fs *flag.FlagSet, baseURL string, timeout time.Duration, sections string) error {
+func checkConformanceFlags(baseURL string, timeout time.Duration, sections string) error {
 	var errs []error
-	if fs.NArg() > 0 {
-		errs = append(errs, fmt.Errorf("unexpected arguments %q", fs.Args()))
-	}
 	if u, err := url.Parse(baseURL); baseURL == "" {
 		errs = append(errs, errors.New("--base-url (or PORTICO_BASE_URL) is required"))
 	} else if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {

@@ -2,23 +2,29 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
 	"os/signal"
 	"runtime/debug"
-	"strings"
 	"syscall"
 
+	"github.com/portico-health/portico/internal/buildinfo"
 	"github.com/portico-health/portico/server"
 )
 
-// runServe implements `portico serve`. Every flag can also be set with PORTICO_<FLAG>
-// (e.g. PORTICO_DATA_DIR); a flag given on the command line wins.
-func runServe(args []string) int {
+// serveUsage starts `portico serve --help`.
+const serveUsage = `usage: portico [serve] [flags]
+
+Serves the FHIR R4 API, the SMART authorization server, /healthz and /readyz. Every flag can
+also be set with PORTICO_<FLAG> (PORTICO_DATA_DIR); a flag on the command line wins.`
+
+// serveFlags defines the flags of `portico serve` on a new flag set, over the defaults. `portico
+// help` lists the environment variables from it.
+func serveFlags() (*flag.FlagSet, *server.Config, *int) {
 	cfg := server.Defaults()
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.StringVar(&cfg.Addr, "addr", cfg.Addr, "listen address")
@@ -28,6 +34,7 @@ func runServe(args []string) int {
 	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "debug, info, warn or error")
 	fs.Int64Var(&cfg.MaxBodyBytes, "max-body-bytes", cfg.MaxBodyBytes, "largest accepted request body, in bytes (larger: 413)")
 	fs.StringVar(&cfg.SQLiteSync, "sqlite-sync", cfg.SQLiteSync, "when the embedded store acknowledges a write: full (after the WAL fsync), strict (full, nothing readable before it) or normal (no fsync: not power-loss safe)")
+	fs.DurationVar(&cfg.SQLiteQuickCheck, "sqlite-quick-check", cfg.SQLiteQuickCheck, "longest integrity check (PRAGMA quick_check) of the embedded store at start; /readyz answers 503 while it runs and after it found damage (0: no check)")
 	fs.IntVar(&cfg.SQLiteMmapMB, "sqlite-mmap-mb", cfg.SQLiteMmapMB, "MiB of the embedded store's file each reader maps into memory (0: none; mapped pages count as resident memory)")
 	fs.StringVar(&cfg.Auth, "auth", cfg.Auth, `"smart": SMART on FHIR tokens required on the FHIR API; "none": an open server, for local development only`)
 	fs.BoolVar(&cfg.Triage, "triage", cfg.Triage, "triage patient messages (Communication from a Patient or RelatedPerson)")
@@ -58,21 +65,24 @@ func runServe(args []string) int {
 	fs.BoolVar(&cfg.Metrics, "metrics", cfg.Metrics, "serve Prometheus metrics at /metrics, unauthenticated like /healthz: keep it off the public internet at the reverse proxy")
 	fs.StringVar(&cfg.OTLPEndpoint, "otlp-endpoint", cfg.OTLPEndpoint, "export OpenTelemetry traces over OTLP/HTTP to this collector base URL (http://collector:4318; spans go to its /v1/traces); empty: only if OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is set")
 	fs.BoolVar(&cfg.Demo, "demo", cfg.Demo, "serve the /demo SMART patient-portal app and register its public client portico-demo (needs --auth=smart)")
-	if err := parseWithEnv(fs, args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		fmt.Fprintln(os.Stderr, "portico serve:", err)
-		return 2
+	return fs, &cfg, &memoryLimitMB
+}
+
+// runServe implements `portico serve`.
+func runServe(args []string, _ io.Reader, stdout, stderr io.Writer) int {
+	fs, c, limit := serveFlags()
+	if code, done := parseCommand(fs, args, serveUsage, stdout, stderr); done {
+		return code
 	}
+	cfg, memoryLimitMB := *c, *limit
 	level, err := server.ParseLevel(cfg.LogLevel)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "portico serve:", err)
+		fmt.Fprintln(stderr, "portico serve:", err)
 		return 2
 	}
-	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
 	if memoryLimitMB < 0 {
-		fmt.Fprintln(os.Stderr, "portico serve: --memory-limit-mb must be >= 0")
+		fmt.Fprintln(stderr, "portico serve: --memory-limit-mb must be >= 0")
 		return 2
 	}
 	if _, set := os.LookupEnv("GOMEMLIMIT"); !set && memoryLimitMB > 0 {
@@ -92,7 +102,7 @@ func runServe(args []string) int {
 		log.Error("cannot listen", "addr", cfg.Addr, "error", err)
 		return 1
 	}
-	log.Info("serving FHIR R4", "addr", ln.Addr().String(), "base_url", cfg.BaseURL, "data_dir", cfg.DataDir, "auth", cfg.Auth)
+	log.Info("serving FHIR R4", "version", buildinfo.Version(), "addr", ln.Addr().String(), "base_url", cfg.BaseURL, "data_dir", cfg.DataDir, "auth", cfg.Auth)
 	if err := srv.Serve(ctx, ln); err != nil {
 		log.Error("server stopped with an error", "error", err)
 		return 1
@@ -108,21 +118,3 @@ func runServe(args []string) int {
 // when the live heap itself exceeds the limit, so a large transaction slows down rather than
 // fails.
 const defaultMemoryLimitMB = 64
-
-// parseWithEnv parses args after filling, for each flag, PORTICO_<FLAG> from the environment
-// (dashes become underscores).
-func parseWithEnv(fs *flag.FlagSet, args []string) error {
-	var errs []error
-	fs.VisitAll(func(f *flag.Flag) {
-		name := "PORTICO_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
-		if v, ok := os.LookupEnv(name); ok {
-			if err := f.Value.Set(v); err != nil {
-				errs = append(errs, fmt.Errorf("%s=%q: %w", name, v, err))
-			}
-		}
-	})
-	if err := errors.Join(errs...); err != nil {
-		return err
-	}
-	return fs.Parse(args)
-}

@@ -1,8 +1,9 @@
 package conformance
 
 import (
-	"runtime/debug"
 	"time"
+
+	"github.com/portico-health/portico/internal/buildinfo"
 )
 
 // Description is what a server really serves, from which its CapabilityStatement is built.
@@ -13,7 +14,7 @@ type Description struct {
 	ResourceTypes []string // the served types; listed sorted so the document is stable
 
 	SoftwareName    string    // default "Portico"
-	SoftwareVersion string    // default: the main module's version from the build, else "dev"
+	SoftwareVersion string    // default: the build's version, as `portico version` prints it (buildinfo)
 	Date            time.Time // default: when Handler or CapabilityStatement was called
 
 	// Interactions is what every type supports; nil means DefaultInteractions().
@@ -59,7 +60,7 @@ func (d Description) withDefaults(now time.Time) Description {
 		d.SoftwareName = "Portico"
 	}
 	if d.SoftwareVersion == "" {
-		d.SoftwareVersion = buildVersion()
+		d.SoftwareVersion = buildinfo.Version()
 	}
 	if d.Date.IsZero() {
 		d.Date = now
@@ -75,13 +76,4 @@ func (d Description) withDefaults(now time.Time) Description {
 		d.PatchFormats = []string{"application/json-patch+json"}
 	}
 	return d
-}
-
-// buildVersion is the main module's version as the Go toolchain recorded it: a tag for
-// `go install module@version`, "(devel)" for a local build, which we report as "dev".
-func buildVersion() string {
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-		return bi.Main.Version
-	}
-	return "dev"
 }

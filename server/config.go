@@ -38,6 +38,11 @@ type Config struct {
 	// sqlite.Config.Sync and docs/store.md, "Durability".
 	SQLiteSync string
 
+	// SQLiteQuickCheck bounds the integrity check (PRAGMA quick_check) of the embedded store
+	// that runs in the background at start: /readyz answers 503 until it has ended, and for as
+	// long as the server runs when it found damage. 0 skips it. sqlite.Config.QuickCheck.
+	SQLiteQuickCheck time.Duration
+
 	// Auth is how the FHIR API is protected: AuthSMART (tokens required, the default) or
 	// AuthNone (an open server for local development; a warning is logged at every start).
 	Auth string
@@ -126,6 +131,12 @@ const (
 	defaultIdleTimeout  = 2 * time.Minute
 )
 
+// defaultQuickCheck bounds the start-up integrity check of the embedded store. quick_check
+// reads every page: a few hundred MB per second from the page cache, so a store of a few GB is
+// checked whole; a larger one is checked only as far as the bound allows (and then reported
+// as unchecked), so that readiness is not held back for minutes.
+const defaultQuickCheck = 10 * time.Second
+
 // orDefault is d, or def when d is 0.
 func orDefault(d, def time.Duration) time.Duration {
 	if d == 0 {
@@ -161,16 +172,17 @@ func (c Config) oidcConfig(log *slog.Logger) smart.OIDCConfig {
 // Defaults returns the configuration `go run .` uses.
 func Defaults() Config {
 	return Config{
-		Addr:         ":8080",
-		DataDir:      "./portico-data",
-		BaseURL:      "http://localhost:8080/fhir",
-		LogLevel:     "info",
-		SQLiteSync:   "full",
-		MaxBodyBytes: 8 << 20,
-		Auth:         AuthSMART,
-		Triage:       true,
-		StaffReach:   "organization",
-		Metrics:      true,
+		Addr:             ":8080",
+		DataDir:          "./portico-data",
+		BaseURL:          "http://localhost:8080/fhir",
+		LogLevel:         "info",
+		SQLiteSync:       "full",
+		SQLiteQuickCheck: defaultQuickCheck,
+		MaxBodyBytes:     8 << 20,
+		Auth:             AuthSMART,
+		Triage:           true,
+		StaffReach:       "organization",
+		Metrics:          true,
 
 		PasswordHashes: smart.DefaultPasswordHashes,
 		ReadTimeout:    defaultReadTimeout,
@@ -206,6 +218,9 @@ func (c Config) Validate() error {
 	}
 	if c.SQLiteMmapMB < 0 || int64(c.SQLiteMmapMB)<<20 > sqlite.MaxMmapSize {
 		errs = append(errs, fmt.Errorf("sqlite-mmap-mb: %d: want 0 to %d", c.SQLiteMmapMB, sqlite.MaxMmapSize>>20))
+	}
+	if c.SQLiteQuickCheck < 0 {
+		errs = append(errs, fmt.Errorf("sqlite-quick-check: %v: must not be negative (0 skips the check)", c.SQLiteQuickCheck))
 	}
 	switch c.SQLiteSync {
 	case "", "full", "strict", "normal":

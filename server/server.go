@@ -47,6 +47,8 @@ type Server struct {
 
 	certs *certReloader // with --tls-cert: the HTTPS certificate (tls.go)
 
+	writes *writeProbe // the store's write check, cached for /readyz (ready.go)
+
 	stopRecovery context.CancelFunc // the intent recovery loop (store/intent), nil when none
 	recoveryDone chan struct{}
 
@@ -64,7 +66,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
-	s := &Server{cfg: cfg, log: log, store: st}
+	s := &Server{cfg: cfg, log: log, store: st, writes: newWriteProbe(st, log)}
 	warnPlainHTTP(cfg.BaseURL, log)
 	if cfg.TLSCert != "" {
 		if s.certs, err = newCertReloader(cfg.TLSCert, cfg.TLSKey, log); err != nil {
@@ -350,19 +352,6 @@ func (s *Server) registerDemo(e *echo.Echo, st store.Store) error {
 	}
 	d.Register(e)
 	return nil
-}
-
-// ready answers /readyz: 200 when the store answers, 503 otherwise.
-func (s *Server) ready(c echo.Context) error {
-	ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
-	defer cancel()
-	if err := s.store.Ping(ctx); err != nil {
-		return c.String(http.StatusServiceUnavailable, "store unavailable\n")
-	}
-	if o := s.oidc.Load(); o != nil && o.Ready() != nil {
-		return c.String(http.StatusServiceUnavailable, "OpenID provider not discovered yet\n")
-	}
-	return c.String(http.StatusOK, "ready\n")
 }
 
 // Handler is the whole HTTP surface (FHIR API, health endpoints).

@@ -42,13 +42,27 @@ func storeOpener(location string) (opener, string, error) {
 	return o, rest, nil
 }
 
-func openSQLite(ctx context.Context, cfg Config, rest string, log *slog.Logger, _ bool) (store.Store, error) {
-	dir := cfg.DataDir
-	if rest != "" {
-		dir = rest
+func openSQLite(ctx context.Context, cfg Config, rest string, log *slog.Logger, serving bool) (store.Store, error) {
+	sc := sqlite.Config{Dir: cfg.SQLiteDir(), Logger: log, MmapSize: int64(cfg.SQLiteMmapMB) << 20, Sync: cfg.SQLiteSync}
+	if serving {
+		sc.QuickCheck = cfg.SQLiteQuickCheck // /readyz reports it; a one-shot command needs none
 	}
-	return sqlite.Open(ctx, sqlite.Config{Dir: dir, Logger: log, MmapSize: int64(cfg.SQLiteMmapMB) << 20,
-		Sync: cfg.SQLiteSync})
+	return sqlite.Open(ctx, sc)
+}
+
+// SQLiteDir is the directory of the embedded store: the path of --store sqlite:/path, else
+// --data-dir. "" when --store names another backend.
+func (c Config) SQLiteDir() string {
+	if c.Store == "" || c.Store == "sqlite" {
+		return c.DataDir
+	}
+	if dir, ok := strings.CutPrefix(c.Store, "sqlite:"); ok {
+		if dir == "" {
+			return c.DataDir
+		}
+		return dir
+	}
+	return ""
 }
 
 // openMongo opens the MongoDB backend; rest is the connection string after "mongodb:" or

@@ -90,3 +90,32 @@ func TestTriageWiring(t *testing.T) {
 		t.Error("--triage-protocols without triage accepted")
 	}
 }
+
+// TestTriageFileErrorsSayWhere: a triage configuration or protocol file that is cut short, or
+// has a value of the wrong type, stops the start with the file's name, the line and column,
+// and the field (encoding/json said only "unexpected EOF").
+func TestTriageFileErrorsSayWhere(t *testing.T) {
+	dir := t.TempDir()
+	truncated := filepath.Join(dir, "triage-config.json")
+	if err := os.WriteFile(truncated, []byte("{\n  \"version\": 1,\n  \"routes\": [\n    {\"id\": \"front-desk\""), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	wrongType := filepath.Join(dir, "protocols.json")
+	if err := os.WriteFile(wrongType, []byte("{\n  \"protocols\": [\n    {\"id\": \"chest-pain\", \"priority\": 3}\n  ]\n}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := Defaults()
+	cfg.TriageConfig, cfg.TriageProtocols = truncated, wrongType
+	err := cfg.Validate()
+	if err == nil {
+		t.Fatal("Validate accepted both files")
+	}
+	for _, want := range []string{
+		"triage-config: triage config " + truncated + ": invalid triage configuration: line 4, column 24: the file ends inside a value",
+		"triage-protocols: " + wrongType + ": protocol: invalid: line 3, column 38: protocols.priority: a number where a string is expected",
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("Validate:\n%v\nlacks\n%s", err, want)
+		}
+	}
+}

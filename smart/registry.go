@@ -255,6 +255,21 @@ func (r *Registry) DisableClient(ctx context.Context, id string) error {
 	return r.updateClient(ctx, id, func(c *Client) error { c.Disabled = true; return nil })
 }
 
+// EnableClient lets a disabled app act again: its tokens that have not expired verify again.
+func (r *Registry) EnableClient(ctx context.Context, id string) error {
+	return r.updateClient(ctx, id, func(c *Client) error { c.Disabled = false; return nil })
+}
+
+// DeleteClient removes an app with every version of its record (its secret hash and keys
+// included). Its client_id is unknown from then on, so its tokens, codes and refresh tokens
+// stop as a disabled app's do.
+func (r *Registry) DeleteClient(ctx context.Context, id string) error {
+	if _, err := r.Client(ctx, id); err != nil {
+		return err
+	}
+	return r.st.Purge(ctx, TypeClient, id)
+}
+
 // RotateSecret gives a confidential app a new secret; the old one stops working at once.
 func (r *Registry) RotateSecret(ctx context.Context, id string) (string, error) {
 	secret, hash, err := newSecret()
@@ -352,8 +367,43 @@ func (r *Registry) Users(ctx context.Context) ([]User, error) {
 	return out, nil
 }
 
-// DisableUser stops a user from signing in.
+// DisableUser stops a user from signing in; their tokens stop verifying.
 func (r *Registry) DisableUser(ctx context.Context, username string) error {
+	return r.updateUser(ctx, username, func(u *User) error { u.Disabled = true; return nil })
+}
+
+// EnableUser lets a disabled user sign in again; their tokens that have not expired verify
+// again.
+func (r *Registry) EnableUser(ctx context.Context, username string) error {
+	return r.updateUser(ctx, username, func(u *User) error { u.Disabled = false; return nil })
+}
+
+// SetPassword gives a user a new password (at least 8 characters); the old one stops working
+// at once.
+func (r *Registry) SetPassword(ctx context.Context, username, password string) error {
+	if len(password) < 8 {
+		return errors.New("password: at least 8 characters")
+	}
+	hash, err := HashSecret(password)
+	if err != nil {
+		return err
+	}
+	return r.updateUser(ctx, username, func(u *User) error { u.PasswordHash = hash; return nil })
+}
+
+// DeleteUser removes a user with every version of their record (the password hashes
+// included). Their id is unknown from then on, so their sessions, tokens and refresh tokens
+// stop as a disabled user's do; the username can be given to a new user.
+func (r *Registry) DeleteUser(ctx context.Context, username string) error {
+	u, err := r.UserByUsername(ctx, username)
+	if err != nil {
+		return err
+	}
+	return r.st.Purge(ctx, TypeUser, u.ID)
+}
+
+// updateUser applies change to the stored user with this username.
+func (r *Registry) updateUser(ctx context.Context, username string, change func(*User) error) error {
 	u, err := r.UserByUsername(ctx, username)
 	if err != nil {
 		return err
@@ -364,7 +414,9 @@ func (r *Registry) DisableUser(ctx context.Context, username string) error {
 			if err := json.Unmarshal(body, &cur); err != nil {
 				return nil, err
 			}
-			cur.Disabled = true
+			if err := change(&cur); err != nil {
+				return nil, err
+			}
 			return json.Marshal(cur)
 		})
 }

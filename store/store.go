@@ -137,6 +137,14 @@ func CapabilitiesOf(st Store) Capabilities {
 	return Capabilities{}
 }
 
+// WriteChecker is a Store that can tell whether it can write now, for /readyz: CheckWrite
+// commits a write of its own that changes no resource and no history (a dedicated record
+// outside the FHIR data), and returns nil, or why the store cannot write (wrapping
+// ErrUnavailable). It costs a commit, so callers cache its answer for a few seconds.
+type WriteChecker interface {
+	CheckWrite(ctx context.Context) error
+}
+
 // Write is one new version to store. The caller (the api package) has already set id,
 // meta.versionId and meta.lastUpdated inside Body to the values given here.
 type Write struct {

@@ -61,6 +61,7 @@ type Store struct {
 	res      *mongo.Collection
 	locks    *mongo.Collection
 	counters *mongo.Collection
+	checks   *mongo.Collection // the one document CheckWrite rewrites
 	log      *slog.Logger
 	txn      bool // the deployment supports multi-document transactions; set before ready
 	noTxn    bool // Config.NoTransactions
@@ -115,6 +116,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	s.res = s.db.Collection("resources")
 	s.locks = s.db.Collection("locks")
 	s.counters = s.db.Collection("counters")
+	s.checks = s.db.Collection("write_check")
 
 	timeout := cfg.ConnectTimeout
 	if timeout <= 0 {
@@ -339,6 +341,25 @@ func (s *Store) Ping(ctx context.Context) error {
 		return s.mapErr(ctx, err)
 	}
 	return nil
+}
+
+var _ store.WriteChecker = (*Store)(nil)
+
+// CheckWrite implements store.WriteChecker: it upserts the one document of the write_check
+// collection with the store's write concern (majority unless the URI says otherwise), so it
+// fails when the deployment takes no writes (no primary, a majority unreachable, a user that
+// may only read, a full disk). No resource or history changes.
+func (s *Store) CheckWrite(ctx context.Context) error {
+	if err := s.enter(ctx); err != nil {
+		return err
+	}
+	defer s.leave()
+	_, err := s.checks.UpdateOne(ctx, bson.D{{Key: "_id", Value: "readyz"}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "at", Value: time.Now().UTC()}}}}, options.UpdateOne().SetUpsert(true))
+	if err = s.mapErr(ctx, err); err != nil && !errors.Is(err, store.ErrUnavailable) {
+		err = fmt.Errorf("mongo: write check: %w: %w", store.ErrUnavailable, err)
+	}
+	return err
 }
 
 // Close waits for the operations in flight, then disconnects.

@@ -172,3 +172,28 @@ func errorsIs(err, target error) bool {
 	}
 	return false
 }
+
+// TestCheckWrite: the write check commits one document of its own, again and again, and
+// changes no resource and no history.
+func TestCheckWrite(t *testing.T) {
+	requireMongo(t)
+	s := openStore(t)
+	defer s.Close()
+	w := store.Write{Op: store.OpCreate, Type: "Patient", ID: "p", Version: 1, LastUpdated: time.Now(), Body: []byte(`{}`)}
+	if err := s.Write(t.Context(), w); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if err := s.CheckWrite(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	page, err := s.History(t.Context(), store.HistoryQuery{Count: 10})
+	if err != nil || len(page.Records) != 1 {
+		t.Errorf("system history after the checks: %v, %d entries, want 1", err, len(page.Records))
+	}
+	n, err := s.CountWriteChecks(t.Context())
+	if err != nil || n != 1 {
+		t.Errorf("write_check documents: %d, %v; want 1", n, err)
+	}
+}

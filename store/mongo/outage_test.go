@@ -55,6 +55,9 @@ func TestOutage(t *testing.T) {
 	if err := s.Ping(t.Context()); !errors.Is(err, store.ErrUnavailable) {
 		t.Errorf("Ping while down: err %v, want ErrUnavailable", err)
 	}
+	if err := s.CheckWrite(t.Context()); !errors.Is(err, store.ErrUnavailable) {
+		t.Errorf("CheckWrite while down: err %v, want ErrUnavailable", err)
+	}
 
 	startJavaServer(t, port) // an empty in-memory server: the data is gone, the store works again
 	deadline := time.Now().Add(20 * time.Second)
@@ -74,5 +77,8 @@ func TestOutage(t *testing.T) {
 	w.ID = "q"
 	if err := s.Write(t.Context(), w); err != nil {
 		t.Errorf("Write after the restart: %v", err)
+	}
+	if err := s.CheckWrite(t.Context()); err != nil {
+		t.Errorf("CheckWrite after the restart: %v", err)
 	}
 }

@@ -11,6 +11,9 @@ import (
 // database file.
 const checkpointInterval = 200 * time.Millisecond
 
+// checkpointFailureLog is how often checkpoints that keep failing are logged.
+const checkpointFailureLog = time.Minute
+
 // checkpointer moves SQLite's WAL checkpoints off the writer. With automatic checkpoints, the
 // commit that crosses the threshold copies thousands of pages into the database file while
 // every caller of its batch waits; that was a tenth of the writer's CPU under a create load.
@@ -36,13 +39,24 @@ func (c *checkpointer) run() {
 	defer close(c.done)
 	t := time.NewTicker(checkpointInterval)
 	defer t.Stop()
+	var failing, logged time.Time // since when checkpoints fail, and when that was last logged
 	for {
 		select {
 		case <-c.stop:
 			return
 		case <-t.C:
-			if err := c.checkpoint(context.Background(), "PASSIVE"); err != nil {
-				c.log.Warn("sqlite checkpoint failed", "err", err)
+			err := c.checkpoint(context.Background(), "PASSIVE")
+			switch {
+			case err != nil && time.Since(logged) >= checkpointFailureLog:
+				// Five times a second on a full disk: logged when it begins, then each minute.
+				if failing.IsZero() {
+					failing = time.Now()
+				}
+				logged = time.Now()
+				c.log.Warn("sqlite checkpoint failed", "err", err, "failing_for", time.Since(failing).Round(time.Second).String())
+			case err == nil && !failing.IsZero():
+				c.log.Info("sqlite checkpoints succeed again", "failed_for", time.Since(failing).Round(time.Second).String())
+				failing, logged = time.Time{}, time.Time{}
 			}
 		}
 	}

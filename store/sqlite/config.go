@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
+	"time"
 )
 
 // Config configures Open. Only Dir is required.
@@ -36,6 +37,13 @@ type Config struct {
 	// page a reader's cache misses, but every mapped page a reader touches counts as resident
 	// memory of the process, once per reader (docs/store.md, "Memory").
 	MmapSize int64
+
+	// QuickCheck bounds the integrity check (SQLite's PRAGMA quick_check) that Open starts in
+	// the background: until it ends, and after it found damage, CheckWrite fails, so /readyz
+	// answers 503. A check still running after QuickCheck is stopped and counts as passed (it
+	// reports nothing before it has read every page). 0, the default, runs none (the admin
+	// commands).
+	QuickCheck time.Duration
 }
 
 // DatabaseFile is the name of the database file inside Config.Dir.
@@ -56,6 +64,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.MmapSize < 0 {
 		errs = append(errs, fmt.Errorf("memory map size (MmapSize) %d: want >= 0", c.MmapSize))
+	}
+	if c.QuickCheck < 0 {
+		errs = append(errs, fmt.Errorf("integrity check bound (QuickCheck) %v: want >= 0", c.QuickCheck))
 	}
 	if c.ReadConns < 0 {
 		errs = append(errs, fmt.Errorf("read pool size (ReadConns) %d: want >= 0", c.ReadConns))

@@ -4,6 +4,7 @@ package sqlite
 
 import (
 	"database/sql/driver"
+	"errors"
 
 	modernc "modernc.org/sqlite"
 )
@@ -15,3 +16,13 @@ import (
 const DriverName = "modernc.org/sqlite"
 
 func sqlDriver() driver.Driver { return &modernc.Driver{} }
+
+// errorCode is SQLite's primary result code of a driver error (SQLITE_FULL...), 0 for another
+// error.
+func errorCode(err error) int {
+	var e *modernc.Error
+	if errors.As(err, &e) {
+		return e.Code() & 0xff
+	}
+	return 0
+}

@@ -10,33 +10,13 @@ import (
 
 // The data directory and the database files hold patient data and the authorization server's
 // keys and credentials: only the owner may read them. SQLite creates the -wal and -shm files
-// with the mode of the database file, so creating that file 0600 covers all three.
+// with the mode of the database file, so creating that file 0600 covers all three (initialise);
+// prepareFiles takes the group and other permissions away from the files of an older store
+// (an older Portico created them 0755 and 0644).
 const (
 	dirMode  fs.FileMode = 0o700
 	fileMode fs.FileMode = 0o600
 )
-
-// securePaths creates dir (0700) and the database file (0600) when missing, and takes the
-// group and other permissions away from existing ones, logging each change (an older Portico
-// created them 0755 and 0644).
-func securePaths(dir, path string, log *slog.Logger) error {
-	if err := os.MkdirAll(dir, dirMode); err != nil {
-		return fmt.Errorf("sqlite: data directory: %w", err)
-	}
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, fileMode)
-	if err != nil {
-		return fmt.Errorf("sqlite: database file: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("sqlite: database file: %w", err)
-	}
-	for _, p := range []string{dir, path, path + "-wal", path + "-shm"} {
-		if err := tighten(p, log); err != nil {
-			return err
-		}
-	}
-	return nil
-}
 
 // tighten removes the group and other permission bits of p, if it exists. A file Portico does
 // not own (a volume prepared by someone else) is left as it is, with a warning.

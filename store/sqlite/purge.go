@@ -21,7 +21,8 @@ func (s *Store) Purge(ctx context.Context, typ, id string) error {
 	if typ == "" || id == "" {
 		return fmt.Errorf("%w: purge needs a type and an id", errInvalidWrite)
 	}
-	return s.w.enqueue(ctx, &request{ctx: ctx, purge: &[2]string{typ, id}, done: make(chan error, 1)})
+	purge := func(ctx context.Context) error { return s.w.purge(ctx, typ, id) }
+	return s.w.enqueue(ctx, &request{ctx: ctx, op: purge, done: make(chan error, 1)})
 }
 
 // purge deletes typ/id with all its rows. Any error may have left part of it deleted: the

@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"log/slog"
+	"time"
 )
 
 // schemaVersion is stored in PRAGMA user_version; Open refuses a file written by a newer
@@ -154,7 +156,44 @@ var schema = []string{
 	) WITHOUT ROWID`,
 	sortIndexes[0], sortIndexes[1], sortIndexes[2],
 
+	fmt.Sprintf("PRAGMA application_id = %d", applicationID),
 	fmt.Sprintf("PRAGMA user_version = %d", schemaVersion),
+}
+
+// writeCheckTable holds the one row that Store.CheckWrite rewrites to find out whether the
+// store can write (for /readyz): no resource, version or history entry. It is not part of the
+// versioned schema (an older Portico ignores it), so Open creates it when it is missing.
+const writeCheckTable = `CREATE TABLE IF NOT EXISTS write_check (
+	id INTEGER PRIMARY KEY CHECK (id = 1),
+	at INTEGER NOT NULL -- Unix nanoseconds of the last check
+)`
+
+// prepareSchema readies an existing or just created database on the writer's connection: the
+// application_id of a file an older Portico wrote (mark), the schema migrations (logged: a
+// migrated file no longer opens in the Portico before, docs/operations.md "Upgrades"), and the
+// write check's table.
+func prepareSchema(ctx context.Context, db *sql.DB, mark bool, log *slog.Logger) error {
+	if mark {
+		if _, err := db.ExecContext(ctx, fmt.Sprintf("PRAGMA application_id = %d", applicationID)); err != nil {
+			return fmt.Errorf("sqlite: mark the database as Portico's: %w", err)
+		}
+	}
+	var from int
+	if err := db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&from); err != nil {
+		return fmt.Errorf("sqlite: read schema version: %w", err)
+	}
+	start := time.Now()
+	if err := migrate(ctx, db); err != nil {
+		return err
+	}
+	if from != 0 && from != schemaVersion {
+		log.Warn("sqlite: migrated the database schema; a Portico older than this one no longer opens it (roll back by restoring the backup taken before the upgrade)",
+			"from", from, "to", schemaVersion, "took_ms", time.Since(start).Milliseconds())
+	}
+	if _, err := db.ExecContext(ctx, writeCheckTable); err != nil {
+		return fmt.Errorf("sqlite: create the write check table: %w", err)
+	}
+	return nil
 }
 
 const refsByTarget = `CREATE INDEX refs_by_target ON refs (type, ref_id, param)`

@@ -23,6 +23,7 @@ type Store struct {
 	closed atomic.Bool
 
 	checkpoints *checkpointer // copies the WAL into the database file beside the writer
+	quick       *quickCheck   // the start-up integrity check, which CheckWrite reports
 
 	readStmt, vreadStmt *sql.Stmt
 	searchStmts         *stmtCache // search statements prepared on the read pool
@@ -38,17 +39,29 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, err
 	}
 	path := filepath.Join(cfg.Dir, DatabaseFile)
-	if err := securePaths(cfg.Dir, path, cfg.Logger); err != nil {
+	exists, err := prepareFiles(cfg.Dir, path, cfg.Logger)
+	if err != nil {
 		return nil, err
 	}
+	mark := false
+	if exists {
+		if mark, err = identifyFile(ctx, path); err != nil {
+			return nil, err
+		}
+	} else {
+		if err := initialise(ctx, path); err != nil {
+			return nil, err
+		}
+		cfg.Logger.Info("sqlite: created a new database", "path", path)
+	}
 
-	// The writer opens first: it switches the file to WAL and creates the schema before any
+	// The writer opens first: it switches the file to WAL and migrates the schema before any
 	// reader connection looks at it.
 	wdb, err := openWriter(path, writerPragmas(sqliteSynchronous(cfg.Sync, true), true))
 	if err != nil {
 		return nil, err
 	}
-	if err := migrate(ctx, wdb); err != nil {
+	if err := prepareSchema(ctx, wdb, mark, cfg.Logger); err != nil {
 		_ = wdb.Close()
 		return nil, err
 	}
@@ -67,6 +80,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if err := s.prepare(ctx); err != nil {
 		return nil, errors.Join(err, s.Close())
 	}
+	s.startQuickCheck(path, cfg.QuickCheck)
 	s.log.Info("sqlite store opened", "path", path, "driver", DriverName, "sync", cfg.Sync,
 		"read_conns", cfg.ReadConns)
 	return s, nil
@@ -166,6 +180,7 @@ func (s *Store) Close() error {
 	if s.closed.Swap(true) {
 		return nil
 	}
+	s.stopQuickCheck()
 	err := errors.Join(s.checkpoints.close(), s.w.close())
 	s.searchStmts.close()
 	if err2 := s.read.Close(); err2 != nil {

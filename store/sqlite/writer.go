@@ -20,9 +20,9 @@ const maxBatch = 256
 type request struct {
 	ctx    context.Context
 	writes []store.Write
-	purge  *[2]string // a Purge call (type, id) instead of writes
-	done   chan error // buffered: the writer never blocks on a caller
-	result error      // the call's outcome, sent on done once it is durable
+	op     func(ctx context.Context) error // instead of writes: a Purge or a CheckWrite call
+	done   chan error                      // buffered: the writer never blocks on a caller
+	result error                           // the call's outcome, sent on done once it is durable
 }
 
 // writer owns the only writing connection. It takes every Write call queued while the previous
@@ -203,8 +203,8 @@ func (w *writer) commitOnce(batch []*request, savepoints bool) bool {
 				continue
 			}
 			var broken error
-			if req.purge != nil && !savepoints {
-				if results[i] = w.purge(ctx, req.purge[0], req.purge[1]); results[i] != nil {
+			if req.op != nil && !savepoints {
+				if results[i] = req.op(ctx); results[i] != nil {
 					if _, err := w.conn.ExecContext(ctx, "ROLLBACK"); err != nil {
 						w.log.Error("sqlite rollback failed", "err", err)
 					}
@@ -212,8 +212,8 @@ func (w *writer) commitOnce(batch []*request, savepoints bool) bool {
 				}
 				continue
 			}
-			if req.purge != nil {
-				results[i], broken = w.savepoint(ctx, func() error { return w.purge(ctx, req.purge[0], req.purge[1]) })
+			if req.op != nil {
+				results[i], broken = w.savepoint(ctx, func() error { return req.op(ctx) })
 				if broken != nil {
 					fail(broken)
 					break
@@ -244,7 +244,7 @@ func (w *writer) commitOnce(batch []*request, savepoints bool) bool {
 		}
 	}
 	for i, req := range batch {
-		req.result = results[i]
+		req.result = unavailable(results[i])
 	}
 	w.answer(batch, committed)
 	return true

@@ -5,15 +5,14 @@
 package protocol
 
 import (
-	"bytes"
 	_ "embed"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"strings"
 	"sync"
 
+	"github.com/portico-health/portico/internal/jsonpos"
 	"github.com/portico-health/portico/triage/lexicon"
 )
 
@@ -90,17 +89,19 @@ func Load(path string, lex *lexicon.Lexicons) (*Set, error) {
 	if err != nil {
 		return nil, err
 	}
-	return Parse(data, lex)
+	set, err := Parse(data, lex)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return set, nil
 }
 
 // Parse checks a protocol file: unknown fields, priorities, concepts and quantity kinds, a
 // protocol without conditions or rationale, duplicate ids; every problem at once.
 func Parse(data []byte, lex *lexicon.Lexicons) (*Set, error) {
 	var f File
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&f); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+	if err := jsonpos.DecodeStrict(data, &f); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	var problems []string
 	ids := map[string]bool{}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/portico-health/portico/internal/jsonpos"
 	"github.com/portico-health/portico/triage"
 )
 
@@ -105,9 +106,7 @@ func LoadConfig(path string) (*Config, error) {
 // (Problems inside ErrInvalidConfig).
 func ParseConfig(data []byte) (*Config, error) {
 	var f ConfigFile
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&f); err != nil {
+	if err := jsonpos.DecodeStrict(data, &f); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
 	var p Problems
