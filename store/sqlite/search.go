@@ -129,11 +129,22 @@ func search(ctx context.Context, db queryer, q store.Query) (store.Page, error) 
 	if drive != nil && best >= driveThreshold {
 		drive = nil // walk the order instead
 		if reach != nil {
-			// Unless the caller is confined: walking would visit others' resources too, and
-			// the search's cost would grow with data the caller cannot see (a practitioner's
-			// count of a code that 20,000 hidden Observations carry took seconds). Driven by
-			// the caller's reach, it costs what the caller's own data costs.
-			drive, driveAt = reach, reachAt
+			// Unless the caller is confined: walking visits others' resources too, and would
+			// cost more the more hidden data lies between the caller's (a practitioner's count
+			// of a code 20,000 hidden Observations carry took seconds). Driven by the caller's
+			// reach, the search costs what the caller's own data costs: always for a count,
+			// which walks everything; for a page, while that data is small enough to read
+			// whole. A caller who sees more than that is a dense part of the data (a large
+			// clinic), where the walk finds a page quickly.
+			n := 0
+			if !q.Total {
+				if n, err = estimateUpTo(ctx, db, *reach, reachDriveLimit); err != nil {
+					return store.Page{}, err
+				}
+			}
+			if q.Total || n < reachDriveLimit {
+				drive, driveAt = reach, reachAt
+			}
 		}
 	}
 	if drive != nil {
@@ -530,8 +541,17 @@ func sortWalk(ctx context.Context, db queryer, typ, param string) (int, error) {
 
 // estimate counts a driving clause's index rows, up to driveThreshold.
 func estimate(ctx context.Context, db queryer, drive frag) (int, error) {
+	return estimateUpTo(ctx, db, drive, driveThreshold)
+}
+
+// reachDriveLimit is how many rows a confined caller's reach may hold for a page of results to
+// be driven by it rather than by walking the searched types' order (see search).
+const reachDriveLimit = 20_000
+
+// estimateUpTo counts a driving clause's index rows, up to limit.
+func estimateUpTo(ctx context.Context, db queryer, drive frag, limit int) (int, error) {
 	var n int
-	q := frag{"SELECT count(*) FROM (" + drive.sql + " LIMIT ?)", append(drive.args, driveThreshold)}
+	q := frag{"SELECT count(*) FROM (" + drive.sql + " LIMIT ?)", append(drive.args, limit)}
 	traceSQL(q)
 	if err := db.QueryRowContext(ctx, q.sql, q.args...).Scan(&n); err != nil {
 		return 0, wrap(ctx, "search estimate", err)
