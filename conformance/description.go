@@ -35,9 +35,12 @@ type Description struct {
 	Security *Security
 }
 
-// Security lists the OAuth endpoints of the authorization server (absolute URLs).
+// Security lists the OAuth endpoints of the authorization server (absolute URLs) that the
+// oauth-uris extension may carry. R4's definition of that extension allows only authorize,
+// token, register and manage: introspection and revocation are published in the SMART
+// configuration (.well-known/smart-configuration) instead, where SMART 2.2 defines them.
 type Security struct {
-	AuthorizeURL, TokenURL, IntrospectURL, RevokeURL string
+	AuthorizeURL, TokenURL string
 }
 
 // Operation is one CapabilityStatement.rest.resource.operation.

@@ -266,15 +266,15 @@ func (o *OIDC) Ready() error {
 // the caller should answer 503, not 401, since the token may well be valid.
 var ErrProviderUnavailable = errors.New("smart: the OpenID provider has not been discovered yet")
 
-// Endpoints are the provider's OAuth endpoints, for the CapabilityStatement's oauth-uris;
-// ok is false before discovery.
-func (o *OIDC) Endpoints() (authorize, token, introspect, revoke string, ok bool) {
+// Endpoints are the provider's authorization and token endpoints, for the
+// CapabilityStatement's oauth-uris (its introspection and revocation endpoints are in the
+// SMART configuration); ok is false before discovery.
+func (o *OIDC) Endpoints() (authorize, token string, ok bool) {
 	st := o.state.Load()
 	if st == nil {
-		return "", "", "", "", false
+		return "", "", false
 	}
-	d := st.doc
-	return d.AuthorizationEndpoint, d.TokenEndpoint, d.IntrospectionEndpoint, d.RevocationEndpoint, true
+	return st.doc.AuthorizationEndpoint, st.doc.TokenEndpoint, true
 }
 
 // Authenticate returns who is calling, from the request's bearer token, as Server.Authenticate
