@@ -410,6 +410,12 @@ func TestAuthorizeRequestRefused(t *testing.T) {
 	if p := b.get(authURL + good().Encode()); p.status != 200 {
 		t.Fatalf("good request: %d", p.status)
 	}
+	// A client whose FHIR base ends in a slash sends aud with it (the SMART JS client does).
+	slash := good()
+	slash.Set("aud", en.srv.audience+"/")
+	if p := b.get(authURL + slash.Encode()); p.status != 200 || p.location != "" {
+		t.Fatalf("aud with a trailing slash: %d %q", p.status, p.location)
+	}
 	// Errors shown on a page, never redirected.
 	for name, change := range map[string]func(url.Values){
 		"unknown client":        func(v url.Values) { v.Set("client_id", "nobody") },
@@ -436,6 +442,10 @@ func TestAuthorizeRequestRefused(t *testing.T) {
 		"no method":         {func(v url.Values) { v.Del("code_challenge_method") }, "invalid_request"},
 		"short challenge":   {func(v url.Values) { v.Set("code_challenge", "abc") }, "invalid_request"},
 		"wrong aud":         {func(v url.Values) { v.Set("aud", "https://other.example/fhir") }, "invalid_request"},
+		"aud, two slashes":  {func(v url.Values) { v.Set("aud", en.srv.audience+"//") }, "invalid_request"},
+		"aud, other case":   {func(v url.Values) { v.Set("aud", strings.ToUpper(en.srv.audience)) }, "invalid_request"},
+		"aud, a sub-path":   {func(v url.Values) { v.Set("aud", en.srv.audience+"/Patient") }, "invalid_request"},
+		"no aud":            {func(v url.Values) { v.Del("aud") }, "invalid_request"},
 		"no state":          {func(v url.Values) { v.Del("state") }, "invalid_request"},
 		"token response":    {func(v url.Values) { v.Set("response_type", "token") }, "unsupported_response_type"},
 		"system scope only": {func(v url.Values) { v.Set("scope", "system/*.rs") }, "invalid_scope"},
@@ -649,4 +659,20 @@ func TestRefreshTokens(t *testing.T) {
 			t.Errorf("access token of a revoked grant: %d", status)
 		}
 	})
+}
+
+func TestAudienceMatches(t *testing.T) {
+	const base = "https://portal.example/fhir"
+	for aud, want := range map[string]bool{
+		base: true, base + "/": true,
+		base + "//": false, "https://portal.example/fhir/x": false, "https://PORTAL.example/fhir": false,
+		"https://portal.example:443/fhir": false, "https://portal.example/fhir%2F": false, "https://portal.example/": false, "": false,
+	} {
+		if got := audienceMatches(aud, base); got != want {
+			t.Errorf("audienceMatches(%q) = %v, want %v", aud, got, want)
+		}
+	}
+	if !audienceMatches(base, base+"/") || audienceMatches("", "") {
+		t.Error("a configured audience with a trailing slash, or an empty one")
+	}
 }

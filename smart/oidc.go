@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -244,7 +245,7 @@ func (o *OIDC) discover(ctx context.Context) error {
 		return err
 	}
 	v := oidc.NewVerifier(o.cfg.Issuer, o.keys, &oidc.Config{
-		ClientID:             o.cfg.Audience, // go-oidc checks that aud contains it
+		SkipClientIDCheck:    true, // aud is checked in verify, a trailing slash aside
 		SupportedSigningAlgs: oidcAlgs,
 		SkipExpiryCheck:      true, // checked below with Portico's clock skew
 	})
@@ -323,6 +324,9 @@ func (o *OIDC) verify(ctx context.Context, st *oidcState, token string, now time
 	idt, err := st.verifier.Verify(ctx, token)
 	if err != nil {
 		return invalid("the access token is invalid or expired", err)
+	}
+	if !slices.ContainsFunc(idt.Audience, func(aud string) bool { return audienceMatches(aud, o.cfg.Audience) }) {
+		return invalid("the access token is invalid or expired", fmt.Errorf("aud %q does not contain %q", idt.Audience, o.cfg.Audience))
 	}
 	var claims map[string]json.RawMessage
 	if err := idt.Claims(&claims); err != nil {
