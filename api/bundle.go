@@ -367,7 +367,7 @@ const (
 func (e *entry) classifyGet() error {
 	p := e.path
 	switch {
-	case len(p) == 2 && e.urlID != "" && !e.hasQ:
+	case len(p) == 2 && e.urlID != "": // a query may hold _summary or _elements
 		e.get = getRead
 	case len(p) == 4 && e.urlID != "" && p[2] == "_history":
 		e.get = getVRead
