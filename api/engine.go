@@ -164,9 +164,13 @@ func (a *API) conditionalMatch(ctx context.Context, v *guard.View, e *entry) (q 
 }
 
 // entryIfNoneExist parses If-None-Exist (request.ifNoneExist): search criteria, optionally
-// preceded by "[type]?", as some clients send them.
+// preceded by "[type]?", as some clients send them; or the criteria in the URL of an HTTP
+// create (create.go).
 func (a *API) entryIfNoneExist(e *entry) (*store.Query, error) {
 	v := e.hdr.Get("If-None-Exist")
+	if e.hasQ {
+		v = e.query
+	}
 	if v == "" {
 		return nil, nil
 	}
