@@ -310,6 +310,9 @@ func (a *API) parseEntry(e *entry, v *fhir.Value, resource *fhir.Value) error {
 	if resource == nil {
 		return badRequest("%s in a Bundle needs the entry's resource", e.method)
 	}
+	if e.method == "POST" {
+		dropBodyID(resource)
+	}
 	res, err := fhir.ResourceFromValue(*resource)
 	if err != nil {
 		return err

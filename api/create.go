@@ -52,7 +52,7 @@ func (a *API) httpWrite(c echo.Context, e *entry, perm policy.Perm) error {
 	e.hdr = c.Request().Header
 	switch e.method {
 	case "POST", "PUT":
-		if e.res, err = a.readResource(c, e.typ); err != nil {
+		if e.res, err = a.readResource(c, e.typ, e.method == "POST"); err != nil {
 			return err
 		}
 		e.bodyID = e.res.ID()
