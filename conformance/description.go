@@ -20,7 +20,7 @@ type Description struct {
 	Interactions *Interactions
 
 	Formats      []string // default: json, application/fhir+json
-	PatchFormats []string // default: application/json-patch+json
+	PatchFormats []string // default: application/json-patch+json, application/fhir+json (FHIRPath Patch)
 
 	// SearchParams lists the search parameters of a type, for rest.resource.searchParam. Nil
 	// lists none: a server must not advertise parameters its search cannot evaluate.
@@ -75,7 +75,7 @@ func (d Description) withDefaults(now time.Time) Description {
 		d.Formats = []string{"json", "application/fhir+json"}
 	}
 	if d.PatchFormats == nil {
-		d.PatchFormats = []string{"application/json-patch+json"}
+		d.PatchFormats = []string{"application/json-patch+json", "application/fhir+json"}
 	}
 	return d
 }
