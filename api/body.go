@@ -39,8 +39,8 @@ func tooLarge(limit int64) *Error {
 
 // readResource checks the Content-Type, reads and validates the body as a resource of the
 // type in the URL. Unreadable content is HTTP 400, invalid content 422, a resourceType other
-// than the URL's 400.
-func (a *API) readResource(c echo.Context, typ string) (*fhir.Resource, error) {
+// than the URL's 400. For a create (ignoreID), the body's id is dropped first (dropBodyID).
+func (a *API) readResource(c echo.Context, typ string, ignoreID bool) (*fhir.Resource, error) {
 	if err := requireResourceBody(c); err != nil {
 		return nil, err
 	}
@@ -48,7 +48,14 @@ func (a *API) readResource(c echo.Context, typ string) (*fhir.Resource, error) {
 	if err != nil {
 		return nil, err
 	}
-	res, err := fhir.ParseResource(data)
+	root, err := fhir.ParseJSON(data)
+	if err != nil {
+		return nil, &fhir.ValidationError{Issues: []fhir.Issue{{Severity: "error", Code: "structure", Diagnostics: err.Error()}}}
+	}
+	if ignoreID {
+		dropBodyID(&root)
+	}
+	res, err := fhir.ResourceFromValue(root)
 	if err != nil {
 		return nil, err
 	}
@@ -58,4 +65,14 @@ func (a *API) readResource(c echo.Context, typ string) (*fhir.Resource, error) {
 		return nil, e
 	}
 	return res, nil
+}
+
+// dropBodyID removes the id (and its _id) of a resource to create, before it is validated:
+// the server assigns the id and ignores the client's (http.html#create), so an id that is too
+// long or malformed is replaced like any other, not a reason to refuse the resource.
+func dropBodyID(root *fhir.Value) {
+	if root.Kind == fhir.Object {
+		root.Delete("id")
+		root.Delete("_id")
+	}
 }

@@ -12,7 +12,6 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/portico-health/portico/fhir"
-	"github.com/portico-health/portico/internal/jsonpatch"
 	"github.com/portico-health/portico/internal/reqlog"
 	"github.com/portico-health/portico/store"
 )
@@ -82,9 +81,9 @@ type entry struct {
 	hdr     http.Header
 	res     *fhir.Resource // POST/PUT: the validated resource; PATCH: nil
 	bodyID  string         // the id the client's resource had (res is stamped with ids as attempts go)
-	patch   jsonpatch.Patch
-	get     getKind // GET and HEAD: what the url asks for
-	err     error   // a problem found while parsing the entry
+	patch   patchDoc       // PATCH: JSON Patch or FHIRPath Patch
+	get     getKind        // GET and HEAD: what the url asks for
+	err     error          // a problem found while parsing the entry
 
 	inBundle bool // an entry of a batch or transaction (hooks see it), not an HTTP request
 
@@ -312,6 +311,9 @@ func (a *API) parseEntry(e *entry, v *fhir.Value, resource *fhir.Value) error {
 	if resource == nil {
 		return badRequest("%s in a Bundle needs the entry's resource", e.method)
 	}
+	if e.method == "POST" {
+		dropBodyID(resource)
+	}
 	res, err := fhir.ResourceFromValue(*resource)
 	if err != nil {
 		return err
@@ -325,11 +327,12 @@ func (a *API) parseEntry(e *entry, v *fhir.Value, resource *fhir.Value) error {
 	return nil
 }
 
-// parsePatch reads the JSON Patch of a PATCH entry: a Binary resource whose contentType is
+// parsePatch reads the patch of a PATCH entry: a FHIRPath Patch (the entry's resource is the
+// Parameters), or a JSON Patch in a Binary resource whose contentType is
 // application/json-patch+json and whose data is the base64-encoded patch document.
 func (e *entry) parsePatch(resource *fhir.Value) error {
 	if resource == nil {
-		return badRequest("PATCH in a Bundle needs a Binary resource holding the JSON Patch")
+		return badRequest("PATCH in a Bundle needs a resource: a Parameters (FHIRPath Patch) or a Binary holding a JSON Patch")
 	}
 	str := func(name string) string {
 		if m := resource.Get(name); m != nil && m.Kind == fhir.String {
@@ -337,19 +340,30 @@ func (e *entry) parsePatch(resource *fhir.Value) error {
 		}
 		return ""
 	}
-	if str("resourceType") != "Binary" || !strings.EqualFold(strings.TrimSpace(strings.Split(str("contentType"), ";")[0]), mimeJSONPatch) {
-		e := errorf(http.StatusBadRequest, "not-supported", "PATCH in a Bundle takes a Binary resource with contentType %s (FHIRPath Patch is not supported)", mimeJSONPatch)
-		return e
+	switch str("resourceType") {
+	case "Parameters":
+		p, err := decodeFHIRPathPatch(*resource)
+		if err != nil {
+			return err
+		}
+		e.patch = p
+		return nil
+	case "Binary":
+		if strings.EqualFold(strings.TrimSpace(strings.Split(str("contentType"), ";")[0]), mimeJSONPatch) {
+			break
+		}
+		fallthrough
+	default:
+		return errorf(http.StatusBadRequest, "not-supported",
+			"PATCH in a Bundle takes a Parameters resource (FHIRPath Patch) or a Binary resource with contentType %s (JSON Patch)", mimeJSONPatch)
 	}
 	raw, err := base64.StdEncoding.DecodeString(str("data"))
 	if err != nil {
 		return badRequest("Binary.data of the PATCH entry is not base64")
 	}
-	p, err := jsonpatch.Decode(raw)
+	p, err := decodeJSONPatch(raw)
 	if err != nil {
-		ex := errorf(http.StatusBadRequest, "structure", "%s", err.Error())
-		ex.Err = err
-		return ex
+		return err
 	}
 	e.patch = p
 	return nil
@@ -369,7 +383,7 @@ const (
 func (e *entry) classifyGet() error {
 	p := e.path
 	switch {
-	case len(p) == 2 && e.urlID != "" && !e.hasQ:
+	case len(p) == 2 && e.urlID != "": // a query may hold _summary or _elements
 		e.get = getRead
 	case len(p) == 4 && e.urlID != "" && p[2] == "_history":
 		e.get = getVRead

@@ -209,3 +209,54 @@ func TestConditionalDelete(t *testing.T) {
 	}
 	wantOutcome(t, s.do("GET", "/Patient/"+one, ""), http.StatusGone, "deleted")
 }
+
+// TestCreateCriteriaInURL: search criteria in the URL of a create (POST
+// [base]/Patient?identifier=x, fhirpy's conditional create) are If-None-Exist: no match
+// creates, one returns it unchanged, several are 412. Never ignored (that made a duplicate);
+// criteria both in the URL and in If-None-Exist are 400; _format and _pretty are no criteria.
+func TestCreateCriteriaInURL(t *testing.T) {
+	s := newServer(t)
+	first := s.create(patientWithMRN("1"))
+	s.create(patientWithMRN("2"))
+	s.create(patientWithMRN("2"))
+
+	tests := []struct {
+		name, query string
+		hdr         []string
+		status      int
+		sameID      string
+		written     bool
+	}{
+		{"one match returns it", "?identifier=urn:mrn|1", nil, 200, first, false},
+		{"url-encoded", "?identifier=" + url.QueryEscape("urn:mrn|1"), nil, 200, first, false},
+		{"with _format", "?identifier=urn:mrn|1&_format=json", nil, 200, first, false},
+		{"no match creates", "?identifier=urn:mrn|8", nil, 201, "", true},
+		{"the created one matches now", "?identifier=urn:mrn|8", nil, 200, "", false},
+		{"several matches", "?identifier=urn:mrn|2", nil, 412, "", false},
+		{"unknown parameter", "?nosuch=Doe", nil, 400, "", false},
+		{"result parameter", "?identifier=urn:mrn|1&_count=1", nil, 400, "", false},
+		{"empty value", "?identifier=", nil, 400, "", false},
+		{"both URL and If-None-Exist", "?identifier=urn:mrn|1", []string{"If-None-Exist", "identifier=urn:mrn|1"}, 400, "", false},
+		{"both, If-None-Exist would create", "?identifier=urn:mrn|1", []string{"If-None-Exist", "identifier=urn:mrn|77"}, 400, "", false},
+		{"only _format: a plain create", "?_format=json", nil, 201, "", true},
+		{"only _pretty: a plain create", "?_pretty=true", nil, 201, "", true},
+		{"If-None-Exist alone still works", "", []string{"If-None-Exist", "identifier=urn:mrn|1"}, 200, first, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := s.versions()
+			r := s.do("POST", "/Patient"+tt.query, patientWithMRN("8"), tt.hdr...)
+			if tt.status >= 400 {
+				wantOutcome(t, r, tt.status, "")
+			} else {
+				wantStatus(t, r, tt.status)
+				if tt.sameID != "" && jsonString(t, r.Body, "id") != tt.sameID {
+					t.Errorf("returned %s, want %s", jsonString(t, r.Body, "id"), tt.sameID)
+				}
+			}
+			if wrote := s.versions() != before; wrote != tt.written {
+				t.Errorf("wrote a version: %v, want %v", wrote, tt.written)
+			}
+		})
+	}
+}

@@ -62,6 +62,21 @@ func (a *API) parseConditions(typ, rawQuery string) (q store.Query, ok bool, err
 	return q, len(q.Where) > 0, nil
 }
 
+// hasCriteria reports whether a query string holds anything but _format and _pretty: what
+// parseConditions would take as criteria (or refuse).
+func hasCriteria(rawQuery string) bool {
+	for pair := range strings.SplitSeq(rawQuery, "&") {
+		if pair == "" {
+			continue
+		}
+		rawName, _, _ := strings.Cut(pair, "=")
+		if name, err := url.QueryUnescape(rawName); err != nil || !resultParams[name] {
+			return true
+		}
+	}
+	return false
+}
+
 // needsCriteria is the 405 of a conditional PUT or DELETE without criteria: without them the
 // type URL supports only POST.
 func needsCriteria(method string) *Error {

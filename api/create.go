@@ -16,12 +16,23 @@ import (
 // conditional create (http.html#ccreate), atomic through store.Write.IfNoneExist: no match
 // creates (201), one match returns it unchanged (200), several are HTTP 412. The criteria see
 // only what the caller may search: a match it may not see is no match.
+//
+// Search criteria in the URL (POST [base]/Patient?identifier=x, how fhirpy sends a
+// conditional create) are taken as If-None-Exist, never ignored: ignoring them would create
+// the duplicate the client asked to avoid. Criteria in both places are HTTP 400.
 func (a *API) create(c echo.Context) error {
 	typ, err := a.typeParam(c)
 	if err != nil {
 		return err
 	}
-	return a.httpWrite(c, &entry{method: "POST", typ: typ, path: []string{typ}, url: typ}, policy.PermCreate)
+	e := &entry{method: "POST", typ: typ, path: []string{typ}, url: typ}
+	if q := c.Request().URL.RawQuery; hasCriteria(q) {
+		if c.Request().Header.Get("If-None-Exist") != "" {
+			return badRequest("search criteria are given both in the URL and in If-None-Exist; give them in one place")
+		}
+		e.url, e.query, e.hasQ = typ+"?"+q, q, true
+	}
+	return a.httpWrite(c, e, policy.PermCreate)
 }
 
 // httpWrite runs the write entry e of an HTTP request and answers it.
@@ -41,7 +52,7 @@ func (a *API) httpWrite(c echo.Context, e *entry, perm policy.Perm) error {
 	e.hdr = c.Request().Header
 	switch e.method {
 	case "POST", "PUT":
-		if e.res, err = a.readResource(c, e.typ); err != nil {
+		if e.res, err = a.readResource(c, e.typ, e.method == "POST"); err != nil {
 			return err
 		}
 		e.bodyID = e.res.ID()

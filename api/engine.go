@@ -164,9 +164,13 @@ func (a *API) conditionalMatch(ctx context.Context, v *guard.View, e *entry) (q 
 }
 
 // entryIfNoneExist parses If-None-Exist (request.ifNoneExist): search criteria, optionally
-// preceded by "[type]?", as some clients send them.
+// preceded by "[type]?", as some clients send them; or the criteria in the URL of an HTTP
+// create (create.go).
 func (a *API) entryIfNoneExist(e *entry) (*store.Query, error) {
 	v := e.hdr.Get("If-None-Exist")
+	if e.hasQ {
+		v = e.query
+	}
 	if v == "" {
 		return nil, nil
 	}
@@ -358,14 +362,24 @@ func (a *API) getEntry(ctx context.Context, v *guard.View, b *bundleRequest, e *
 }
 
 // readEntry evaluates a read, vread or history entry (a GET or HEAD request to one, too).
+// A read or vread honours _summary and _elements in its query, as a search does.
 func (a *API) readEntry(ctx context.Context, v *guard.View, e *entry) error {
+	var sub subsetSpec
+	if e.get == getRead || e.get == getVRead {
+		// A read ignores the parameters it cannot decode, as it ignores those it does not know.
+		params, _ := url.ParseQuery(e.query)
+		var err error
+		if sub, err = readSubset(params); err != nil {
+			return err
+		}
+	}
 	switch e.get {
 	case getRead:
 		rec, err := v.Read(ctx, e.typ, e.urlID)
 		if err != nil {
 			return readError(err, rec, e.typ, e.urlID)
 		}
-		return e.answerRead(rec)
+		return e.answerRead(rec, sub)
 	case getVRead:
 		vid := e.path[3]
 		n, err := strconv.ParseInt(vid, 10, 64)
@@ -376,7 +390,7 @@ func (a *API) readEntry(ctx context.Context, v *guard.View, e *entry) error {
 		if err != nil {
 			return readError(err, rec, e.typ, e.urlID)
 		}
-		return e.answerRead(rec)
+		return e.answerRead(rec, sub)
 	case getHistory:
 		q := store.HistoryQuery{Type: e.typ, ID: e.urlID}
 		params, err := url.ParseQuery(e.query)
@@ -396,8 +410,9 @@ func (a *API) readEntry(ctx context.Context, v *guard.View, e *entry) error {
 	return notFound("%s %s is not an interaction this server supports in a Bundle", e.method, e.url)
 }
 
-// answerRead is the response of a read or vread entry, 304 under ifNoneMatch/ifModifiedSince.
-func (e *entry) answerRead(rec store.Record) error {
+// answerRead is the response of a read or vread entry, 304 under ifNoneMatch/ifModifiedSince;
+// the body is the stored one, or the subset sub asks for.
+func (e *entry) answerRead(rec store.Record, sub subsetSpec) error {
 	e.rec, e.hasRec = rec, true
 	nm, err := notModified(e.hdr, rec)
 	if err != nil {
@@ -409,7 +424,9 @@ func (e *entry) answerRead(rec store.Record) error {
 	}
 	e.status = http.StatusOK
 	if e.method == "GET" {
-		e.body = rec.Body
+		if e.body, err = sub.subset(rec); err != nil {
+			return err
+		}
 	}
 	return nil
 }

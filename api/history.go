@@ -213,7 +213,7 @@ func (a *API) historyLink(q store.HistoryQuery, params url.Values, cursor string
 		link.Set("_cursor", cursor)
 	}
 	sb.WriteString("?")
-	sb.WriteString(link.Encode())
+	sb.WriteString(encodeLinkQuery(link))
 	return sb.String()
 }
 

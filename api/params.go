@@ -21,8 +21,7 @@ type searchRequest struct {
 	query       store.Query
 	system      bool // a system search (GET [base]?_type=...)
 	countOnly   bool // _summary=count or _count=0: the total only
-	summary     string
-	elements    []string
+	subsetSpec       // _summary (but count) and _elements
 	includes    []includeSpec
 	revincludes []includeSpec
 	warnings    []fhir.Issue // ignored parameters, reported in an outcome entry
@@ -209,22 +208,15 @@ func (p *searchParser) resultParam(r *searchRequest, name string, values []strin
 			return badRequest("_total: %q is not none, estimate or accurate", v)
 		}
 	case "_summary":
-		switch v {
-		case "count":
-			r.countOnly = true
-			keep = false
-		case "true", "text", "data":
-			r.summary = v
-		case "false":
-		default:
-			return badRequest("_summary: %q is not true, false, text, data or count", v)
+		count, err := r.parseSummary(v)
+		if err != nil {
+			return err
+		}
+		if count {
+			r.countOnly, keep = true, false
 		}
 	case "_elements":
-		for _, e := range strings.Split(v, ",") {
-			if e = strings.TrimSpace(e); e != "" {
-				r.elements = append(r.elements, e)
-			}
-		}
+		r.parseElements(v)
 	case "_sort":
 		if keys := strings.Count(v, ",") + 1; keys > maxSortKeys {
 			return tooCostly("_sort: at most %d keys", maxSortKeys)

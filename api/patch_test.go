@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"encoding/base64"
 	"net/http"
 	"strings"
 	"testing"
@@ -50,7 +51,9 @@ func TestPatch(t *testing.T) {
 		{"If-Match malformed", "/Observation/" + id, `[]`, []string{"If-Match", `x`}, 400, "invalid", ""},
 		{"unknown id", "/Observation/nope", `[]`, nil, 404, "not-found", ""},
 		{"deleted", "/Observation/" + deleted, `[]`, nil, 410, "deleted", ""},
-		{"FHIR JSON content type", "/Observation/" + id, `[]`, []string{"Content-Type", "application/fhir+json"}, 415, "not-supported", ""},
+		{"a JSON Patch sent as FHIR JSON", "/Observation/" + id, `[]`, []string{"Content-Type", "application/fhir+json"}, 400, "structure", ""},
+		{"a merge object sent as FHIR JSON", "/Observation/" + id, `{"status":"final"}`, []string{"Content-Type", "application/fhir+json"}, 400, "structure", ""},
+		{"a merge object sent as JSON (fhirpy)", "/Observation/" + id, `{"status":"final"}`, []string{"Content-Type", "application/json"}, 415, "not-supported", ""},
 		{"merge patch content type", "/Observation/" + id, `{}`, []string{"Content-Type", "application/merge-patch+json"}, 415, "not-supported", ""},
 		{"no content type", "/Observation/" + id, `[]`, []string{"Content-Type", ""}, 415, "not-supported", ""},
 	}
@@ -111,4 +114,151 @@ func TestPatchCopyBomb(t *testing.T) {
 	many := strings.Repeat(`{"op":"test","path":"/status","value":"final"},`, jsonpatch.MaxOperations+1)
 	r = s.do("PATCH", "/Observation/"+id, "["+strings.TrimSuffix(many, ",")+"]", "Content-Type", patchType)
 	wantOutcome(t, r, http.StatusBadRequest, "")
+}
+
+// fhirPathOp is one operation parameter of a FHIRPath Patch: type, path, further parts.
+func fhirPathOp(typ, path string, parts ...string) string {
+	all := append([]string{`{"name":"type","valueCode":"` + typ + `"}`, `{"name":"path","valueString":"` + path + `"}`}, parts...)
+	return `{"name":"operation","part":[` + strings.Join(all, ",") + `]}`
+}
+
+func fhirPathPatch(ops ...string) string {
+	if len(ops) == 0 {
+		return `{"resourceType":"Parameters"}`
+	}
+	return `{"resourceType":"Parameters","parameter":[` + strings.Join(ops, ",") + `]}`
+}
+
+// TestFHIRPathPatch: PATCH with a Parameters resource as application/fhir+json goes through
+// the same write path as JSON Patch: versions, If-Match, the validation of the result, the
+// id and resourceType checks; what is malformed or beyond the supported FHIRPath is 400, what
+// cannot apply 422, and nothing is written by a failed patch.
+func TestFHIRPathPatch(t *testing.T) {
+	s := newServer(t)
+	id := s.create(`{"resourceType":"Patient","identifier":[{"system":"urn:a","value":"1"},{"system":"urn:a","value":"2"}],"birthDate":"1920-01-01"}`)
+	deleted := s.create(`{"resourceType":"Patient"}`)
+	wantStatus(t, s.do("DELETE", "/Patient/"+deleted, ""), 204)
+	path := "/Patient/" + id
+
+	tests := []struct {
+		name, path, patch string
+		hdr               []string
+		status            int
+		code              string
+		want              string // the resource after a 2xx, without server meta
+	}{
+		{"replace a primitive (the spec's test case)", path,
+			fhirPathPatch(fhirPathOp("replace", "Patient.birthDate", `{"name":"value","valueDate":"1930-01-01"}`)), nil, 200, "",
+			`{"resourceType":"Patient","identifier":[{"system":"urn:a","value":"1"},{"system":"urn:a","value":"2"}],"birthDate":"1930-01-01"}`},
+		{"add an anonymous type, move in a list, under If-Match", path,
+			fhirPathPatch(fhirPathOp("add", "Patient", `{"name":"name","valueString":"contact"}`,
+				`{"name":"value","part":[{"name":"name","valueHumanName":{"text":"a name"}},{"name":"telecom","valueContactPoint":{"system":"phone","value":"555"}}]}`),
+				fhirPathOp("move", "Patient.identifier", `{"name":"source","valueInteger":1}`, `{"name":"destination","valueInteger":0}`)),
+			[]string{"If-Match", `W/"2"`, "Content-Type", "application/fhir+json; fhirVersion=4.0"}, 200, "",
+			`{"resourceType":"Patient","identifier":[{"system":"urn:a","value":"2"},{"system":"urn:a","value":"1"}],"birthDate":"1930-01-01","contact":[{"name":{"text":"a name"},"telecom":[{"system":"phone","value":"555"}]}]}`},
+		{"where, insert and delete", path,
+			fhirPathPatch(fhirPathOp("delete", "Patient.identifier.where(value = '2')"),
+				fhirPathOp("insert", "Patient.identifier", `{"name":"index","valueInteger":0}`, `{"name":"value","valueIdentifier":{"system":"urn:b","value":"9"}}`),
+				fhirPathOp("delete", "Patient.contact[0].telecom")), nil, 200, "",
+			`{"resourceType":"Patient","identifier":[{"system":"urn:b","value":"9"},{"system":"urn:a","value":"1"}],"birthDate":"1930-01-01","contact":[{"name":{"text":"a name"}}]}`},
+		{"no operation writes the same resource again", path, fhirPathPatch(), nil, 200, "",
+			`{"resourceType":"Patient","identifier":[{"system":"urn:b","value":"9"},{"system":"urn:a","value":"1"}],"birthDate":"1930-01-01","contact":[{"name":{"text":"a name"}}]}`},
+		{"beyond the supported FHIRPath", path, fhirPathPatch(fhirPathOp("delete", "Patient.generalPractitioner.resolve().name")), nil, 400, "not-supported", ""},
+		{"a part missing", path, fhirPathPatch(fhirPathOp("replace", "Patient.birthDate")), nil, 400, "structure", ""},
+		{"not a valid Parameters", path, fhirPathPatch(fhirPathOp("replace", "Patient.birthDate", `{"name":"value","valueDate":"not a date"}`)), nil, 400, "", ""},
+		{"not a Parameters", path, `{"resourceType":"Patient","id":"` + id + `"}`, nil, 400, "structure", ""},
+		{"not JSON", path, `{"resourceType":`, nil, 400, "structure", ""},
+		{"no match", path, fhirPathPatch(fhirPathOp("replace", "Patient.gender", `{"name":"value","valueCode":"male"}`)), nil, 422, "processing", ""},
+		{"a value of the wrong type", path, fhirPathPatch(fhirPathOp("replace", "Patient.birthDate", `{"name":"value","valueHumanName":{"text":"x"}}`)), nil, 422, "processing", ""},
+		{"an invalid result", path, fhirPathPatch(fhirPathOp("replace", "Patient.birthDate", `{"name":"value","valueString":"yesterday"}`)), nil, 422, "", ""},
+		{"changes the id", path, fhirPathPatch(fhirPathOp("replace", "Patient.id", `{"name":"value","valueId":"other"}`)), nil, 422, "processing", ""},
+		{"removes the id", path, fhirPathPatch(fhirPathOp("delete", "Patient.id")), nil, 422, "processing", ""},
+		{"If-Match stale", path, fhirPathPatch(), []string{"If-Match", `W/"1"`}, 412, "conflict", ""},
+		{"unknown id", "/Patient/nope", fhirPathPatch(), nil, 404, "not-found", ""},
+		{"deleted", "/Patient/" + deleted, fhirPathPatch(), nil, 410, "deleted", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := s.versions()
+			hdr := append([]string{"Content-Type", "application/fhir+json"}, tt.hdr...)
+			r := s.do("PATCH", tt.path, tt.patch, hdr...)
+			if tt.status >= 400 {
+				wantOutcome(t, r, tt.status, tt.code)
+				if s.versions() != before {
+					t.Errorf("a failed patch wrote a version")
+				}
+				return
+			}
+			wantStatus(t, r, tt.status)
+			if got := withoutServerMeta(t, r.Body); got != tt.want {
+				t.Errorf("got  %s\nwant %s", got, tt.want)
+			}
+			if s.versions() != before+1 || r.Header.Get("ETag") != `W/"`+jsonString(t, r.Body, "meta", "versionId")+`"` {
+				t.Errorf("versions %d -> %d, ETag %q", before, s.versions(), r.Header.Get("ETag"))
+			}
+			if read := s.do("GET", tt.path, ""); string(read.Body) != string(r.Body) {
+				t.Errorf("read after patch differs:\n%s\n%s", read.Body, r.Body)
+			}
+		})
+	}
+
+	// Both formats in one transaction, each entry through the same pipeline.
+	jp := base64.StdEncoding.EncodeToString([]byte(`[{"op":"add","path":"/gender","value":"female"}]`))
+	r := s.do("POST", "", bundleOf("transaction",
+		ent("", "PATCH", "Patient/"+id, fhirPathPatch(fhirPathOp("replace", "Patient.birthDate", `{"name":"value","valueDate":"1931-02-03"}`))),
+		ent("", "PATCH", "Patient/"+id, `{"resourceType":"Binary","contentType":"application/json-patch+json","data":"`+jp+`"}`)))
+	wantOutcome(t, r, http.StatusBadRequest, "duplicate") // one target, twice: refused as for any write
+	other := s.create(`{"resourceType":"Patient","birthDate":"2000-01-01"}`)
+	r = s.do("POST", "", bundleOf("transaction",
+		ent("", "PATCH", "Patient/"+id, fhirPathPatch(fhirPathOp("replace", "Patient.birthDate", `{"name":"value","valueDate":"1931-02-03"}`))),
+		ent("", "PATCH", "Patient/"+other, `{"resourceType":"Binary","contentType":"application/json-patch+json","data":"`+jp+`"}`)))
+	for _, e := range entryResponses(t, r, "transaction-response") {
+		if status(e) != "200 OK" {
+			t.Errorf("transaction entry: %s", e.Marshal())
+		}
+	}
+	if got := jsonString(t, s.do("GET", path, "").Body, "birthDate"); got != "1931-02-03" {
+		t.Errorf("birthDate after the transaction: %s", got)
+	}
+	r = s.do("POST", "", bundleOf("batch", ent("", "PATCH", "Patient/"+id, fhirPathPatch(fhirPathOp("delete", "Patient.name.ofType(HumanName)")))))
+	if es := entryResponses(t, r, "batch-response"); status(es[0]) != "400 Bad Request" {
+		t.Errorf("batch entry beyond the supported FHIRPath: %s", es[0].Marshal())
+	}
+}
+
+// TestPatchUnsupportedFormat: a body in no patch format (fhirpy's patch() sends a merge object
+// as application/json) is 415, and the OperationOutcome names the formats that work.
+func TestPatchUnsupportedFormat(t *testing.T) {
+	s := newServer(t)
+	id := s.create(`{"resourceType":"Patient","active":true}`)
+	for _, ct := range []string{"application/json", "application/merge-patch+json", "text/plain", ""} {
+		r := s.do("PATCH", "/Patient/"+id, `{"active":false}`, "Content-Type", ct)
+		wantOutcome(t, r, http.StatusUnsupportedMediaType, "not-supported")
+		diag := string(r.Body)
+		for _, want := range []string{"application/json-patch+json", "FHIRPath Patch", "application/fhir+json", "Parameters"} {
+			if !strings.Contains(diag, want) {
+				t.Errorf("%q: the outcome does not name %s: %s", ct, want, diag)
+			}
+		}
+		if merge := strings.Contains(diag, "Merge Patch"); merge != (ct == "application/json" || ct == "application/merge-patch+json") {
+			t.Errorf("%q: says Merge Patch: %v: %s", ct, merge, diag)
+		}
+	}
+	if s.versions() != 1 {
+		t.Errorf("a refused patch wrote a version")
+	}
+}
+
+// TestFHIRPathPatchTooLarge: a patch whose result would outgrow the body limit is 422
+// too-long, like a JSON Patch copy bomb.
+func TestFHIRPathPatchTooLarge(t *testing.T) {
+	s := newServer(t, func(o *options) { o.maxBody = 2048 })
+	id := s.create(`{"resourceType":"Patient","identifier":[{"system":"urn:a","value":"` + strings.Repeat("x", 1200) + `"}]}`)
+	p := fhirPathPatch(fhirPathOp("add", "Patient", `{"name":"name","valueString":"identifier"}`,
+		`{"name":"value","valueIdentifier":{"system":"urn:a","value":"`+strings.Repeat("y", 1200)+`"}}`))
+	r := s.do("PATCH", "/Patient/"+id, p, "Content-Type", "application/fhir+json")
+	wantOutcome(t, r, http.StatusUnprocessableEntity, "too-long")
+	if s.versions() != 1 {
+		t.Errorf("a patch too large wrote a version")
+	}
 }

@@ -32,14 +32,15 @@ func (a *API) instanceParams(c echo.Context) (typ, id string, err error) {
 
 // read is GET [base]/[type]/[id] (http.html#read). A deleted resource is HTTP 410 with the
 // tombstone's ETag; If-None-Match and If-Modified-Since give HTTP 304. What the caller may not
-// see is not found (404), like what does not exist.
+// see is not found (404), like what does not exist. _summary and _elements return a subset,
+// tagged SUBSETTED, as on a search (summary.go).
 func (a *API) read(c echo.Context) error {
 	typ, id, err := a.instanceParams(c)
 	if err != nil {
 		return err
 	}
 	return a.httpRead(c, &entry{method: c.Request().Method, typ: typ, urlID: id, get: getRead,
-		path: []string{typ, id}, url: typ + "/" + id})
+		path: []string{typ, id}, url: typ + "/" + id, query: c.Request().URL.RawQuery})
 }
 
 // vread is GET [base]/[type]/[id]/_history/[vid] (http.html#vread). Version ids are the
@@ -51,7 +52,7 @@ func (a *API) vread(c echo.Context) error {
 	}
 	vid := c.Param("vid")
 	return a.httpRead(c, &entry{method: c.Request().Method, typ: typ, urlID: id, get: getVRead,
-		path: []string{typ, id, "_history", vid}, url: typ + "/" + id + "/_history/" + vid})
+		path: []string{typ, id, "_history", vid}, url: typ + "/" + id + "/_history/" + vid, query: c.Request().URL.RawQuery})
 }
 
 // httpRead answers a read or vread request through the engine's readEntry.
@@ -73,7 +74,11 @@ func (a *API) httpRead(c echo.Context, e *entry) error {
 		setVersionHeaders(c.Response().Header(), e.rec)
 		return c.NoContent(http.StatusNotModified)
 	}
-	return writeRecord(c, f, http.StatusOK, e.rec)
+	if e.method == http.MethodHead {
+		return writeRecord(c, f, http.StatusOK, e.rec)
+	}
+	setVersionHeaders(c.Response().Header(), e.rec)
+	return writeJSON(c, f, http.StatusOK, e.body) // the stored bytes, or the subset asked for
 }
 
 // readError maps the error of Read or VRead: 404 for an unknown resource or version, 410

@@ -94,3 +94,21 @@ func (a *API) writeWritten(c echo.Context, f format, status int, rec store.Recor
 	}
 	return writeJSON(c, f, status, rec.Body)
 }
+
+// Responder writes the FHIR JSON answers of a handler outside this package (an operation
+// such as $triage-stats) in the format its request negotiated, like every interaction here:
+// application/fhir+json; charset=utf-8 unless the client prefers application/json, indented
+// under _pretty=true.
+type Responder struct{ f format }
+
+// Negotiate reads _format, Accept and _pretty; a request that accepts no JSON is HTTP 406, to
+// be returned before any work is done.
+func Negotiate(c echo.Context) (Responder, error) {
+	f, err := negotiate(c)
+	return Responder{f}, err
+}
+
+// Write sends body, a compact FHIR JSON resource.
+func (r Responder) Write(c echo.Context, status int, body []byte) error {
+	return writeJSON(c, r.f, status, body)
+}

@@ -147,9 +147,23 @@ func (a *API) searchLink(r *searchRequest, cursor string) string {
 		link.Set("_cursor", cursor)
 	}
 	sb.WriteString("?")
-	sb.WriteString(link.Encode())
+	sb.WriteString(encodeLinkQuery(link))
 	return sb.String()
 }
+
+// encodeLinkQuery is url.Values.Encode (sorted by key) with the characters RFC 3986 allows in
+// a query and that mean nothing to a form decoder left as they are: the commas of
+// _type=Patient,Practitioner or of an OR'ed value, the colons of modifiers and _include, the
+// slashes of references. Clients (and the official validator, which reads the self link's
+// _type) see the search as it was asked, and a client following the link decodes the same
+// parameters. '|', '+', '&', '=', ';' and '%' stay escaped.
+func encodeLinkQuery(v url.Values) string {
+	return linkUnescaper.Replace(v.Encode())
+}
+
+// linkUnescaper undoes QueryEscape for ',', ':', '/' and '$'. An escaped '%' is "%25", so
+// "%2C" in the output of QueryEscape is always an escaped comma.
+var linkUnescaper = strings.NewReplacer("%2C", ",", "%3A", ":", "%2F", "/", "%24", "$")
 
 // SUBSETTED is the tag of a resource returned incompletely (_summary, _elements).
 const subsettedSystem = "http://terminology.hl7.org/CodeSystem/v3-ObservationValue"

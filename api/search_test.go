@@ -462,3 +462,54 @@ func TestConditionalAnySearch(t *testing.T) {
 	r = d.s.do("DELETE", "/Patient?nosuch=1", "")
 	wantOutcome(t, r, http.StatusBadRequest, "not-supported")
 }
+
+// TestSearchLinksReadable: the self and next links keep the commas of _type and of OR'ed
+// values (and the colons and slashes of values) as they are, not %2C: the official validator
+// reads _type from the self link to check the entries' search mode. A client following a link
+// gets the same search: an escaped comma (\,) stays one value, a bare comma still ORs.
+func TestSearchLinksReadable(t *testing.T) {
+	d := newSearchData(t)
+	follow := func(link string) bundle {
+		t.Helper()
+		if !strings.HasPrefix(link, d.s.URL) {
+			t.Fatalf("link %q is not under the base %s", link, d.s.URL)
+		}
+		return d.parseBundle(t, d.s.do("GET", strings.TrimPrefix(link, d.s.URL), ""))
+	}
+
+	b := d.parseBundle(t, d.s.do("GET", "?_type=Patient,Practitioner&gender=male", ""))
+	if want := d.s.URL + "?_count=50&_type=Patient,Practitioner&gender=male"; b.self != want {
+		t.Errorf("self %q, want %q", b.self, want)
+	}
+	if again := follow(b.self); fmt.Sprint(sorted(again.match)) != fmt.Sprint(sorted(b.match)) || again.self != b.self {
+		t.Errorf("following self: %v %q, want %v %q", again.match, again.self, b.match, b.self)
+	}
+	if fmt.Sprint(sorted(b.match)) != "[p2 p3]" {
+		t.Errorf("matches %v", b.match)
+	}
+
+	// One value holds an escaped comma (p3's identifier is urn:x|A,B); the bare comma ORs.
+	b = d.parseBundle(t, d.s.do("GET", `/Patient?identifier=urn:x|A\,B,http://hospital.example.org/mrn|MRN-2&_count=1&_sort=family`, ""))
+	for _, link := range []string{b.self, b.next} {
+		if strings.Contains(link, "%2C") || strings.Contains(link, "%3A") || strings.Contains(link, "%2F") {
+			t.Errorf("link escapes a comma, colon or slash: %q", link)
+		}
+	}
+	if !strings.Contains(b.self, `identifier=urn:x%7CA%5C,B,http://hospital.example.org/mrn%7CMRN-2`) {
+		t.Errorf("self %q", b.self)
+	}
+	got := b.match
+	for next := b.next; next != ""; {
+		page := follow(next)
+		if !strings.Contains(page.self, "_cursor=") || strings.Contains(page.self, "%2C") {
+			t.Errorf("self of a later page %q", page.self)
+		}
+		got, next = append(got, page.match...), page.next
+	}
+	if fmt.Sprint(got) != "[p2 p3]" {
+		t.Errorf("paged through %v, want [p2 p3]", got)
+	}
+	if again := follow(b.self); fmt.Sprint(again.match) != "[p2]" || again.self != b.self {
+		t.Errorf("following self: %v %q", again.match, again.self)
+	}
+}

@@ -2,6 +2,7 @@ package api
 
 import (
 	"fmt"
+	"net/url"
 	"slices"
 	"strings"
 
@@ -10,16 +11,70 @@ import (
 )
 
 // _summary and _elements (search.html#summary, #elements) return a subset of each resource's
-// elements, tagged SUBSETTED in meta.tag. Elements with a minimum cardinality above zero are
-// always kept, as are resourceType, id and meta. _summary=true prunes at every level: inside a
-// kept element, only the children marked summary in their definition stay (Observation.component
-// keeps code and value[x] but not referenceRange); contained resources are not entered.
-// _summary=text and data, and _elements, choose among the top-level elements only, as the
-// specification defines them.
+// elements, tagged SUBSETTED in meta.tag: on a search, and on a read or vread (http.html#read
+// allows both there). Elements with a minimum cardinality above zero are always kept, as are
+// resourceType, id and meta. _summary=true prunes at every level: inside a kept element, only
+// the children marked summary in their definition stay (Observation.component keeps code and
+// value[x] but not referenceRange); contained resources are not entered. _summary=text and
+// data, and _elements, choose among the top-level elements only, as the specification defines
+// them.
+
+// subsetSpec is the subset _summary and _elements ask for; its zero value asks for none.
+type subsetSpec struct {
+	summary  string   // true, text or data; "" for none (_summary=false, or absent)
+	elements []string // the element names of _elements
+}
+
+// parseSummary reads a value of _summary. count (the matches of a search, not a subset) is
+// the caller's to handle: it is reported, and the subset left as it was.
+func (s *subsetSpec) parseSummary(v string) (count bool, err error) {
+	switch v {
+	case "count":
+		return true, nil
+	case "true", "text", "data":
+		s.summary = v
+	case "false":
+		s.summary = ""
+	default:
+		return false, badRequest("_summary: %q is not true, false, text, data or count", v)
+	}
+	return false, nil
+}
+
+// parseElements reads _elements: a comma-separated list of element names.
+func (s *subsetSpec) parseElements(v string) {
+	for e := range strings.SplitSeq(v, ",") {
+		if e = strings.TrimSpace(e); e != "" {
+			s.elements = append(s.elements, e)
+		}
+	}
+}
+
+// readSubset is the subset a read or vread asks for in its query; _summary=count is 400 there
+// (it counts the matches of a search).
+func readSubset(params url.Values) (subsetSpec, error) {
+	var s subsetSpec
+	if vs := params["_summary"]; len(vs) > 0 {
+		count, err := s.parseSummary(vs[len(vs)-1])
+		if err != nil {
+			return s, err
+		}
+		if count {
+			return s, badRequest("_summary=count counts the matches of a search; a read returns one resource")
+		}
+	}
+	if vs := params["_elements"]; len(vs) > 0 {
+		s.parseElements(vs[len(vs)-1])
+	}
+	return s, nil
+}
+
+// none reports whether the whole resource is asked for.
+func (s subsetSpec) none() bool { return s.summary == "" && len(s.elements) == 0 }
 
 // subset returns the body to send for rec: the stored bytes, or the subset asked for.
-func (r *searchRequest) subset(rec store.Record) ([]byte, error) {
-	if (r.summary == "" || r.summary == "false") && len(r.elements) == 0 {
+func (s subsetSpec) subset(rec store.Record) ([]byte, error) {
+	if s.none() {
 		return rec.Body, nil
 	}
 	v, err := fhir.ParseJSON(rec.Body)
@@ -42,7 +97,7 @@ func (r *searchRequest) subset(rec store.Record) ([]byte, error) {
 		if el.Min > 0 {
 			return true
 		}
-		switch r.summary {
+		switch s.summary {
 		case "true":
 			return el.Summary
 		case "text":
@@ -51,7 +106,7 @@ func (r *searchRequest) subset(rec store.Record) ([]byte, error) {
 			return key != "text"
 		}
 		name := strings.TrimSuffix(el.Name, "[x]")
-		return slices.Contains(r.elements, name)
+		return slices.Contains(s.elements, name)
 	}
 	out := v.Obj[:0]
 	for _, m := range v.Obj {
@@ -60,7 +115,7 @@ func (r *searchRequest) subset(rec store.Record) ([]byte, error) {
 		}
 	}
 	v.Obj = out
-	if r.summary == "true" {
+	if s.summary == "true" {
 		for i := range v.Obj {
 			if k := v.Obj[i].Key; k != "meta" && !strings.HasPrefix(k, "_") {
 				pruneChildren(&v.Obj[i].Value, def, k)

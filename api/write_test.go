@@ -25,6 +25,29 @@ func TestCreate(t *testing.T) {
 			t.Errorf("the body id was used: %d", got.StatusCode)
 		}
 	})
+	t.Run("any body id is replaced, not rejected", func(t *testing.T) {
+		// The server ignores the id of a create: one too long, malformed, of the wrong JSON
+		// type or with an _id is replaced like any other, over HTTP and in a Bundle.
+		for name, id := range map[string]string{
+			"too long": `"` + strings.Repeat("a", 65) + `"`, "malformed": `"a b/c"`, "empty": `""`,
+			"a number": `7`, "with _id": `"x","_id":{"extension":[{"url":"http://example.org/x","valueString":"y"}]}`,
+		} {
+			body := `{"resourceType":"Patient","id":` + id + `,"active":true}`
+			r := s.do("POST", "/Patient", body)
+			wantStatus(t, r, http.StatusCreated)
+			v := parse(t, r.Body)
+			if got := v.Get("id").Text; len(got) != 36 || v.Get("_id") != nil || v.Get("active") == nil {
+				t.Errorf("%s: %s", name, r.Body)
+			}
+			b := s.do("POST", "", bundleOf("transaction", ent("urn:uuid:0c8f2e6d-7f43-4d7c-a1e4-0b4c4a7f2e11", "POST", "Patient", body)))
+			if es := entryResponses(t, b, "transaction-response"); status(es[0]) != "201 Created" {
+				t.Errorf("%s in a transaction: %s", name, b.Body)
+			}
+		}
+		// An id on update is still the URL's and checked.
+		wantOutcome(t, s.do("PUT", "/Patient/"+strings.Repeat("a", 65), `{"resourceType":"Patient","id":"`+strings.Repeat("a", 65)+`"}`), http.StatusBadRequest, "")
+		wantOutcome(t, s.do("PUT", "/Patient/p", `{"resourceType":"Patient","id":"a b"}`), http.StatusUnprocessableEntity, "")
+	})
 	t.Run("client meta is kept, server meta replaced", func(t *testing.T) {
 		r := s.do("POST", "/Patient", `{"resourceType":"Patient","meta":{"versionId":"9","lastUpdated":"2000-01-01T00:00:00Z","source":"#app"}}`)
 		wantStatus(t, r, http.StatusCreated)

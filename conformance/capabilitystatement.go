@@ -56,12 +56,11 @@ func CapabilityStatement(d Description) fhir.Value {
 }
 
 // securityElement is rest.security for a SMART-protected server: the oauth-uris extension
-// and the SMART-on-FHIR service coding.
+// (only the sub-extensions its definition allows: the official validator rejects others) and
+// the SMART-on-FHIR service coding.
 func securityElement(s Security) fhir.Value {
 	var exts []fhir.Value
-	for _, u := range []struct{ name, url string }{
-		{"authorize", s.AuthorizeURL}, {"token", s.TokenURL}, {"introspect", s.IntrospectURL}, {"revoke", s.RevokeURL},
-	} {
+	for _, u := range []struct{ name, url string }{{"authorize", s.AuthorizeURL}, {"token", s.TokenURL}} {
 		if u.url != "" {
 			exts = append(exts, object(member("url", fhir.Str(u.name)), member("valueUri", fhir.Str(u.url))))
 		}

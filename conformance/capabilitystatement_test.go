@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -26,10 +27,8 @@ func goldenDescription() conformance.Description {
 		SoftwareVersion: "1.2.3",
 		Date:            time.Date(2025, 3, 4, 5, 6, 7, 0, time.UTC),
 		Security: &conformance.Security{
-			AuthorizeURL:  "https://portal.example.org/auth/authorize",
-			TokenURL:      "https://portal.example.org/auth/token",
-			IntrospectURL: "https://portal.example.org/auth/introspect",
-			RevokeURL:     "https://portal.example.org/auth/revoke",
+			AuthorizeURL: "https://portal.example.org/auth/authorize",
+			TokenURL:     "https://portal.example.org/auth/token",
 		},
 	}
 }
@@ -153,5 +152,34 @@ func TestHandlerDate(t *testing.T) {
 	time.Sleep(1100 * time.Millisecond)
 	if again := date(); again != first {
 		t.Errorf("date changed between requests: %q then %q", first, again)
+	}
+}
+
+// TestOAuthURIs: the oauth-uris extension carries only the sub-extensions R4's definition of
+// it allows (authorize and token required; register and manage optional). The official
+// validator rejected the introspect and revoke Portico used to add there.
+func TestOAuthURIs(t *testing.T) {
+	cs := conformance.CapabilityStatement(goldenDescription())
+	sec := cs.Get("rest").Arr[0].Get("security")
+	if sec == nil {
+		t.Fatal("no rest.security")
+	}
+	allowed := map[string]bool{"authorize": true, "token": true, "register": true, "manage": true}
+	var got []string
+	for _, ext := range sec.Get("extension").Arr {
+		if ext.Get("url").Text != "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris" {
+			continue
+		}
+		for _, sub := range ext.Get("extension").Arr {
+			url := sub.Get("url").Text
+			if !allowed[url] {
+				t.Errorf("oauth-uris carries %q, which its definition does not allow", url)
+			}
+			got = append(got, url+"="+sub.Get("valueUri").Text)
+		}
+	}
+	want := []string{"authorize=https://portal.example.org/auth/authorize", "token=https://portal.example.org/auth/token"}
+	if !slices.Equal(got, want) {
+		t.Errorf("oauth-uris %v, want %v", got, want)
 	}
 }

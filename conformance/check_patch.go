@@ -7,8 +7,9 @@ import (
 	"slices"
 )
 
-// patchChecks cover PATCH with JSON Patch (RFC 6902; R4 http.html#patch): the result is
-// processed as an update, so versions, validation and If-Match apply.
+// patchChecks cover PATCH with JSON Patch (RFC 6902; R4 http.html#patch) and FHIRPath Patch
+// (fhirpatch.html): the result is processed as an update, so versions, validation and
+// If-Match apply.
 var patchChecks = []check{
 	{"replace", checkPatchReplace},
 	{"add", checkPatchAdd},
@@ -16,6 +17,8 @@ var patchChecks = []check{
 	{"invalid-result", checkPatchInvalidResult},
 	{"malformed", checkPatchMalformed},
 	{"if-match-stale", checkPatchIfMatchStale},
+	{"fhirpath", checkFHIRPathPatch},
+	{"fhirpath-invalid-result", checkFHIRPathPatchInvalidResult},
 }
 
 const jsonPatch = "application/json-patch+json"
@@ -127,6 +130,74 @@ func (s *session) patchRefused(ctx context.Context, doc string, status int, head
 		return err
 	}
 	if err := r.outcome(status); err != nil {
+		return err
+	}
+	if err := s.wantVersion(ctx, "Patient", c.id, "1"); err != nil {
+		return fmt.Errorf("after the refused patch: %w", err)
+	}
+	return nil
+}
+
+// fhirPathTarget creates a Patient after checking that FHIRPath Patch (a Parameters resource,
+// sent as application/fhir+json) is claimed in patchFormat.
+func (s *session) fhirPathTarget(ctx context.Context) (*created, error) {
+	if err := s.requireType("Patient", "patch"); err != nil {
+		return nil, err
+	}
+	if s.caps == nil || !slices.Contains(s.caps.patchFormats, "application/fhir+json") {
+		return nil, skipf("the CapabilityStatement does not list application/fhir+json (FHIRPath Patch) in patchFormat")
+	}
+	return s.newPatient(ctx)
+}
+
+// fhirPathOp is one operation parameter of a FHIRPath Patch.
+func fhirPathOp(typ, path, parts string) string {
+	return `{"name": "operation", "part": [{"name": "type", "valueCode": "` + typ + `"}, {"name": "path", "valueString": "` + path + `"}` + parts + `]}`
+}
+
+// checkFHIRPathPatch: a FHIRPath Patch replaces an element found by where(...), adds one and
+// makes version 2, as the specification's examples do.
+func checkFHIRPathPatch(ctx context.Context, s *session) error {
+	c, err := s.fhirPathTarget(ctx)
+	if err != nil {
+		return err
+	}
+	doc := `{"resourceType": "Parameters", "parameter": [` +
+		fhirPathOp("replace", "Patient.name.where(family = 'Okafor').given[0]", `, {"name": "value", "valueString": "Ada"}`) + `, ` +
+		fhirPathOp("add", "Patient", `, {"name": "name", "valueString": "maritalStatus"}, {"name": "value", "valueCodeableConcept": {"text": "married"}}`) + `]}`
+	r, err := s.do(ctx, http.MethodPatch, "Patient/"+c.id, []byte(doc), "Content-Type", "application/fhir+json", "Prefer", "return=representation")
+	if err != nil {
+		return err
+	}
+	if err := r.want(http.StatusOK); err != nil {
+		return err
+	}
+	if err := r.etag("2"); err != nil {
+		return err
+	}
+	v, cur, err := s.readVersion(ctx, "Patient", c.id)
+	if err != nil {
+		return err
+	}
+	if given := list(cur, "name", 0, "given"); v != "2" || len(given) == 0 || given[0] != "Ada" || str(cur, "maritalStatus", "text") != "married" {
+		return fmt.Errorf("after the patch: version %q, given %v, maritalStatus %q; want 2, Ada first, married", v, given, str(cur, "maritalStatus", "text"))
+	}
+	return nil
+}
+
+// checkFHIRPathPatchInvalidResult: a FHIRPath Patch whose result is not a valid resource is
+// refused like such an update: 422 and no new version.
+func checkFHIRPathPatchInvalidResult(ctx context.Context, s *session) error {
+	c, err := s.fhirPathTarget(ctx)
+	if err != nil {
+		return err
+	}
+	doc := `{"resourceType": "Parameters", "parameter": [` + fhirPathOp("replace", "Patient.gender", `, {"name": "value", "valueCode": "robot"}`) + `]}`
+	r, err := s.do(ctx, http.MethodPatch, "Patient/"+c.id, []byte(doc), "Content-Type", "application/fhir+json")
+	if err != nil {
+		return err
+	}
+	if err := r.outcome(http.StatusUnprocessableEntity); err != nil {
 		return err
 	}
 	if err := s.wantVersion(ctx, "Patient", c.id, "1"); err != nil {

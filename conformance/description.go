@@ -21,7 +21,7 @@ type Description struct {
 	Interactions *Interactions
 
 	Formats      []string // default: json, application/fhir+json
-	PatchFormats []string // default: application/json-patch+json
+	PatchFormats []string // default: application/json-patch+json, application/fhir+json (FHIRPath Patch)
 
 	// SearchParams lists the search parameters of a type, for rest.resource.searchParam. Nil
 	// lists none: a server must not advertise parameters its search cannot evaluate.
@@ -36,9 +36,12 @@ type Description struct {
 	Security *Security
 }
 
-// Security lists the OAuth endpoints of the authorization server (absolute URLs).
+// Security lists the OAuth endpoints of the authorization server (absolute URLs) that the
+// oauth-uris extension may carry. R4's definition of that extension allows only authorize,
+// token, register and manage: introspection and revocation are published in the SMART
+// configuration (.well-known/smart-configuration) instead, where SMART 2.2 defines them.
 type Security struct {
-	AuthorizeURL, TokenURL, IntrospectURL, RevokeURL string
+	AuthorizeURL, TokenURL string
 }
 
 // Operation is one CapabilityStatement.rest.resource.operation.
@@ -73,7 +76,7 @@ func (d Description) withDefaults(now time.Time) Description {
 		d.Formats = []string{"json", "application/fhir+json"}
 	}
 	if d.PatchFormats == nil {
-		d.PatchFormats = []string{"application/json-patch+json"}
+		d.PatchFormats = []string{"application/json-patch+json", "application/fhir+json"}
 	}
 	return d
 }

@@ -377,7 +377,17 @@ func TestAuthorizationAcrossEndpoints(t *testing.T) {
 				t.Errorf("metadata lacks %s", want)
 			}
 		}
-		en.must("", http.MethodGet, "/.well-known/smart-configuration", "", http.StatusOK)
+		// introspect and revoke are not sub-extensions R4's oauth-uris allows: they are in
+		// the SMART configuration only.
+		if strings.Contains(string(b), "/introspect") || strings.Contains(string(b), "/revoke") {
+			t.Errorf("metadata carries introspect or revoke in oauth-uris: %s", b)
+		}
+		conf := en.must("", http.MethodGet, "/.well-known/smart-configuration", "", http.StatusOK)
+		for _, want := range []string{`"introspection_endpoint":"` + en.authURL("/introspect"), `"revocation_endpoint":"` + en.authURL("/revoke")} {
+			if !strings.Contains(string(conf), want) {
+				t.Errorf("smart-configuration lacks %s: %s", want, conf)
+			}
+		}
 		for _, p := range []string{"/healthz", "/readyz"} {
 			resp, err := http.Get(en.ts.URL + p)
 			if err != nil || resp.StatusCode != http.StatusOK {

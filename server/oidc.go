@@ -36,13 +36,13 @@ func wireOIDC(e *echo.Echo, o *smart.OIDC, desc conformance.Description) echo.Mi
 		metadata echo.HandlerFunc
 	)
 	e.GET("/fhir/metadata", func(c echo.Context) error {
-		authorize, token, introspect, revoke, ok := o.Endpoints()
+		authorize, token, ok := o.Endpoints()
 		if !ok {
 			return errProviderUnavailable()
 		}
 		once.Do(func() {
 			d := desc
-			d.Security = &conformance.Security{AuthorizeURL: authorize, TokenURL: token, IntrospectURL: introspect, RevokeURL: revoke}
+			d.Security = &conformance.Security{AuthorizeURL: authorize, TokenURL: token}
 			metadata = conformance.Handler(d)
 		})
 		return metadata(c)

@@ -222,12 +222,7 @@ func (s *Server) buildHandler() error {
 				return err
 			}
 		}
-		desc.Security = &conformance.Security{
-			AuthorizeURL:  authz.Issuer() + "/authorize",
-			TokenURL:      authz.TokenURL(),
-			IntrospectURL: authz.Issuer() + "/introspect",
-			RevokeURL:     authz.Issuer() + "/revoke",
-		}
+		desc.Security = &conformance.Security{AuthorizeURL: authz.Issuer() + "/authorize", TokenURL: authz.TokenURL()}
 		protect = append(protect, authz.Middleware())
 	}
 	if oidcRS != nil {

@@ -70,7 +70,7 @@ func (s *Server) parseAuthorize(ctx context.Context, v url.Values) (authRequest,
 		return ar, withf(&Error{Code: "unsupported_response_type", Status: http.StatusBadRequest}, "response_type must be code")
 	case ar.state == "":
 		return ar, withf(ErrInvalidRequest, "state is required")
-	case v.Get("aud") != s.audience:
+	case !audienceMatches(v.Get("aud"), s.audience):
 		return ar, withf(ErrInvalidRequest, "aud must be the FHIR base URL %s", s.audience)
 	}
 	if h := v.Get("launch"); h != "" {

@@ -410,6 +410,12 @@ func TestAuthorizeRequestRefused(t *testing.T) {
 	if p := b.get(authURL + good().Encode()); p.status != 200 {
 		t.Fatalf("good request: %d", p.status)
 	}
+	// A client whose FHIR base ends in a slash sends aud with it (the SMART JS client does).
+	slash := good()
+	slash.Set("aud", en.srv.audience+"/")
+	if p := b.get(authURL + slash.Encode()); p.status != 200 || p.location != "" {
+		t.Fatalf("aud with a trailing slash: %d %q", p.status, p.location)
+	}
 	// Errors shown on a page, never redirected.
 	for name, change := range map[string]func(url.Values){
 		"unknown client":        func(v url.Values) { v.Set("client_id", "nobody") },
@@ -436,6 +442,10 @@ func TestAuthorizeRequestRefused(t *testing.T) {
 		"no method":         {func(v url.Values) { v.Del("code_challenge_method") }, "invalid_request"},
 		"short challenge":   {func(v url.Values) { v.Set("code_challenge", "abc") }, "invalid_request"},
 		"wrong aud":         {func(v url.Values) { v.Set("aud", "https://other.example/fhir") }, "invalid_request"},
+		"aud, two slashes":  {func(v url.Values) { v.Set("aud", en.srv.audience+"//") }, "invalid_request"},
+		"aud, other case":   {func(v url.Values) { v.Set("aud", strings.ToUpper(en.srv.audience)) }, "invalid_request"},
+		"aud, a sub-path":   {func(v url.Values) { v.Set("aud", en.srv.audience+"/Patient") }, "invalid_request"},
+		"no aud":            {func(v url.Values) { v.Del("aud") }, "invalid_request"},
 		"no state":          {func(v url.Values) { v.Del("state") }, "invalid_request"},
 		"token response":    {func(v url.Values) { v.Set("response_type", "token") }, "unsupported_response_type"},
 		"system scope only": {func(v url.Values) { v.Set("scope", "system/*.rs") }, "invalid_scope"},
@@ -649,4 +659,89 @@ func TestRefreshTokens(t *testing.T) {
 			t.Errorf("access token of a revoked grant: %d", status)
 		}
 	})
+}
+
+func TestAudienceMatches(t *testing.T) {
+	const base = "https://portal.example/fhir"
+	for aud, want := range map[string]bool{
+		base: true, base + "/": true,
+		base + "//": false, "https://portal.example/fhir/x": false, "https://PORTAL.example/fhir": false,
+		"https://portal.example:443/fhir": false, "https://portal.example/fhir%2F": false, "https://portal.example/": false, "": false,
+	} {
+		if got := audienceMatches(aud, base); got != want {
+			t.Errorf("audienceMatches(%q) = %v, want %v", aud, got, want)
+		}
+	}
+	if !audienceMatches(base, base+"/") || audienceMatches("", "") {
+		t.Error("a configured audience with a trailing slash, or an empty one")
+	}
+}
+
+// TestRefreshWithoutClientID: a public client may refresh without client_id (the SMART JS
+// client sends none): the refresh token names its client. Rotation and reuse detection are as
+// with a client_id; a confidential client's token without authentication is invalid_client and
+// stays usable by that client.
+func TestRefreshWithoutClientID(t *testing.T) {
+	en := newEnv(t)
+	if _, err := en.srv.Registry().CreateUser(t.Context(), "alice", "alice password", "Patient/p1"); err != nil {
+		t.Fatal(err)
+	}
+	refresh := func(rt, user, pass string) (int, map[string]any) {
+		t.Helper()
+		status, _, body := en.post("/auth/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}}, user, pass)
+		return status, body
+	}
+	exchange := func(a app) *oauth2.Token {
+		t.Helper()
+		code, verifier := en.code(a, flow{})
+		tok, err := a.cfg.Exchange(en.ctx(), code, oauth2.VerifierOption(verifier))
+		if err != nil || tok.RefreshToken == "" {
+			t.Fatalf("exchange: %v %v", tok, err)
+		}
+		return tok
+	}
+
+	pub := en.newApp(ClientPublic, "")
+	tok := exchange(pub)
+	status, body := refresh(tok.RefreshToken, "", "")
+	next, _ := body["refresh_token"].(string)
+	if status != http.StatusOK || body["patient"] != "p1" || next == "" || next == tok.RefreshToken {
+		t.Fatalf("public client without client_id: %d %v", status, body)
+	}
+	if status, _ := en.whoami(body["access_token"].(string)); status != http.StatusOK {
+		t.Errorf("refreshed access token: %d", status)
+	}
+	// The rotated-out token presented again revokes the grant, as with a client_id.
+	if status, body := refresh(tok.RefreshToken, "", ""); status != http.StatusBadRequest || body["error"] != "invalid_grant" {
+		t.Errorf("rotated-out token: %d %v", status, body)
+	}
+	if status, body := refresh(next, "", ""); status != http.StatusBadRequest || body["error"] != "invalid_grant" {
+		t.Errorf("the grant should be revoked after the reuse: %d %v", status, body)
+	}
+	if status, body := refresh("never-issued", "", ""); status != http.StatusBadRequest || body["error"] != "invalid_grant" {
+		t.Errorf("unknown token: %d %v", status, body)
+	}
+
+	conf := en.newApp(ClientConfidential, "")
+	ctok := exchange(conf)
+	for range 2 { // twice: the first refusal neither used up nor revoked the token
+		if status, body := refresh(ctok.RefreshToken, "", ""); status != http.StatusUnauthorized || body["error"] != "invalid_client" {
+			t.Errorf("confidential client without authentication: %d %v", status, body)
+		}
+	}
+	if status, body := refresh(ctok.RefreshToken, conf.client.ID, "wrong secret"); status != http.StatusUnauthorized || body["error"] != "invalid_client" {
+		t.Errorf("confidential client, wrong secret: %d %v", status, body)
+	}
+	if status, body := refresh(ctok.RefreshToken, conf.client.ID, conf.cfg.ClientSecret); status != http.StatusOK || body["refresh_token"] == nil {
+		t.Errorf("confidential client with its secret after the refusals: %d %v", status, body)
+	}
+
+	// A public client that was disabled refreshes nothing, with or without client_id.
+	ptok := exchange(pub)
+	if err := en.srv.Registry().DisableClient(t.Context(), pub.client.ID); err != nil {
+		t.Fatal(err)
+	}
+	if status, body := refresh(ptok.RefreshToken, "", ""); status != http.StatusUnauthorized || body["error"] != "invalid_client" {
+		t.Errorf("disabled public client: %d %v", status, body)
+	}
 }

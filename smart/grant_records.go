@@ -150,6 +150,27 @@ func (s *Server) grantRevoked(ctx context.Context, grantID string) (bool, error)
 	return err == nil, err
 }
 
+// refreshTokenClient is the client a refresh token was issued to, without using the token
+// up; found is false for a token that was never issued. Whether it is still good (unused,
+// unexpired, its grant not revoked) is for redeem to say.
+func (s *Server) refreshTokenClient(ctx context.Context, token string) (clientID string, found bool, err error) {
+	if token == "" || len(token) > 512 {
+		return "", false, nil
+	}
+	rec, err := s.st.Read(ctx, TypeRefreshToken, tokenID(token))
+	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrGone) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, err
+	}
+	var g grant
+	if err := json.Unmarshal(rec.Body, &g); err != nil {
+		return "", false, err
+	}
+	return g.ClientID, true, nil
+}
+
 // revokeRefreshToken revokes the grant behind a refresh token of client clientID. found is
 // false when the token is not a refresh token; a refresh token of another client is an error.
 func (s *Server) revokeRefreshToken(ctx context.Context, token, clientID string) (found bool, err error) {

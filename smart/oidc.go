@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -244,7 +245,7 @@ func (o *OIDC) discover(ctx context.Context) error {
 		return err
 	}
 	v := oidc.NewVerifier(o.cfg.Issuer, o.keys, &oidc.Config{
-		ClientID:             o.cfg.Audience, // go-oidc checks that aud contains it
+		SkipClientIDCheck:    true, // aud is checked in verify, a trailing slash aside
 		SupportedSigningAlgs: oidcAlgs,
 		SkipExpiryCheck:      true, // checked below with Portico's clock skew
 	})
@@ -266,15 +267,15 @@ func (o *OIDC) Ready() error {
 // the caller should answer 503, not 401, since the token may well be valid.
 var ErrProviderUnavailable = errors.New("smart: the OpenID provider has not been discovered yet")
 
-// Endpoints are the provider's OAuth endpoints, for the CapabilityStatement's oauth-uris;
-// ok is false before discovery.
-func (o *OIDC) Endpoints() (authorize, token, introspect, revoke string, ok bool) {
+// Endpoints are the provider's authorization and token endpoints, for the
+// CapabilityStatement's oauth-uris (its introspection and revocation endpoints are in the
+// SMART configuration); ok is false before discovery.
+func (o *OIDC) Endpoints() (authorize, token string, ok bool) {
 	st := o.state.Load()
 	if st == nil {
-		return "", "", "", "", false
+		return "", "", false
 	}
-	d := st.doc
-	return d.AuthorizationEndpoint, d.TokenEndpoint, d.IntrospectionEndpoint, d.RevocationEndpoint, true
+	return st.doc.AuthorizationEndpoint, st.doc.TokenEndpoint, true
 }
 
 // Authenticate returns who is calling, from the request's bearer token, as Server.Authenticate
@@ -323,6 +324,9 @@ func (o *OIDC) verify(ctx context.Context, st *oidcState, token string, now time
 	idt, err := st.verifier.Verify(ctx, token)
 	if err != nil {
 		return invalid("the access token is invalid or expired", err)
+	}
+	if !slices.ContainsFunc(idt.Audience, func(aud string) bool { return audienceMatches(aud, o.cfg.Audience) }) {
+		return invalid("the access token is invalid or expired", fmt.Errorf("aud %q does not contain %q", idt.Audience, o.cfg.Audience))
 	}
 	var claims map[string]json.RawMessage
 	if err := idt.Claims(&claims); err != nil {

@@ -318,6 +318,10 @@ func TestOIDCProvider(t *testing.T) {
 		}
 		status, h, b := pc.do("GET", "/fhir/Condition/c1", tok, "")
 		wantStatus(t, "Condition (out of scope)", http.StatusForbidden, status, h, b)
+		// A client whose FHIR base ends in a slash asks for that resource: aud has the slash.
+		slash := token(t, tokenURL, "system", pc.base+"/", "system/Patient.read")
+		status, h, b = pc.do("GET", "/fhir/Patient/p1", slash, "")
+		wantStatus(t, "aud with a trailing slash", http.StatusOK, status, h, b)
 		status, h, b = pc.do("POST", "/fhir/Patient", tok, `{"resourceType":"Patient"}`)
 		wantStatus(t, "create (read-only scopes)", http.StatusForbidden, status, h, b)
 	})
@@ -394,6 +398,7 @@ func TestOIDCProvider(t *testing.T) {
 
 		for _, c := range []struct{ name, token string }{
 			{"wrong audience", token(t, tokenURL, "patient-p1", "https://other.example/fhir", "patient/*.rs")},
+			{"audience with two trailing slashes", token(t, tokenURL, "patient-p1", pc.base+"//", "patient/*.rs")},
 			{"another issuer", otherTok},
 			{"self-signed, provider's kid", forge(header["kid"].(string))},
 			{"self-signed, unknown kid", forge("not-a-provider-kid")},

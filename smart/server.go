@@ -193,6 +193,14 @@ func (s *Server) CrossOriginPaths() []string {
 		authPath + pathIntrospect, authPath + pathRevoke, authPath + pathStyle, authPath + pathLaunch}
 }
 
+// audienceMatches reports whether aud names the FHIR base URL base. One trailing slash on
+// either is not a difference: a SMART client configured with the base "https://x/fhir/" sends
+// that as aud (and as the resource it asks a provider for). Nothing else is normalised: case,
+// ports, percent-encoding and a second slash must match exactly.
+func audienceMatches(aud, base string) bool {
+	return aud != "" && strings.TrimSuffix(aud, "/") == strings.TrimSuffix(base, "/")
+}
+
 // originOf is the scheme://host of an absolute URL, as browsers send it in Origin.
 func originOf(u string) string {
 	p, err := url.Parse(u)

@@ -41,7 +41,7 @@ func (s *Server) authorizationCode(r *http.Request, form url.Values) (tokenRespo
 // and rotated (each use gives a new one; a used one presented again revokes the grant).
 // scope may narrow, never widen.
 func (s *Server) refreshToken(r *http.Request, form url.Values) (tokenResponse, error) {
-	c, _, err := s.authenticateClient(r, form)
+	c, err := s.refreshClient(r, form)
 	if err != nil {
 		return tokenResponse{}, err
 	}
@@ -67,6 +67,32 @@ func (s *Server) refreshToken(r *http.Request, form url.Values) (tokenResponse, 
 		return tokenResponse{}, s.grantError(err, "the refresh token is invalid, expired, used, or not this client's")
 	}
 	return s.userTokens(r.Context(), c, g, narrow)
+}
+
+// refreshClient is the client of a refresh_token request. A public client has no credentials
+// to present, and RFC 6749 §6 asks it for none: the SMART JS client sends no client_id when it
+// refreshes. Without any client authentication, the refresh token itself names its client,
+// which must be a public one; a confidential client must still authenticate (invalid_client,
+// before its token is looked at any further, so that nobody without its credentials can use up
+// or revoke its grant). With a client_id or credentials, authenticateClient decides as always.
+func (s *Server) refreshClient(r *http.Request, form url.Values) (Client, error) {
+	_, _, hasBasic := r.BasicAuth()
+	if hasBasic || form.Has("client_id") || form.Has("client_assertion") || form.Has("client_assertion_type") || form.Has("client_secret") {
+		c, _, err := s.authenticateClient(r, form)
+		return c, err
+	}
+	id, found, err := s.refreshTokenClient(r.Context(), form.Get("refresh_token"))
+	if err != nil {
+		return Client{}, err
+	}
+	if !found { // redeem says the same for an unknown token with a client_id
+		return Client{}, wrap(ErrInvalidGrant, errGrantUnknown, "the refresh token is invalid, expired, used, or not this client's")
+	}
+	c, err := s.registry.Client(r.Context(), id)
+	if err != nil || c.Disabled || c.Type != ClientPublic {
+		return Client{}, wrap(ErrInvalidClient, err, "client authentication required")
+	}
+	return c, nil
 }
 
 func (s *Server) grantError(err error, desc string) error {

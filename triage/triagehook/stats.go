@@ -42,6 +42,10 @@ func (h *Hook) StatsHandler(view func(context.Context) (store.Store, error), bas
 		now = time.Now
 	}
 	return func(c echo.Context) error {
+		out, err := api.Negotiate(c) // the Content-Type of every FHIR answer; 406 before any work
+		if err != nil {
+			return err
+		}
 		loc := h.cfg.Calendar.Location()
 		at := now()
 		start, end, err := parsePeriod(c.QueryParam("period"), loc, at)
@@ -95,9 +99,7 @@ func (h *Hook) StatsHandler(view func(context.Context) (store.Store, error), bas
 			}
 			q.Cursor = page.Next
 		}
-		out := s.parameters(h, start, end, c.QueryParam("recipient"))
-		c.Response().Header().Set("Content-Type", "application/fhir+json")
-		return c.JSONBlob(http.StatusOK, out)
+		return out.Write(c, http.StatusOK, s.parameters(h, start, end, c.QueryParam("recipient")))
 	}
 }
 
