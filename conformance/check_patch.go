@@ -144,7 +144,7 @@ func (s *session) fhirPathTarget(ctx context.Context) (*created, error) {
 	if err := s.requireType("Patient", "patch"); err != nil {
 		return nil, err
 	}
-	if s.caps == nil || !slices.Contains(s.caps.patchFormats, "application/fhir+json") {
+	if s.caps != nil && !slices.Contains(s.caps.patchFormats, "application/fhir+json") { // no CapabilityStatement: try, as every check does
 		return nil, skipf("the CapabilityStatement does not list application/fhir+json (FHIRPath Patch) in patchFormat")
 	}
 	return s.newPatient(ctx)
