@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -55,6 +56,11 @@ type Config struct {
 	// means DefaultMaxBundleEntries.
 	MaxBundleEntries int
 
+	// AdmitWrites, when set, is asked before a batch or transaction runs, with the number of
+	// its entries that write: an error refuses the Bundle (the server's write rate limit, so
+	// that a Bundle of 1,000 creates counts as 1,000 writes, not one request).
+	AdmitWrites func(ctx context.Context, writes int) error
+
 	// WriteHooks run, in order, before every write (see WriteHook): triage, booking, billing
 	// and audit plug in here.
 	WriteHooks []WriteHook
@@ -79,6 +85,7 @@ type API struct {
 	now          func() time.Time
 	maxEntries   int
 	hooks        []WriteHook
+	admitWrites  func(ctx context.Context, writes int) error
 }
 
 // New checks cfg and returns the API; it reports every configuration problem at once.
@@ -142,6 +149,7 @@ func New(cfg Config) (*API, error) {
 	if a.maxEntries = cfg.MaxBundleEntries; a.maxEntries <= 0 {
 		a.maxEntries = DefaultMaxBundleEntries
 	}
+	a.admitWrites = cfg.AdmitWrites
 	types := cfg.ResourceTypes
 	if types == nil {
 		types = DefaultResourceTypes

@@ -43,6 +43,18 @@ func (a *API) bundle(c echo.Context) error {
 		return err
 	}
 	reqlog.SetInteraction(ctx, b.kind) // the route alone cannot tell the metrics and the log
+	if a.admitWrites != nil {
+		writes := 0
+		for _, e := range b.entries {
+			switch e.method {
+			case http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete:
+				writes++
+			}
+		}
+		if err := a.admitWrites(ctx, writes); err != nil {
+			return err
+		}
+	}
 	b.sub = subRequester{e: c.Echo(), prefix: strings.TrimSuffix(c.Path(), "/"), header: c.Request().Header}
 	v, err := a.view(ctx)
 	if err != nil {

@@ -1,6 +1,8 @@
 package server
 
 import (
+	"context"
+	"fmt"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -88,7 +90,8 @@ func (l *apiLimits) byPrincipal() echo.MiddlewareFunc {
 			if err := l.take(c, l.principals, key, "this client"); err != nil {
 				return err
 			}
-			if p.FHIRUser != "" && isWrite(c.Request().Method) {
+			// A Bundle's writes are counted one by one by the API (admitWrites).
+			if p.FHIRUser != "" && isWrite(c.Request().Method) && !isBundle(c) {
 				if err := l.take(c, l.writes, key, "this client's writes"); err != nil {
 					return err
 				}
@@ -122,6 +125,39 @@ func (l *apiLimits) take(c echo.Context, lim *ratelimit.Limiter, key, who string
 	case <-c.Request().Context().Done():
 		return c.Request().Context().Err()
 	}
+}
+
+// isBundle: a batch or transaction, POSTed to the FHIR base.
+func isBundle(c echo.Context) bool {
+	return c.Request().Method == http.MethodPost && strings.TrimSuffix(c.Path(), "/") == "/fhir"
+}
+
+// admitWrites is api.Config.AdmitWrites: a Bundle's writes, for a client acting for a user,
+// taken from the same budget as single writes (--rate-limit-writes), all at once. A Bundle with
+// more writes than the burst could never pass: it is refused with 413, not 429.
+func (l *apiLimits) admitWrites(ctx context.Context, writes int) error {
+	p, ok := policy.PrincipalFrom(ctx)
+	if !ok || p.FHIRUser == "" || writes == 0 || l.writes == nil {
+		return nil
+	}
+	if burst := l.writes.Burst(); writes > burst {
+		return &api.Error{Status: http.StatusRequestEntityTooLarge, Issues: []fhir.Issue{{Severity: "error", Code: "too-costly",
+			Diagnostics: fmt.Sprintf("the Bundle holds %d writes; an app acting for a user may send at most %d at once (--rate-limit-writes)", writes, burst)}}}
+	}
+	ok, wait := l.writes.ReserveN(p.ClientID+"\x00"+p.Subject, l.now(), writes, maxRateWait)
+	if !ok {
+		return throttled(wait, "this client's writes")
+	}
+	if wait > 0 {
+		t := time.NewTimer(wait)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
 }
 
 // isWrite: the methods that change data (a Bundle POSTed to the base counts once).

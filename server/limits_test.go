@@ -119,6 +119,42 @@ func TestAPIRateLimits(t *testing.T) {
 		}
 	})
 
+	t.Run("a Bundle's writes count one by one", func(t *testing.T) {
+		en := newAuthEnvWith(t, func(c *Config) { trusted(c); c.RateLimitWrites = 5 }) // bursts of 10
+		tok := en.patientToken("p-alice", "launch/patient patient/*.cruds")
+		batch := func(n int) answer {
+			entry := `{"resource":{"resourceType":"Observation","status":"final","code":{"text":"x"},"subject":{"reference":"Patient/p-alice"}},"request":{"method":"POST","url":"Observation"}}`
+			body := `{"resourceType":"Bundle","type":"batch","entry":[` + strings.TrimSuffix(strings.Repeat(entry+",", n), ",") + `]}`
+			req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, en.base, strings.NewReader(body))
+			req.Header.Set("Content-Type", "application/fhir+json")
+			req.Header.Set("Authorization", "Bearer "+tok)
+			req.Header.Set("X-Forwarded-For", "192.0.2.1")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			var oo struct {
+				Issue []struct{ Code string } `json:"issue"`
+			}
+			_ = json.NewDecoder(resp.Body).Decode(&oo)
+			a := answer{status: resp.StatusCode, retry: resp.Header.Get("Retry-After")}
+			if len(oo.Issue) > 0 {
+				a.code = oo.Issue[0].Code
+			}
+			return a
+		}
+		if a := batch(11); a.status != http.StatusRequestEntityTooLarge {
+			t.Errorf("a batch of 11 creates past a burst of 10: %+v, want 413", a)
+		}
+		if a := batch(10); a.status != http.StatusOK {
+			t.Fatalf("a batch of 10 creates: %+v, want 200", a)
+		}
+		if a := batch(10); !throttled(a) {
+			t.Errorf("a second batch of 10 at once: %+v, want 429 throttled", a)
+		}
+	})
+
 	t.Run("sequential clients wait, floods are refused", func(t *testing.T) {
 		en := newAuthEnvWith(t, func(c *Config) { trusted(c); c.RateLimitClient = 5 }) // bursts of 10
 		tok := en.systemToken("system/*.rs")

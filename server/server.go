@@ -158,6 +158,7 @@ func (s *Server) buildHandler() error {
 		}
 		cancel()
 	}
+	limits := s.cfg.apiLimits()
 	fhirAPI, err := api.New(api.Config{
 		Store:         data,
 		BaseURL:       s.cfg.BaseURL,
@@ -168,6 +169,7 @@ func (s *Server) buildHandler() error {
 		Policy:        pol,
 
 		MaxBundleEntries: s.cfg.MaxBundleEntries,
+		AdmitWrites:      limits.admitWrites,
 	})
 	if err != nil {
 		return err
@@ -187,7 +189,6 @@ func (s *Server) buildHandler() error {
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = fhirAPI.HTTPErrorHandler
 	s.useCommon(e, crossOrigin)
-	limits := s.cfg.apiLimits()
 	e.Use(limits.byAddress())
 
 	e.GET("/healthz", func(c echo.Context) error { return c.String(http.StatusOK, "ok\n") })

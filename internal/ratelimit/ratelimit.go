@@ -47,6 +47,19 @@ func (l *Limiter) Allow(key string, now time.Time) (ok bool, retry time.Duration
 // ever being refused, while a flood (many requests at once) still is: each waiting request
 // pushes the next one's wait further.
 func (l *Limiter) Reserve(key string, now time.Time, maxWait time.Duration) (ok bool, wait time.Duration) {
+	return l.ReserveN(key, now, 1, maxWait)
+}
+
+// Burst is the most requests a key may take at once (0 for a nil Limiter: no limit).
+func (l *Limiter) Burst() int {
+	if l == nil {
+		return 0
+	}
+	return l.burst
+}
+
+// ReserveN is Reserve for n requests at once (a Bundle's writes); n above Burst never passes.
+func (l *Limiter) ReserveN(key string, now time.Time, n int, maxWait time.Duration) (ok bool, wait time.Duration) {
 	if l == nil {
 		return true, 0
 	}
@@ -60,7 +73,10 @@ func (l *Limiter) Reserve(key string, now time.Time, maxWait time.Duration) (ok 
 		b = rate.NewLimiter(l.limit, l.burst)
 		l.buckets[key] = b
 	}
-	r := b.ReserveN(now, 1)
+	r := b.ReserveN(now, n)
+	if !r.OK() {
+		return false, time.Duration(1<<63 - 1)
+	}
 	d := r.DelayFrom(now)
 	if d > maxWait {
 		r.CancelAt(now)
