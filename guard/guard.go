@@ -45,6 +45,7 @@ type Source struct {
 	base     string
 	services map[string]policy.Principal
 	log      *slog.Logger
+	reach    reachCache // users' patients resolved to ids (reach.go)
 }
 
 // New returns a Source.
@@ -80,6 +81,10 @@ func (s *Source) View(ctx context.Context) (*View, error) {
 	p, ok := policy.PrincipalFrom(ctx)
 	if !ok {
 		return nil, errNoPrincipal
+	}
+	p, err := s.resolveReach(ctx, p)
+	if err != nil {
+		return nil, err
 	}
 	return s.newView(p), nil
 }

@@ -266,14 +266,35 @@ func (pol *Policy) reach(p Principal, c Context) (set *PatientSet, staff, ok boo
 		}
 		return &PatientSet{IDs: []string{p.Patient}}, false, true
 	case "Person":
+		if p.ReachResolved {
+			return &PatientSet{IDs: p.ReachIDs}, false, true
+		}
 		return &PatientSet{Where: []store.Clause{hasClause("Person", "patient", idClause(id))}}, false, true
 	case "Practitioner", "PractitionerRole":
 		if pol.opts.StaffReach == ReachAll {
 			return nil, true, true
 		}
+		if p.ReachResolved {
+			return &PatientSet{IDs: p.ReachIDs}, true, true
+		}
 		return &PatientSet{Where: staffPatients(typ, id)}, true, true
 	}
 	return nil, false, false
+}
+
+// ReachWhere is the clauses on Patient that find the patients p's user/ scopes reach when
+// they are described rather than listed (a Person's linked patients, a practitioner's under
+// ReachOrganization); nil otherwise. The guard resolves them to ids once a request
+// (Principal.ReachIDs).
+func (pol *Policy) ReachWhere(p Principal) []store.Clause {
+	if p.ReachResolved {
+		return nil
+	}
+	set, _, ok := pol.reach(p, ContextUser)
+	if !ok || set == nil || set.Where == nil {
+		return nil
+	}
+	return set.Where
 }
 
 // staffPatients are the clauses on Patient that select a practitioner's (or a role's)

@@ -27,6 +27,13 @@ type Principal struct {
 	// Service names a server-side service (e.g. "triage") acting on its own behalf; "" for a
 	// caller that presented a token.
 	Service string
+
+	// ReachIDs, when ReachResolved, are the patients a Person or a practitioner reaches
+	// (ReachWhere), found once for the request by the guard: the policy then confines the
+	// user's scopes to these ids instead of the clauses that find them, and every search and
+	// check is by id, at the cost of the user's own patients.
+	ReachIDs      []string
+	ReachResolved bool
 }
 
 type principalKey struct{}

@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -219,8 +220,39 @@ func (c *compiler) has(h *store.Has, r string) (frag, error) {
 	return f, nil
 }
 
+// longList is the length past which a list of ids (an _id clause, references to one type) is
+// bound as one JSON array rather than one argument each: a confined user's patients, repeated
+// in every parameter of every type of a search, would pass SQLite's limit of arguments.
+const longList = 8
+
+// refList reports whether cl is a plain reference clause with more than longList values, all
+// of one type by id, and returns the type and the ids as a JSON array.
+func refList(cl store.Clause) (typ, ids string, ok bool) {
+	if cl.Kind != store.KindReference || cl.Modifier != store.ModNone || cl.Chain != nil || len(cl.Values) <= longList {
+		return "", "", false
+	}
+	list := make([]string, 0, len(cl.Values))
+	for _, v := range cl.Values {
+		if v.RefType == "" || v.RefID == "" || v.RefURL != "" || (typ != "" && v.RefType != typ) {
+			return "", "", false
+		}
+		typ = v.RefType
+		list = append(list, v.RefID)
+	}
+	return typ, jsonArray(list), true
+}
+
+// jsonArray is strings as a JSON array, for json_each.
+func jsonArray(list []string) string {
+	b, _ := json.Marshal(list)
+	return string(b)
+}
+
 // valuesCond is the OR of a clause's values on one index row x of its kind.
 func valuesCond(cl store.Clause, x string) (frag, error) {
+	if typ, ids, ok := refList(cl); ok {
+		return frag{"(" + x + ".ref_type = ? AND " + x + ".ref_id IN (SELECT value FROM json_each(?)))", []any{typ, ids}}, nil
+	}
 	var fs []frag
 	for _, v := range cl.Values {
 		f, err := valueCond(cl, v, x)
@@ -418,6 +450,13 @@ func aboveCond(col, s string) frag {
 func idIn(col string, values []store.Value) frag {
 	if len(values) == 0 {
 		return frag{sql: "0"} // an OR of nothing matches nothing
+	}
+	if len(values) > longList {
+		ids := make([]string, len(values))
+		for i, v := range values {
+			ids[i] = v.Code
+		}
+		return frag{col + " IN (SELECT value FROM json_each(?))", []any{jsonArray(ids)}}
 	}
 	f := frag{sql: col + " IN (?" + strings.Repeat(", ?", len(values)-1) + ")"}
 	for _, v := range values {

@@ -153,3 +153,39 @@ func TestConfinedSearchesDrive(t *testing.T) {
 		}
 	}
 }
+
+// TestLongIDLists: a clause of more ids than SQLite takes arguments (a confined user's patients,
+// in every parameter of every type of a search) is bound as one JSON array, and finds the same.
+func TestLongIDLists(t *testing.T) {
+	s, err := Open(t.Context(), Config{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var writes []store.Write
+	now := time.Now()
+	for i := range 40 {
+		writes = append(writes, store.Write{Op: store.OpCreate, Type: "Observation", ID: fmt.Sprintf("o%d", i), Version: 1, LastUpdated: now,
+			Body: []byte(`{}`), Index: []store.IndexEntry{{Param: "subject", Kind: store.KindReference, RefType: "Patient", RefID: fmt.Sprintf("p%d", i)}}})
+	}
+	if err := s.Write(t.Context(), writes...); err != nil {
+		t.Fatal(err)
+	}
+	refs := store.Clause{Param: "subject", Kind: store.KindReference}
+	ids := store.Clause{Param: idParam, Kind: store.KindToken}
+	for i := range 40_000 { // past SQLite's 32,766 arguments, twice
+		if i%2 == 0 {
+			refs.Values = append(refs.Values, store.Value{RefType: "Patient", RefID: fmt.Sprintf("p%d", i/1000)})
+		}
+		ids.Values = append(ids.Values, store.Value{Code: fmt.Sprintf("o%d", i%1000)})
+	}
+	for name, where := range map[string][]store.Clause{"references": {refs}, "ids": {ids}, "both": {refs, ids}} {
+		page, err := s.Search(t.Context(), store.Query{Types: []string{"Observation"}, Where: where, Count: 100, Total: true})
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if page.Total != 40 {
+			t.Errorf("%s: total %d, want 40", name, page.Total)
+		}
+	}
+}
