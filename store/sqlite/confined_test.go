@@ -89,6 +89,13 @@ func TestConfinedSearchesDrive(t *testing.T) {
 	staffCount := store.Query{Types: []string{"Observation"}, Total: true, Where: []store.Clause{
 		{Param: "code", Kind: store.KindToken, Values: []store.Value{{System: "http://loinc.org", Code: "718-7"}}}, staffReach}}
 
+	// A patient's search of their own record with a _has over a code only hidden data carries:
+	// the estimate of the _has alone would walk those 3,000 Observations.
+	hasHidden := store.Query{Types: []string{"Patient"}, Where: []store.Clause{
+		{Param: "_has", Has: &store.Has{Type: "Observation", Param: "subject", Where: []store.Clause{
+			{Param: "code", Kind: store.KindToken, Values: []store.Value{{System: "http://loinc.org", Code: "718-7"}}}}}},
+		{Reach: true, AnyOf: [][]store.Clause{{{Param: idParam, Kind: store.KindToken, Values: []store.Value{{Code: "pA"}}}}}},
+	}}
 	staffSees := []string{"Observation/oA"}
 	for i := range 600 {
 		staffSees = append(staffSees, fmt.Sprintf("Observation/oBig%d", i))
@@ -108,6 +115,7 @@ func TestConfinedSearchesDrive(t *testing.T) {
 		"patient, several types":                    {patientSearch, []string{"Observation/oA", "Organization/orgA", "Organization/orgB", "Patient/pA", "PractitionerRole/roleA"}},
 		"practitioner, chain and _has":              {staffSearch, staffSees},
 		"practitioner, a code only hidden data has": {staffCount, nil},
+		"patient, _has over hidden data":            {hasHidden, nil},
 	} {
 		mu.Lock()
 		stmts, frags = nil, nil
@@ -125,8 +133,16 @@ func TestConfinedSearchesDrive(t *testing.T) {
 		if !slices.Equal(got, c.want) {
 			t.Errorf("%s: %v, want %v", name, got, c.want)
 		}
-		driven := false
+		driven, estimates := false, 0
 		mu.Lock()
+		for _, sql := range stmts {
+			if strings.HasPrefix(sql, "SELECT count(*) FROM (") {
+				estimates++
+			}
+		}
+		if estimates > 1 && name == "patient, _has over hidden data" {
+			t.Errorf("%s: %d estimates; want the caller's reach alone", name, estimates)
+		}
 		for _, sql := range stmts {
 			if !strings.HasPrefix(sql, "SELECT count(*)") && (strings.Contains(sql, "r.rid IN (") || strings.Contains(sql, "SELECT DISTINCT")) {
 				driven = true

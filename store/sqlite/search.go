@@ -107,7 +107,22 @@ func search(ctx context.Context, db queryer, q store.Query) (store.Page, error) 
 	dc := compiler{n: driveAliases} // the drives' subqueries: aliases apart from the where's
 	var reach *frag
 	reachAt := -1
+	// The caller's reach is estimated first: when it drives (fewer than driveThreshold rows),
+	// nothing else is estimated. The estimate of another clause (a _has over every patient's
+	// Observations) could cost, and take time, in proportion to data the caller cannot see.
+	order := make([]int, 0, len(q.Where))
 	for i, cl := range q.Where {
+		if cl.Reach {
+			order = append(order, i)
+		}
+	}
+	for i, cl := range q.Where {
+		if !cl.Reach {
+			order = append(order, i)
+		}
+	}
+	for _, i := range order {
+		cl := q.Where[i]
 		f, ok := driveSQL(&dc, cl, types)
 		if !ok {
 			continue
@@ -122,8 +137,8 @@ func search(ctx context.Context, db queryer, q store.Query) (store.Page, error) 
 		if best < 0 || n < best {
 			best, drive, driveAt = n, &f, i
 		}
-		if n <= smallDrive {
-			break
+		if n <= smallDrive || (cl.Reach && n < driveThreshold) {
+			break // a confined caller's own data, small enough: nothing else is estimated
 		}
 	}
 	if drive != nil && best >= driveThreshold {
