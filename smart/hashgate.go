@@ -3,8 +3,11 @@ package smart
 import (
 	"context"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/portico-health/portico/internal/clientaddr"
 )
 
 // DefaultPasswordHashes is how many argon2id checks run at once by default: each holds 64 MiB
@@ -31,6 +34,13 @@ type hashGate struct {
 	waiting chan struct{}
 	wait    time.Duration
 
+	// perAddr is how many checks one client address may have running or waiting at once: half
+	// the slots (at least one), so that one address, even within its rate limit, cannot keep
+	// every slot busy with wrong secrets and leave every other client waiting or refused.
+	perAddr int
+	mu      sync.Mutex
+	inUse   map[string]int
+
 	running, peak atomic.Int32 // for tests
 }
 
@@ -38,11 +48,28 @@ func newHashGate(n int) *hashGate {
 	if n <= 0 {
 		n = DefaultPasswordHashes
 	}
-	return &hashGate{slots: make(chan struct{}, n), waiting: make(chan struct{}, n*hashQueue), wait: hashWait}
+	return &hashGate{slots: make(chan struct{}, n), waiting: make(chan struct{}, n*hashQueue), wait: hashWait,
+		perAddr: max(1, n/2), inUse: map[string]int{}}
 }
 
 // do runs fn in a slot, or returns ErrBusy.
 func (g *hashGate) do(ctx context.Context, fn func()) error {
+	if addr := clientaddr.Bucket(clientaddr.FromContext(ctx)); addr != "" {
+		g.mu.Lock()
+		if g.inUse[addr] >= g.perAddr {
+			g.mu.Unlock()
+			return ErrBusy
+		}
+		g.inUse[addr]++
+		g.mu.Unlock()
+		defer func() {
+			g.mu.Lock()
+			if g.inUse[addr]--; g.inUse[addr] <= 0 {
+				delete(g.inUse, addr)
+			}
+			g.mu.Unlock()
+		}()
+	}
 	select {
 	case g.slots <- struct{}{}:
 	default:

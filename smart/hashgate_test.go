@@ -6,7 +6,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/portico-health/portico/internal/clientaddr"
 	"golang.org/x/oauth2"
 )
 
@@ -54,9 +56,10 @@ func TestPasswordHashCap(t *testing.T) {
 
 // TestConcurrentWrongPasswords: sixteen wrong passwords sent at once for one user are counted
 // before hashing, so only the five the limit allows are checked and the rest get 429; the
-// user, locked from that address, still signs in from another.
+// user, locked from that address, still signs in from another. (Enough hashing slots that the
+// gate's share per address, TestHashGateShare, lets the sixteen through to the throttle.)
 func TestConcurrentWrongPasswords(t *testing.T) {
-	en := newEnv(t)
+	en := newEnvConfig(t, t.TempDir(), func(c *Config) { c.PasswordHashes = 32 })
 	a := en.newApp(ClientPublic, "")
 	if _, err := en.srv.Registry().CreateUser(t.Context(), "alice", "alice password", "Patient/p1"); err != nil {
 		t.Fatal(err)
@@ -102,4 +105,33 @@ func TestConcurrentWrongPasswords(t *testing.T) {
 	if s := post("alice password", "198.51.100.2"); s != http.StatusOK {
 		t.Errorf("right password from another address: %d, want 200: nobody may lock a user out from everywhere", s)
 	}
+}
+
+// TestHashGateShare: one client address may hold at most half the hashing slots (running or
+// waiting), so that wrong secrets sent from one address, even within its rate limit, cannot
+// keep every slot busy: another address still gets a slot at once.
+func TestHashGateShare(t *testing.T) {
+	g := newHashGate(2)
+	attacker := clientaddr.New(nil).NewContext(t.Context(), &http.Request{RemoteAddr: "198.51.100.7:4000"})
+	victim := clientaddr.New(nil).NewContext(t.Context(), &http.Request{RemoteAddr: "203.0.113.9:4000"})
+	release := make(chan struct{})
+	started := make(chan struct{})
+	go func() {
+		_ = g.do(attacker, func() { close(started); <-release })
+	}()
+	<-started
+	if err := g.do(attacker, func() {}); err != ErrBusy {
+		t.Errorf("a second check from the same address while one runs: %v, want ErrBusy", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- g.do(victim, func() {}) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("another address: %v", err)
+		}
+	case <-time.After(time.Second):
+		t.Error("another address waited for the attacker's check")
+	}
+	close(release)
 }

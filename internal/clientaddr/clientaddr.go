@@ -146,6 +146,15 @@ func From(req *http.Request) string {
 	return a.String()
 }
 
+// FromContext is the client address Middleware (or NewContext) put in ctx; "" when none.
+func FromContext(ctx context.Context) string {
+	a, ok := ctx.Value(ctxKey{}).(netip.Addr)
+	if !ok || !a.IsValid() {
+		return ""
+	}
+	return a.String()
+}
+
 // Bucket is the key under which limits count a client address: the address itself for IPv4,
 // its /64 for IPv6, since one customer of a provider usually holds a whole /64.
 func Bucket(addr string) string {
