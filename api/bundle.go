@@ -55,7 +55,7 @@ func (a *API) bundle(c echo.Context) error {
 			return err
 		}
 	}
-	b.sub = subRequester{e: c.Echo(), prefix: strings.TrimSuffix(c.Path(), "/"), header: c.Request().Header}
+	b.sub = subRequester{e: c.Echo(), prefix: strings.TrimSuffix(c.Path(), "/"), header: c.Request().Header, remote: c.Request().RemoteAddr}
 	v, err := a.view(ctx)
 	if err != nil {
 		return err

@@ -17,6 +17,7 @@ type subRequester struct {
 	e      *echo.Echo
 	prefix string // the route of POST [base], i.e. the FHIR base path ("/fhir")
 	header http.Header
+	remote string // the Bundle request's RemoteAddr: an entry comes from the Bundle's client
 }
 
 // search answers a search entry: the searchset Bundle, or the error's status and OperationOutcome.
@@ -33,7 +34,10 @@ func (s subRequester) search(ctx context.Context, e *entry) error {
 	}
 	req := httptest.NewRequestWithContext(ctx, http.MethodGet, target, nil)
 	req.Header.Set("Accept", mimeFHIRJSON)
-	for _, h := range []string{"Authorization", "Prefer", echo.HeaderXRequestID} {
+	// The entry is the Bundle's client's request: the same peer and forwarding headers give it
+	// the same client address (rate limits, the request log), not httptest's 192.0.2.1.
+	req.RemoteAddr = s.remote
+	for _, h := range []string{"Authorization", "Prefer", echo.HeaderXRequestID, "X-Forwarded-For", "Forwarded"} {
 		if v := s.header.Values(h); len(v) > 0 {
 			req.Header[h] = v
 		}

@@ -3,6 +3,7 @@ package server
 import (
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
@@ -211,5 +212,44 @@ func TestRateLimitDefaults(t *testing.T) {
 	err := d.Validate()
 	if err == nil || !strings.Contains(err.Error(), "rate-limit-writes") || !strings.Contains(err.Error(), "max-bundle-entries") {
 		t.Errorf("Validate: %v; want rate-limit-writes and max-bundle-entries refused", err)
+	}
+}
+
+// TestBundleEntriesKeepTheClient: the search entries of a batch run as requests of the
+// Bundle's client: the request log and the address limit see its address, not the in-process
+// request's 192.0.2.1 shared by everyone's Bundles (the blind review's
+// bundle_shared_address_bucket).
+func TestBundleEntriesKeepTheClient(t *testing.T) {
+	logs := &lockedBuffer{}
+	en := newAuthEnvLog(t, slog.New(slog.NewJSONHandler(logs, nil)), func(c *Config) { c.TrustedProxies = "127.0.0.1,::1" })
+	tok := en.systemToken("system/*.rs")
+	body := `{"resourceType":"Bundle","type":"batch","entry":[{"request":{"method":"GET","url":"Patient?name=x"}},{"request":{"method":"GET","url":"Observation"}}]}`
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, en.base, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/fhir+json")
+	req.Header.Set("Authorization", "Bearer "+tok)
+	req.Header.Set("X-Forwarded-For", "198.51.100.44")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("batch: %d", resp.StatusCode)
+	}
+	entries := 0
+	for _, line := range strings.Split(logs.String(), "\n") {
+		var l struct {
+			Msg, Path, Client string
+		}
+		if json.Unmarshal([]byte(line), &l) != nil || l.Msg != "request" || !strings.HasPrefix(l.Path, "/fhir/") {
+			continue
+		}
+		entries++
+		if l.Client != "198.51.100.44" {
+			t.Errorf("the entry %s was logged from %q, want the Bundle's client 198.51.100.44", l.Path, l.Client)
+		}
+	}
+	if entries != 2 {
+		t.Errorf("%d entry requests logged, want 2", entries)
 	}
 }
