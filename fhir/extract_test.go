@@ -223,7 +223,7 @@ func TestExtractExpected(t *testing.T) {
 		{"testdata/search/patient-deceased.json", []string{"name", "address", "death-date", "deceased", "organization", "link", "_security", "_tag", "_source", "active"}, []string{
 			"_security sys=http://terminology.hl7.org/CodeSystem/v3-Confidentiality code=R text=restricted",
 			"_source text=https://ehr.example.org/feeds/adt#a1",
-			"_tag sys=https://portico.health/fhir/CodeSystem/tags code=migrated",
+			"_tag sys=http://example.org/fhir/CodeSystem/tags code=migrated",
 			"active code=false",
 			"address code=12 Rue de l'Église text=12 rue de l'eglise",
 			"address code=Montréal text=montreal",
@@ -276,8 +276,8 @@ func TestExtractExpected(t *testing.T) {
 			"onset-date [2010-01-01T00:00:00Z,2011-01-01T00:00:00Z)",
 		}},
 		{"testdata/search/communication-reply.json", []string{"priority", "instantiates-canonical", "instantiates-uri", "received"}, []string{
-			"instantiates-canonical url=https://portico.health/fhir/PlanDefinition/follow-up",
-			"instantiates-uri text=https://portico.health/protocols/follow-up",
+			"instantiates-canonical url=http://example.org/fhir/PlanDefinition/follow-up",
+			"instantiates-uri text=http://example.org/protocols/follow-up",
 			"priority code=stat",
 			"received [2024-05-03T09:00:02.5Z,2024-05-03T09:00:02.6Z)",
 		}},

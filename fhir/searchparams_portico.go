@@ -1,22 +1,43 @@
 package fhir
 
 import (
+	"cmp"
+	"encoding/json"
 	"slices"
 	"strings"
 	"sync"
+
+	"github.com/portico-health/portico/definitions"
 )
 
-// porticoSearchParams are Portico's own search parameters, beyond those R4 publishes. They are
-// merged into LookupSearchParam and AllSearchParams and extracted like the published ones.
-// Sorted by base, then code. docs/search-index.md lists them.
-var porticoSearchParams = []SearchParam{
-	{Base: "Communication", Code: "due", Type: "date",
-		Expression:  "Communication.extension('http://portico.health/fhir/StructureDefinition/triage-due').value.ofType(dateTime)",
-		URL:         "https://portico.health/fhir/SearchParameter/Communication-due",
-		Description: "When a triaged patient message is due for an answer (extension triage-due); sortable: _sort=priority,due"},
-	{Base: "Communication", Code: "priority", Type: "token", Expression: "Communication.priority",
-		URL:         "https://portico.health/fhir/SearchParameter/Communication-priority",
-		Description: "The urgency of the communication (routine | urgent | asap | stat); _sort=priority orders stat first"},
+// porticoSearchParams are Portico's own search parameters, beyond those R4 publishes: the
+// SearchParameter resources of the definitions package (definitions/package), the one place
+// they are defined, which the server also serves. They are merged into LookupSearchParam and
+// AllSearchParams and extracted like the published ones. Sorted by base, then code.
+// docs/search-index.md lists them.
+var porticoSearchParams = loadPorticoSearchParams()
+
+func loadPorticoSearchParams() []SearchParam {
+	var out []SearchParam
+	for _, r := range definitions.OfType("SearchParameter") {
+		var sp struct {
+			URL, Code, Type, Expression, Description string
+			Base                                     []string
+			Target                                   []string
+		}
+		if err := json.Unmarshal(r.JSON, &sp); err != nil {
+			panic("definitions/package/" + r.File + ": " + err.Error()) // embedded, and tested
+		}
+		targets := slices.Sorted(slices.Values(sp.Target))
+		for _, base := range sp.Base {
+			out = append(out, SearchParam{Base: base, Code: sp.Code, Type: sp.Type, Expression: sp.Expression,
+				Targets: targets, URL: sp.URL, Description: sp.Description})
+		}
+	}
+	slices.SortFunc(out, func(a, b SearchParam) int {
+		return cmp.Or(strings.Compare(a.Base, b.Base), strings.Compare(a.Code, b.Code))
+	})
+	return out
 }
 
 // PorticoSearchParams returns Portico's own search parameters defined on base.

@@ -150,14 +150,12 @@ func (s *Server) buildHandler() error {
 	seq := intent.Wrap(derived.Wrap(backend), s.log)
 	data := store.Store(seq)
 	s.startRecovery(seq)
-	if th != nil {
-		// The screening Questionnaire patient apps ask before a message (docs/triage.md).
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		if err := triagehook.SeedScreening(ctx, data, s.cfg.BaseURL, time.Now()); err != nil {
-			s.log.Error("the triage screening Questionnaire could not be written; apps will not find it", "error", err)
-		}
-		cancel()
+	// Portico's own definitions, served like any resource (docs/definitions.md).
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	if err := seedDefinitions(ctx, data, s.cfg.BaseURL, time.Now()); err != nil {
+		s.log.Error("Portico's definitions could not all be written; clients and validators will not find them", "error", err)
 	}
+	cancel()
 	limits := s.cfg.apiLimits()
 	fhirAPI, err := api.New(api.Config{
 		Store:         data,

@@ -137,20 +137,20 @@ func (e *Engine) Classify(m Message) Result {
 	for _, h := range hits {
 		p := Priority(h.Priority)
 		res.Floor = max(res.Floor, p)
-		res.Reasons = append(res.Reasons, Reason{Rule: h.Protocol.ID, Kind: "protocol", Field: FieldText,
+		res.Reasons = append(res.Reasons, Reason{Rule: h.Protocol.ID, Kind: KindProtocol, Field: FieldText,
 			Matched: strings.Join(h.Matched, " + "), Priority: p})
 	}
 	for _, item := range ScreeningItems {
 		if m.Screening[item.LinkID] {
 			res.Floor = max(res.Floor, item.Priority)
-			res.Reasons = append(res.Reasons, Reason{Rule: item.LinkID, Kind: "screening", Field: FieldScreening,
+			res.Reasons = append(res.Reasons, Reason{Rule: item.LinkID, Kind: KindScreening, Field: FieldScreening,
 				Matched: "yes", Priority: item.Priority})
 		}
 	}
 	// Findings set aside, for the clinician: "chest pain, set aside by 'no'".
 	for _, f := range reading.Findings {
 		if !f.Affirmed() {
-			res.Reasons = append(res.Reasons, Reason{Rule: f.Concept, Kind: "finding", Field: FieldText,
+			res.Reasons = append(res.Reasons, Reason{Rule: f.Concept, Kind: KindFinding, Field: FieldText,
 				Matched: f.Text, Negated: true, Cue: f.Cue})
 		}
 	}
@@ -170,7 +170,7 @@ func (e *Engine) Classify(m Message) Result {
 	res.Category = model.Categories[best]
 	res.Priority = max(res.Floor, res.Model)
 	if res.Model > res.Floor {
-		res.Reasons = append(res.Reasons, Reason{Rule: "model", Kind: "model", Field: FieldText,
+		res.Reasons = append(res.Reasons, Reason{Rule: "model", Kind: KindModel, Field: FieldText,
 			Matched: strings.Join(e.Model.TopPriorityFeatures(feats, int(res.Model), 5), ", "), Priority: res.Model})
 	}
 
@@ -180,14 +180,14 @@ func (e *Engine) Classify(m Message) Result {
 		if res.Priority < Urgent {
 			res.Priority = Urgent
 		}
-		res.Reasons = append(res.Reasons, Reason{Rule: "language", Kind: "language", Field: FieldText,
+		res.Reasons = append(res.Reasons, Reason{Rule: "language", Kind: KindLanguage, Field: FieldText,
 			Matched: id.Lang + " (" + id.Why + ")", Priority: Urgent})
 	}
 	// The patient's own priority, capped.
 	if p, ok := ParsePriority(m.PatientPriorityHint); ok && m.PatientPriorityHint != "" {
 		p = min(p, PatientHintCap)
 		res.Priority = max(res.Priority, p)
-		res.Reasons = append(res.Reasons, Reason{Rule: "patient-hint", Kind: "hint", Field: FieldHint,
+		res.Reasons = append(res.Reasons, Reason{Rule: "patient-hint", Kind: KindHint, Field: FieldHint,
 			Matched: m.PatientPriorityHint, Priority: p})
 	}
 

@@ -74,7 +74,8 @@ type Message struct {
 	Screening map[string]bool
 }
 
-// Field names used in Reason.Field.
+// Field names used in Reason.Field: the codes of the CodeSystem triage-reason-field
+// (definitions/package), which a test keeps equal to ReasonFields.
 const (
 	FieldText       = "text"
 	FieldTopic      = "topic"
@@ -83,6 +84,23 @@ const (
 	FieldHint       = "patientPriority"
 	FieldScreening  = "screening"
 )
+
+// ReasonFields are the Field names.
+var ReasonFields = []string{FieldText, FieldTopic, FieldReasonCode, FieldAttachment, FieldHint, FieldScreening}
+
+// Kind names used in Reason.Kind: the codes of the CodeSystem triage-reason-kind
+// (definitions/package), which a test keeps equal to ReasonKinds.
+const (
+	KindProtocol  = "protocol"
+	KindScreening = "screening"
+	KindFinding   = "finding"
+	KindModel     = "model"
+	KindLanguage  = "language"
+	KindHint      = "hint"
+)
+
+// ReasonKinds are the Kind names.
+var ReasonKinds = []string{KindProtocol, KindScreening, KindFinding, KindModel, KindLanguage, KindHint}
 
 // Result is the classification of one message.
 type Result struct {
@@ -109,9 +127,9 @@ type Result struct {
 // Reason is one thing that led to the result (or was set aside).
 type Reason struct {
 	Rule     string   // protocol id, "model", "language", "patient-hint", a screening item, or a concept
-	Kind     string   // protocol, model, language, hint, screening, finding
+	Kind     string   // KindProtocol, KindModel, ...
 	Matched  string   // the words of the message, as written
-	Field    string   // text, topic, reasonCode, attachment, patientPriority, screening
+	Field    string   // FieldText, FieldTopic, ...
 	Priority Priority // the priority it supports (Routine when none)
 	Category string   // the category it supports ("" when none)
 	// Negated is set when a cue ("no", "history of", "what if", "my father had") set a finding

@@ -162,7 +162,7 @@
   // patient answers before sending. A yes to an emergency question shows at once what to do;
   // the answers go with the message as a contained QuestionnaireResponse, and set the least
   // priority triage gives it. Without access to the Questionnaire the form works without it.
-  const screeningURL = "https://portico.health/fhir/Questionnaire/portico-red-flags";
+  const screeningURL = "http://portico.health/fhir/Questionnaire/portico-red-flags";
 
   function translated(text, ext, lang) {
     for (const e of (ext && ext.extension) || []) {

@@ -3,6 +3,7 @@ package triagefhir
 import (
 	"strings"
 
+	"github.com/portico-health/portico/definitions"
 	"github.com/portico-health/portico/fhir"
 	"github.com/portico-health/portico/triage"
 )
@@ -10,18 +11,18 @@ import (
 // The canonical URLs triage writes. Documented in docs/triage.md.
 const (
 	// CategoryCodeSystem holds the message categories (the codes of the rule file's categories).
-	CategoryCodeSystem = "http://portico.health/fhir/CodeSystem/message-category"
+	CategoryCodeSystem = definitions.Base + "/CodeSystem/message-category"
 	// ExtPatientPriority keeps the priority the sender asked for (valueCode: a request-priority).
-	ExtPatientPriority = "http://portico.health/fhir/StructureDefinition/triage-patient-priority"
+	ExtPatientPriority = definitions.Base + "/StructureDefinition/triage-patient-priority"
 	// ExtReason is one reason (complex extension, repeated): rule, kind, matched, field,
 	// priority, category, negated, cue.
-	ExtReason = "http://portico.health/fhir/StructureDefinition/triage-reason"
+	ExtReason = definitions.Base + "/StructureDefinition/triage-reason"
 	// ExtLanguage is the language triage identified (valueCode, ISO 639-1 or "und").
-	ExtLanguage = "http://portico.health/fhir/StructureDefinition/triage-language"
+	ExtLanguage = definitions.Base + "/StructureDefinition/triage-language"
 	// FlagSystem codes the flags triage puts in meta.tag, searchable in worklists with _tag:
 	// review (a person should look within the review target) and interpreter (written in a
 	// language Portico cannot triage).
-	FlagSystem = "http://portico.health/fhir/CodeSystem/triage-flag"
+	FlagSystem = definitions.Base + "/CodeSystem/triage-flag"
 )
 
 // ShouldTriage reports whether comm is a Communication whose sender is a Patient or a

@@ -61,8 +61,15 @@ type Target struct {
 	// Within is a Go duration ("15m", "4h", "27h"): opening time of the calendar, or wall
 	// time when Clock is "wall".
 	Within string `json:"within"`
-	Clock  string `json:"clock,omitempty"` // "business" (default) or "wall"
+	Clock  string `json:"clock,omitempty"` // ClockBusiness (default) or ClockWall
 }
+
+// The clocks of a target: the codes of the CodeSystem triage-target-clock
+// (definitions/package), which $triage-stats answers in targetClock.
+const (
+	ClockBusiness = "business" // opening hours only
+	ClockWall     = "wall"     // all time, night and day
+)
 
 //go:embed default-config.json
 var defaultConfigJSON []byte
@@ -163,7 +170,7 @@ func ParseConfig(data []byte) (*Config, error) {
 	}
 	c := &Config{File: f, Calendar: cal, targets: map[triage.Priority]target{}}
 	if _, ok := f.Targets[TargetReview]; !ok {
-		f.Targets[TargetReview] = Target{Within: "1h", Clock: "wall"}
+		f.Targets[TargetReview] = Target{Within: "1h", Clock: ClockWall}
 	}
 	for _, code := range []string{"stat", "asap", "urgent", "routine", TargetReview} {
 		t, ok := f.Targets[code]
@@ -175,15 +182,15 @@ func ParseConfig(data []byte) (*Config, error) {
 		if err != nil || d < 0 {
 			bad("targets.%s.within: %q is not a duration such as 4h or 15m", code, t.Within)
 		}
-		if t.Clock != "" && t.Clock != "business" && t.Clock != "wall" {
+		if t.Clock != "" && t.Clock != ClockBusiness && t.Clock != ClockWall {
 			bad("targets.%s.clock: %q is not business or wall", code, t.Clock)
 		}
 		if code == TargetReview {
-			c.review = target{d: d, wall: t.Clock == "wall"}
+			c.review = target{d: d, wall: t.Clock == ClockWall}
 			continue
 		}
 		pr, _ := triage.ParsePriority(code)
-		c.targets[pr] = target{d: d, wall: t.Clock == "wall"}
+		c.targets[pr] = target{d: d, wall: t.Clock == ClockWall}
 	}
 	for code := range f.Targets {
 		if _, ok := triage.ParsePriority(code); !ok && code != TargetReview {

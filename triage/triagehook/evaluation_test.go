@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/portico-health/portico/definitions/defcheck"
 	"github.com/portico-health/portico/triage/evaluation"
 )
 
@@ -27,6 +28,7 @@ func evaluateSplit(t *testing.T, split string) *evaluation.Report {
 	}
 	x := newEnv(t, nil, nil)
 	preds := make([]evaluation.Prediction, len(rows))
+	check, problems := defcheck.New(), 0 // each answer as the definitions say (definitions_test.go)
 	for i, r := range rows {
 		comm := map[string]any{
 			"resourceType": "Communication", "status": "in-progress",
@@ -44,6 +46,12 @@ func evaluateSplit(t *testing.T, split string) *evaluation.Report {
 		status, out := x.do(http.MethodPost, "/Communication", string(body))
 		if status != http.StatusCreated {
 			t.Fatalf("%s: POST answered %d", r.ID, status) // never the text
+		}
+		written, _ := json.Marshal(out)
+		for _, p := range check.Problems(written) { // codes and urls, never the text
+			if problems++; problems <= 10 {
+				t.Errorf("%s: %s", r.ID, p)
+			}
 		}
 		p := evaluation.Prediction{Priority: fmt.Sprint(out["priority"])}
 		for _, c := range asList(out["category"]) {

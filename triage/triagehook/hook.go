@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/portico-health/portico/api"
+	"github.com/portico-health/portico/definitions"
 	"github.com/portico-health/portico/fhir"
 	"github.com/portico-health/portico/policy"
 	"github.com/portico-health/portico/store"
@@ -27,7 +28,7 @@ import (
 
 // The extensions the hook writes, besides triagefhir's. Documented in docs/triage.md.
 const (
-	sd = "http://portico.health/fhir/StructureDefinition/"
+	sd = definitions.Base + "/StructureDefinition/"
 	// ExtDue: when the message should be answered (valueDateTime, clinic time zone). The
 	// Communication search parameter `due` indexes it.
 	ExtDue = sd + "triage-due"
@@ -236,7 +237,7 @@ type replyJSON struct {
 
 // AutoReplySystem is the CodeSystem of the category of automatic replies (codes stat,
 // after_hours).
-const AutoReplySystem = "http://portico.health/fhir/CodeSystem/triage-auto-reply"
+const AutoReplySystem = definitions.Base + "/CodeSystem/triage-auto-reply"
 
 func (h *Hook) reply(w *api.WriteContext, msg *fhir.Value, kind, text, lang string) *fhir.Resource {
 	r := replyJSON{

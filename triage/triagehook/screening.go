@@ -1,24 +1,24 @@
 package triagehook
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
-	"reflect"
-	"strconv"
+	"slices"
 	"strings"
-	"time"
 
 	"github.com/portico-health/portico/api"
+	"github.com/portico-health/portico/definitions"
 	"github.com/portico-health/portico/fhir"
-	"github.com/portico-health/portico/store"
 	"github.com/portico-health/portico/triage"
 )
 
 // ScreeningURL is the canonical URL of Portico's red-flag screening Questionnaire; its id on
-// the server is ScreeningID (Questionnaire/portico-red-flags, written at start-up).
+// the server is ScreeningID (Questionnaire/portico-red-flags). The server writes it at start
+// from the definitions package (definitions/package), whose file ScreeningQuestionnaire
+// generates.
 const (
-	ScreeningURL = "https://portico.health/fhir/Questionnaire/portico-red-flags"
+	ScreeningURL = definitions.Base + "/Questionnaire/portico-red-flags"
 	ScreeningID  = "portico-red-flags"
 )
 
@@ -68,18 +68,36 @@ func (h *Hook) screening(ctx context.Context, w *api.WriteContext, root *fhir.Va
 	return out
 }
 
-// isScreening reports whether a canonical names the screening Questionnaire (any version).
+// isScreening reports whether a canonical names the screening Questionnaire (any version). The
+// https form of its url, which it had before Portico chose one canonical base, still counts:
+// apps and stored QuestionnaireResponses may carry it.
 func isScreening(canonical string) bool {
 	c, _, _ := strings.Cut(canonical, "|")
-	return c == ScreeningURL || c == "Questionnaire/"+ScreeningID
+	return definitions.Canonical(c) == ScreeningURL || c == "Questionnaire/"+ScreeningID
 }
 
-// ScreeningQuestionnaire is the Questionnaire resource: one boolean item a screening question,
-// its text in English with the translations of every other language served (the FHIR
-// translation extension), and for the emergency items an instruction shown at once when the
-// answer is yes.
-func ScreeningQuestionnaire() map[string]any {
-	translations := func(texts map[string]string) []any {
+// ScreeningQuestionnaire is the Questionnaire resource, as the definitions package holds it
+// (indented JSON, members in the order of R4's definitions): one boolean item a screening
+// question, its text in English with the translations of every other language served (the
+// FHIR translation extension), and for the emergency items an instruction shown at once when
+// the answer is yes. TestScreeningDefinition checks the package's file is this, and rewrites it
+// with PORTICO_UPDATE_DEFINITIONS=1.
+func ScreeningQuestionnaire() []byte {
+	type enableWhen struct {
+		Question      string `json:"question"`
+		Operator      string `json:"operator"`
+		AnswerBoolean bool   `json:"answerBoolean"`
+	}
+	type item struct {
+		LinkID     string         `json:"linkId"`
+		Text       string         `json:"text"`
+		TextExt    map[string]any `json:"_text,omitempty"`
+		Type       string         `json:"type"`
+		EnableWhen []enableWhen   `json:"enableWhen,omitempty"`
+		Required   bool           `json:"required,omitempty"`
+		Item       []item         `json:"item,omitempty"`
+	}
+	translations := func(texts map[string]string) map[string]any {
 		var out []any
 		for _, lang := range sortedKeys(texts) {
 			if lang == "en" {
@@ -88,32 +106,51 @@ func ScreeningQuestionnaire() map[string]any {
 			out = append(out, map[string]any{"url": "http://hl7.org/fhir/StructureDefinition/translation",
 				"extension": []any{map[string]any{"url": "lang", "valueCode": lang}, map[string]any{"url": "content", "valueString": texts[lang]}}})
 		}
-		return out
-	}
-	var items []any
-	for _, it := range triage.ScreeningItems {
-		item := map[string]any{"linkId": it.LinkID, "type": "boolean", "required": true, "text": it.Text["en"]}
-		if ext := translations(it.Text); len(ext) > 0 {
-			item["_text"] = map[string]any{"extension": ext}
+		if len(out) == 0 {
+			return nil
 		}
+		return map[string]any{"extension": out}
+	}
+	var items []item
+	for _, it := range triage.ScreeningItems {
+		x := item{LinkID: it.LinkID, Text: it.Text["en"], TextExt: translations(it.Text), Type: "boolean", Required: true}
 		if it.Emergency {
-			item["item"] = []any{map[string]any{
-				"linkId": it.LinkID + "-call", "type": "display", "text": triage.EmergencyInstruction["en"],
-				"_text":      map[string]any{"extension": translations(triage.EmergencyInstruction)},
-				"enableWhen": []any{map[string]any{"question": it.LinkID, "operator": "=", "answerBoolean": true}},
+			x.Item = []item{{
+				LinkID: it.LinkID + "-call", Text: triage.EmergencyInstruction["en"], TextExt: translations(triage.EmergencyInstruction),
+				Type: "display", EnableWhen: []enableWhen{{Question: it.LinkID, Operator: "=", AnswerBoolean: true}},
 			}}
 		}
-		items = append(items, item)
+		items = append(items, x)
 	}
-	return map[string]any{
-		"resourceType": "Questionnaire", "id": ScreeningID, "url": ScreeningURL, "version": "1",
-		"name": "PorticoRedFlagScreening", "title": "Before you send your message", "status": "active",
-		"subjectType": []any{"Patient"},
-		"description": "A few yes/no questions a patient app asks before a message is sent. Send the QuestionnaireResponse " +
+	q := struct {
+		ResourceType string   `json:"resourceType"`
+		ID           string   `json:"id"`
+		URL          string   `json:"url"`
+		Version      string   `json:"version"`
+		Name         string   `json:"name"`
+		Title        string   `json:"title"`
+		Status       string   `json:"status"`
+		SubjectType  []string `json:"subjectType"`
+		Publisher    string   `json:"publisher"`
+		Description  string   `json:"description"`
+		Item         []item   `json:"item"`
+	}{
+		ResourceType: "Questionnaire", ID: ScreeningID, URL: ScreeningURL, Version: "1",
+		Name: "PorticoRedFlagScreening", Title: "Before you send your message", Status: "active",
+		SubjectType: []string{"Patient"}, Publisher: "Portico",
+		Description: "A few yes/no questions a patient app asks before a message is sent. Send the QuestionnaireResponse " +
 			"with the message (Communication.payload.contentReference, contained or stored): a yes sets the least priority " +
 			"of the message (docs/triage.md, \"Ask before guessing\").",
-		"item": items,
+		Item: items,
 	}
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(q); err != nil {
+		panic(err) // plain strings and maps of them
+	}
+	return b.Bytes()
 }
 
 func sortedKeys(m map[string]string) []string {
@@ -121,66 +158,6 @@ func sortedKeys(m map[string]string) []string {
 	for k := range m {
 		out = append(out, k)
 	}
-	for i := 1; i < len(out); i++ {
-		for j := i; j > 0 && out[j] < out[j-1]; j-- {
-			out[j], out[j-1] = out[j-1], out[j]
-		}
-	}
+	slices.Sort(out)
 	return out
-}
-
-// SeedScreening writes the screening Questionnaire (Questionnaire/portico-red-flags) into st
-// when it is missing or differs from ScreeningQuestionnaire (a new version: the history keeps
-// the questions each response answered). base is the FHIR base URL. Several instances starting
-// together may race: the loser finds the winner's version equal and stops.
-func SeedScreening(ctx context.Context, st store.Store, base string, now time.Time) error {
-	want, err := json.Marshal(ScreeningQuestionnaire())
-	if err != nil {
-		return err
-	}
-	for attempt := 0; ; attempt++ {
-		version := int64(1)
-		op := store.OpCreate
-		rec, err := st.Read(ctx, "Questionnaire", ScreeningID)
-		switch {
-		case err == nil:
-			if sameContent(rec.Body, want) {
-				return nil
-			}
-			version, op = rec.Version+1, store.OpUpdate
-		case errors.Is(err, store.ErrGone):
-			version, op = rec.Version+1, store.OpUpdate
-		case !errors.Is(err, store.ErrNotFound):
-			return err
-		}
-		res, err := fhir.ParseResource(want)
-		if err != nil {
-			return err
-		}
-		stamp := now.UTC().Truncate(time.Millisecond)
-		if stamp.Before(rec.LastUpdated) {
-			stamp = rec.LastUpdated
-		}
-		res.SetMeta(strconv.FormatInt(version, 10), stamp)
-		index, err := fhir.ExtractIndexBase(res, base)
-		if err != nil {
-			return err
-		}
-		err = st.Write(ctx, store.Write{Op: op, Type: "Questionnaire", ID: ScreeningID, Version: version,
-			LastUpdated: stamp, Body: res.JSON(), Index: index})
-		if err == nil || attempt == 2 || !(errors.Is(err, store.ErrVersionConflict) || errors.Is(err, store.ErrExists)) {
-			return err
-		}
-	}
-}
-
-// sameContent reports whether two resources are equal but for meta.
-func sameContent(a, b []byte) bool {
-	var x, y map[string]any
-	if json.Unmarshal(a, &x) != nil || json.Unmarshal(b, &y) != nil {
-		return false
-	}
-	delete(x, "meta")
-	delete(y, "meta")
-	return reflect.DeepEqual(x, y)
 }

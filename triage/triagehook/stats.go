@@ -13,6 +13,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/portico-health/portico/api"
+	"github.com/portico-health/portico/definitions"
 	"github.com/portico-health/portico/fhir"
 	"github.com/portico-health/portico/store"
 	"github.com/portico-health/portico/triage"
@@ -25,7 +26,7 @@ const StatsPath = "/Communication/$triage-stats"
 // StatsOperation names the workload operation and its definition, for the CapabilityStatement.
 const (
 	StatsOperation  = "triage-stats"
-	StatsDefinition = "http://portico.health/fhir/OperationDefinition/Communication-triage-stats"
+	StatsDefinition = definitions.Base + "/OperationDefinition/Communication-triage-stats"
 )
 
 // StatsHandler serves GET [base]/Communication/$triage-stats?recipient=Type/id&period=P: a
@@ -231,9 +232,9 @@ func (s *stats) parameters(h *Hook, start, end time.Time, recipient string) []by
 			{"name": "overdue", "valueInteger": x.overdue},
 			{"name": "target", "valueDuration": minutes(h.cfg.targets[p].d)},
 		}
-		clock := "business"
+		clock := ClockBusiness
 		if h.cfg.targets[p].wall {
-			clock = "wall"
+			clock = ClockWall
 		}
 		parts = append(parts, param{"name": "targetClock", "valueCode": clock})
 		if len(x.responses) > 0 {

@@ -71,7 +71,7 @@ func show(w io.Writer, e *triage.Engine, m triage.Message) {
 		fmt.Fprintf(w, "  quantity %-14s %-8.1f %q\n", q.Kind, q.Value, q.Text)
 	}
 	for _, rs := range res.Reasons {
-		if rs.Kind == "finding" {
+		if rs.Kind == triage.KindFinding {
 			continue
 		}
 		fmt.Fprintf(w, "  %-9s %-28s %-7s %q\n", rs.Kind, rs.Rule, rs.Priority, rs.Matched)
