@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"slices"
 	"strconv"
@@ -106,15 +107,19 @@ func checkOrigin(v string) error {
 			return errors.New("write the host in its ASCII (xn--) form, as browsers send it")
 		}
 	}
-	hostPort := strings.ToLower(u.Host)
-	switch port := u.Port(); {
-	case port == "":
-		hostPort = strings.TrimSuffix(hostPort, ":")
-	case u.Scheme == "http" && port == "80", u.Scheme == "https" && port == "443":
-		hostPort = strings.TrimSuffix(hostPort, ":"+port) // browsers omit the default port
-	default:
-		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+	host, err := canonicalHost(strings.ToLower(u.Hostname()))
+	if err != nil {
+		return err
+	}
+	hostPort := host
+	if port := u.Port(); port != "" {
+		n, err := strconv.Atoi(port)
+		if err != nil || n < 1 || n > 65535 {
 			return fmt.Errorf("port %q: want 1 to 65535", port)
+		}
+		// Browsers omit the default port, and write others without leading zeros.
+		if !(u.Scheme == "http" && n == 80) && !(u.Scheme == "https" && n == 443) {
+			hostPort += ":" + strconv.Itoa(n)
 		}
 	}
 	if want := u.Scheme + "://" + hostPort; want != v {
@@ -182,4 +187,101 @@ func addVary(h http.Header, name string) {
 		}
 	}
 	h.Add("Vary", name)
+}
+
+// canonicalHost is host as a browser serializes it in an origin (the WHATWG URL standard): an
+// IPv6 address compressed, in hexadecimal only; a host whose last label is a number is an IPv4
+// address in any of its forms (0x7f.1, 2130706433, 0177.0.0.1), written in dotted decimal.
+func canonicalHost(host string) (string, error) {
+	if strings.HasPrefix(host, "[") || strings.Contains(host, ":") {
+		a, err := netip.ParseAddr(strings.Trim(host, "[]"))
+		if err != nil || !a.Is6() {
+			return "", fmt.Errorf("host %q: not an IPv6 address", host)
+		}
+		return "[" + ipv6String(a) + "]", nil
+	}
+	labels := strings.Split(strings.TrimSuffix(host, "."), ".")
+	if _, ok := ipv4Part(labels[len(labels)-1]); !ok {
+		return host, nil // a domain name
+	}
+	if len(labels) > 4 {
+		return "", fmt.Errorf("host %q: not an IPv4 address", host)
+	}
+	var n uint64
+	for i, l := range labels {
+		v, ok := ipv4Part(l)
+		if !ok {
+			return "", fmt.Errorf("host %q: not an IPv4 address", host)
+		}
+		if i < len(labels)-1 {
+			if v > 255 {
+				return "", fmt.Errorf("host %q: not an IPv4 address", host)
+			}
+			n |= v << (8 * (3 - i))
+			continue
+		}
+		if v >= 1<<(8*(4-i)) {
+			return "", fmt.Errorf("host %q: not an IPv4 address", host)
+		}
+		n |= v
+	}
+	return netip.AddrFrom4([4]byte{byte(n >> 24), byte(n >> 16), byte(n >> 8), byte(n)}).String(), nil
+}
+
+// ipv4Part parses one part of an IPv4 host as browsers do: 0x hexadecimal, a leading 0 octal,
+// else decimal.
+func ipv4Part(s string) (uint64, bool) {
+	base := 10
+	switch {
+	case s == "":
+		return 0, false
+	case strings.HasPrefix(s, "0x"):
+		s, base = s[2:], 16
+		if s == "" {
+			return 0, true
+		}
+	case len(s) > 1 && s[0] == '0':
+		s, base = s[1:], 8
+	}
+	v, err := strconv.ParseUint(s, base, 32)
+	return v, err == nil
+}
+
+// ipv6String writes an IPv6 address as the WHATWG URL standard does: eight groups in
+// lower-case hexadecimal, the first longest run of two or more zero groups as "::", and never
+// a dotted IPv4 tail (::ffff:7f00:1, not ::ffff:127.0.0.1).
+func ipv6String(a netip.Addr) string {
+	b := a.As16()
+	var g [8]uint16
+	for i := range g {
+		g[i] = uint16(b[2*i])<<8 | uint16(b[2*i+1])
+	}
+	start, length := -1, 1
+	for i := 0; i < 8; {
+		if g[i] != 0 {
+			i++
+			continue
+		}
+		j := i
+		for j < 8 && g[j] == 0 {
+			j++
+		}
+		if j-i > length {
+			start, length = i, j-i
+		}
+		i = j
+	}
+	var sb strings.Builder
+	for i := 0; i < 8; i++ {
+		if i == start {
+			sb.WriteString("::")
+			i += length - 1
+			continue
+		}
+		if i > 0 && i != start+length {
+			sb.WriteByte(':')
+		}
+		sb.WriteString(strconv.FormatUint(uint64(g[i]), 16))
+	}
+	return sb.String()
 }

@@ -42,6 +42,20 @@ func TestParseCORSOrigins(t *testing.T) {
 		{in: "https://*.example", wantErr: "wildcards are not supported"},
 		{in: "https://bücher.example", wantErr: "xn--"},
 		{in: "*, https://app.example", wantErr: `"*" (any origin) must be the only value`},
+		// Forms a browser never sends (the blind review's cors_origin_validation): each is
+		// refused with the form it would send.
+		{in: "https://app.example:080", wantErr: `want "https://app.example:80"`},
+		{in: "https://0x7f.1", wantErr: `want "https://127.0.0.1"`},
+		{in: "http://2130706433:8080", wantErr: `want "http://127.0.0.1:8080"`},
+		{in: "http://0177.0.0.1", wantErr: `want "http://127.0.0.1"`},
+		{in: "https://[0:0:0:0:0:0:0:1]", wantErr: `want "https://[::1]"`},
+		{in: "http://[::ffff:127.0.0.1]", wantErr: `want "http://[::ffff:7f00:1]"`},
+		{in: "http://[2001:DB8::1]", wantErr: `want "http://[2001:db8::1]"`},
+		{in: "http://[2001:db8:0:0:1:0:0:1]", wantErr: `want "http://[2001:db8::1:0:0:1]"`},
+		{in: "http://256.1.1.1", wantErr: "not an IPv4 address"},
+		{in: "http://[::ffff:7f00:1]", exact: []string{"http://[::ffff:7f00:1]"}},
+		{in: "http://10.0.0.1:3000", exact: []string{"http://10.0.0.1:3000"}},
+		{in: "https://app1.example", exact: []string{"https://app1.example"}},
 	} {
 		o, err := parseCORSOrigins(tc.in)
 		switch {
