@@ -1,6 +1,7 @@
 package fhirvalidator
 
 import (
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -8,8 +9,9 @@ import (
 
 // TestValidate checks that the validator judges as the tests rely on: an invalid code of a
 // required binding and an unknown element are errors; a code system it does not hold (LOINC,
-// offline), a profile it cannot fetch and a language outside the common ones where the binding
-// is only preferred are not; a valid resource has no error; results come back in order.
+// offline), a profile it cannot fetch, a language outside the common ones where the binding is
+// only preferred and an extension it does not know are not; a valid resource has no error;
+// results come back in order.
 func TestValidate(t *testing.T) {
 	jar := filepath.Join("..", "..", Jar)
 	Need(t, jar)
@@ -22,6 +24,8 @@ func TestValidate(t *testing.T) {
 			"communication":[{"language":{"coding":[{"system":"urn:ietf:bcp:47","code":"vi"}]}}],
 			"name":[{"family":"Nguyen","_family":{"extension":[{"url":"http://hl7.org/fhir/StructureDefinition/translation",
 				"extension":[{"url":"lang","valueCode":"vi"},{"url":"content","valueString":"Nguyễn"}]}]}}]}`),
+		[]byte(`{"resourceType":"Communication","status":"completed",
+			"extension":[{"url":"https://example.test/fhir/StructureDefinition/lang","valueString":"en"}]}`),
 	}
 	results, err := Validate(jar, []string{filepath.Join(t.TempDir(), "none")}, resources)
 	if err != nil {
@@ -41,7 +45,7 @@ func TestValidate(t *testing.T) {
 	}
 	wantError(0, "Patient.gender")
 	wantError(2, "Patient")
-	for _, i := range []int{1, 3, 4} {
+	for _, i := range []int{1, 3, 4, 5} {
 		if errs := results[i].Errors(); len(errs) > 0 {
 			t.Errorf("resource %d: errors %v", i, errs)
 		}
@@ -53,4 +57,61 @@ func TestValidate(t *testing.T) {
 	if !loinc {
 		t.Errorf("no warning that LOINC cannot be checked offline: %v", results[1].Issues)
 	}
+	unknown := false
+	for _, is := range results[5].Issues {
+		unknown = unknown || strings.HasPrefix(is.MessageID, "Extension_EXT_Unknown")
+	}
+	if !unknown {
+		t.Errorf("an extension no package defines is not reported unknown: %v", results[5].Issues)
+	}
+}
+
+// TestValidatePackage checks that a package folder's definitions are used: an extension it
+// defines (differential only, as packages usually ship them) is checked against its definition
+// (without the package it is only unknown: TestValidate).
+func TestValidatePackage(t *testing.T) {
+	jar := filepath.Join("..", "..", Jar)
+	Need(t, jar)
+	pkg := filepath.Join(t.TempDir(), "package")
+	if err := os.MkdirAll(pkg, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	files := map[string]string{
+		"package.json": `{"name":"example.test","version":"0.1.0","fhirVersions":["4.0.1"]}`,
+		"StructureDefinition-lang.json": `{"resourceType":"StructureDefinition","id":"lang",
+			"url":"https://example.test/fhir/StructureDefinition/lang","name":"Lang","status":"active",
+			"fhirVersion":"4.0.1","kind":"complex-type","abstract":false,"context":[{"type":"element","expression":"Communication"}],
+			"type":"Extension","baseDefinition":"http://hl7.org/fhir/StructureDefinition/Extension","derivation":"constraint",
+			"differential":{"element":[
+				{"id":"Extension","path":"Extension","max":"1"},
+				{"id":"Extension.url","path":"Extension.url","fixedUri":"https://example.test/fhir/StructureDefinition/lang"},
+				{"id":"Extension.value[x]","path":"Extension.value[x]","min":1,"type":[{"code":"code"}]}]}}`,
+	}
+	for name, text := range files {
+		if err := os.WriteFile(filepath.Join(pkg, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	comm := func(value string) []byte {
+		return []byte(`{"resourceType":"Communication","status":"completed",
+			"extension":[{"url":"https://example.test/fhir/StructureDefinition/lang",` + value + `}]}`)
+	}
+	good, bad := comm(`"valueCode":"en"`), comm(`"valueString":"en"`)
+
+	results, err := Validate(jar, []string{filepath.Dir(pkg)}, [][]byte{good, bad})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if errs := results[0].Errors(); len(errs) > 0 {
+		t.Errorf("valid use of the extension: %v", errs)
+	}
+	if len(results[1].Errors()) == 0 {
+		t.Errorf("valueString where the definition says code: no error in %v", results[1].Issues)
+	}
+	for _, is := range append(results[0].Issues, results[1].Issues...) {
+		if strings.HasPrefix(is.MessageID, "Extension_EXT_Unknown") {
+			t.Errorf("the package's extension is unknown: %v", is)
+		}
+	}
+
 }
