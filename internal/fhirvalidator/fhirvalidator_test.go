@@ -68,7 +68,7 @@ func TestValidate(t *testing.T) {
 
 // TestValidatePackage checks that a package folder's definitions are used: an extension it
 // defines (differential only, as packages usually ship them) is checked against its definition
-// (without the package it is only unknown: TestValidate).
+// (without the package it is only unknown: TestValidate), and the definition itself is valid.
 func TestValidatePackage(t *testing.T) {
 	jar := filepath.Join("..", "..", Jar)
 	Need(t, jar)
@@ -97,8 +97,9 @@ func TestValidatePackage(t *testing.T) {
 			"extension":[{"url":"https://example.test/fhir/StructureDefinition/lang",` + value + `}]}`)
 	}
 	good, bad := comm(`"valueCode":"en"`), comm(`"valueString":"en"`)
+	definition := []byte(files["StructureDefinition-lang.json"])
 
-	results, err := Validate(jar, []string{filepath.Dir(pkg)}, [][]byte{good, bad})
+	results, err := Validate(jar, []string{filepath.Dir(pkg)}, [][]byte{good, bad, definition})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,6 +108,11 @@ func TestValidatePackage(t *testing.T) {
 	}
 	if len(results[1].Errors()) == 0 {
 		t.Errorf("valueString where the definition says code: no error in %v", results[1].Issues)
+	}
+	// The definition itself, as a server serves it: valid (HAPI's failure to regenerate its
+	// snapshot offline is a warning, see Validate.java).
+	if errs := results[2].Errors(); len(errs) > 0 {
+		t.Errorf("the extension's StructureDefinition: %v", errs)
 	}
 	for _, is := range append(results[0].Issues, results[1].Issues...) {
 		if strings.HasPrefix(is.MessageID, "Extension_EXT_Unknown") {
