@@ -36,6 +36,12 @@ func (a *API) runBatch(ctx context.Context, v *guard.View, b *bundleRequest, pre
 
 // appendResponseBundle encodes the response Bundle: one entry per request entry, in the
 // request's order. Stored bodies are copied in as they are.
+//
+// An entry repeating an earlier one's fullUrl and version (a batch reading one resource twice,
+// a transaction writing a resource and reading it back) goes without fullUrl: R4's invariant
+// bdl-7 allows one fullUrl in a non-history Bundle only once per meta.versionId, and the
+// official validator rejected such responses. Its response.location, etag and resource.id still
+// say which resource it is.
 func (a *API) appendResponseBundle(b *bundleRequest, typ string, prefer preferReturn) []byte {
 	size := 256
 	for _, e := range b.entries {
@@ -47,24 +53,42 @@ func (a *API) appendResponseBundle(b *bundleRequest, typ string, prefer preferRe
 	out = append(out, `,"type":`...)
 	out = appendString(out, typ)
 	out = append(out, `,"entry":[`...)
+	seen := map[string]bool{} // fullUrl and meta.versionId, as bdl-7 compares them
 	for i, e := range b.entries {
 		if i > 0 {
 			out = append(out, ',')
 		}
-		out = a.appendEntryResponse(out, e, prefer)
+		fullURL := ""
+		if e.hasRec && e.rec.Type != "" && e.issues == nil {
+			fullURL = a.base + "/" + e.rec.Type + "/" + e.rec.ID
+			key := fullURL + "|"
+			if e.returnsResource(prefer) {
+				key += fmt.Sprint(e.rec.Version)
+			}
+			if seen[key] {
+				fullURL = ""
+			}
+			seen[key] = true
+		}
+		out = a.appendEntryResponse(out, e, fullURL, prefer)
 	}
 	return append(out, "]}"...)
 }
 
-func (a *API) appendEntryResponse(b []byte, e *entry, prefer preferReturn) []byte {
+// returnsResource says whether the entry's response carries the resource.
+func (e *entry) returnsResource(prefer preferReturn) bool {
+	return e.body != nil && (!e.isWrite() || prefer == returnRepresentation)
+}
+
+func (a *API) appendEntryResponse(b []byte, e *entry, fullURL string, prefer preferReturn) []byte {
 	b = append(b, '{')
 	read := !e.isWrite()
-	if e.hasRec && e.rec.Type != "" && e.issues == nil {
+	if fullURL != "" {
 		b = append(b, `"fullUrl":`...)
-		b = appendString(b, a.base+"/"+e.rec.Type+"/"+e.rec.ID)
+		b = appendString(b, fullURL)
 		b = append(b, ',')
 	}
-	if e.body != nil && (read || prefer == returnRepresentation) {
+	if e.returnsResource(prefer) {
 		b = append(b, `"resource":`...)
 		b = append(b, e.body...)
 		b = append(b, ',')

@@ -355,6 +355,45 @@ func TestBatchMixed(t *testing.T) {
 	wantStatus(t, s.do("GET", "/Patient/"+p, ""), http.StatusGone)
 }
 
+// TestResponseFullURLsDistinct: a response Bundle names one version of a resource by its
+// fullUrl once (R4 bdl-7); an entry repeating it (a second read, a read of what the transaction
+// wrote) has none, while entries of other versions or resources keep theirs.
+func TestResponseFullURLsDistinct(t *testing.T) {
+	s := newServer(t)
+	p := s.create(patientWith("f1", "F"))
+	q := s.create(patientWith("f2", "G"))
+	fullURL := func(e fhir.Value) string { return field(e, "fullUrl").Text }
+	base := s.URL + "/Patient/" + p
+
+	es := entryResponses(t, s.do("POST", "", bundleOf("batch",
+		ent("", "GET", "Patient/"+p, ""),
+		ent("", "GET", "Patient/"+p, ""),
+		ent("", "PUT", "Patient/"+p, fmt.Sprintf(`{"resourceType":"Patient","id":"%s","active":true}`, p)),
+		ent("", "GET", "Patient/"+p, ""),
+		ent("", "GET", "Patient/"+q, ""),
+	)), "batch-response")
+	for i, want := range []string{base, "", base, "", s.URL + "/Patient/" + q} {
+		if got := fullURL(es[i]); got != want {
+			t.Errorf("batch entry %d: fullUrl %q, want %q", i, got, want)
+		}
+	}
+	if got := field(es[1], "resource").Get("id"); got == nil || got.Text != p {
+		t.Errorf("batch entry 1 lost its resource: %s", fhir.AppendJSON(nil, es[1]))
+	}
+
+	// The transaction reads after it writes: both entries hold version 3.
+	es = entryResponses(t, s.do("POST", "", bundleOf("transaction",
+		ent("", "GET", "Patient/"+p, ""),
+		ent("", "PUT", "Patient/"+p, fmt.Sprintf(`{"resourceType":"Patient","id":"%s","active":false}`, p)),
+	), "Prefer", "return=representation"), "transaction-response")
+	if fullURL(es[0]) != base || fullURL(es[1]) != "" {
+		t.Errorf("transaction fullUrls %q, %q; want %q, none", fullURL(es[0]), fullURL(es[1]), base)
+	}
+	if loc := field(es[1], "response").Get("location"); loc == nil || !strings.HasPrefix(loc.Text, "Patient/"+p+"/_history/") {
+		t.Errorf("the write entry lost its location: %s", fhir.AppendJSON(nil, es[1]))
+	}
+}
+
 func TestBundlePrefer(t *testing.T) {
 	s := newServer(t)
 	for _, tc := range []struct{ prefer, want, absent string }{

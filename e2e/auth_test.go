@@ -86,12 +86,25 @@ func (a *authClient) signIn(app authApp, redirect, scope, username, password str
 	q := url.Values{"response_type": {"code"}, "client_id": {app.ClientID}, "redirect_uri": {redirect}, "scope": {scope},
 		"state": {"s1"}, "aud": {a.origin + "/fhir"}, "code_challenge": {base64.RawURLEncoding.EncodeToString(sum[:])},
 		"code_challenge_method": {"S256"}}
-	resp, err := a.hc.Get(a.origin + "/auth/authorize?" + q.Encode())
+	loc := a.approve(a.origin+"/auth/authorize?"+q.Encode(), username, password)
+	return a.token(app, url.Values{"grant_type": {"authorization_code"}, "code": {loc.Query().Get("code")},
+		"redirect_uri": {redirect}, "code_verifier": {verifier}}, http.StatusOK)
+}
+
+// approve does what the user's browser does with an app's authorize URL: it opens the sign-in
+// page, signs in, allows everything the consent page offers, and returns the redirect to the
+// app (with the code), without following it.
+func (a *authClient) approve(authorizeURL, username, password string) *url.URL {
+	a.t.Helper()
+	resp, err := a.hc.Get(authorizeURL)
 	if err != nil {
 		a.t.Fatal(err)
 	}
 	page, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		a.t.Fatalf("GET %s: %d %s", authorizeURL, resp.StatusCode, page)
+	}
 	login := formFields(string(page))
 	login.Set("username", username)
 	login.Set("password", password)
@@ -106,8 +119,7 @@ func (a *authClient) signIn(app authApp, redirect, scope, username, password str
 	if status != http.StatusSeeOther || loc == nil || loc.Query().Get("code") == "" {
 		a.t.Fatalf("consent: %d %s %s", status, h.Get("Location"), body)
 	}
-	return a.token(app, url.Values{"grant_type": {"authorization_code"}, "code": {loc.Query().Get("code")},
-		"redirect_uri": {redirect}, "code_verifier": {verifier}}, http.StatusOK)
+	return loc
 }
 
 // token posts to /auth/token and checks the status.
