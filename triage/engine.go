@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"unicode"
 
 	"github.com/portico-health/portico/triage/lexicon"
 	"github.com/portico-health/portico/triage/model"
@@ -95,8 +96,15 @@ func Features(id lexicon.Identification, r *lexicon.Reading, hits []protocol.Hit
 	return model.Extract(r.Text, r, id.Lang, ids, names)
 }
 
-// joined is every part of the message triage reads, in one text (clauses kept apart).
+// joined is every part of the message triage reads, in one text (clauses kept apart), bounded
+// (bounded).
 func (m Message) joined() string {
+	text, _ := bounded(m.joined0())
+	return text
+}
+
+// joined0 is joined before it is bounded.
+func (m Message) joined0() string {
 	parts := []string{m.Text}
 	if m.Topic != "" {
 		parts = append(parts, m.Topic)
@@ -104,6 +112,35 @@ func (m Message) joined() string {
 	parts = append(parts, m.ReasonCodes...)
 	parts = append(parts, m.AttachmentTitles...)
 	return strings.Join(parts, "\n")
+}
+
+// What triage reads of a message: reading costs more than linear time in the length of a word
+// (typo matching) and of the text, so one message of one 40,000-letter word took 38 s and
+// 1.7 GB. No clinical word is longer than maxWordRunes, and a portal message rarely longer than
+// maxTextRunes (about 1,000 words); what is cut is not read, and the message goes to a person (Classify).
+const (
+	maxWordRunes = 48
+	maxTextRunes = 6_000
+)
+
+// bounded is text with every run of letters longer than maxWordRunes cut to that length, and
+// at most maxTextRunes runes; cut reports whether anything was left out.
+func bounded(text string) (out string, cut bool) {
+	var b strings.Builder
+	word, total := 0, 0
+	for _, r := range text {
+		if unicode.IsSpace(r) || unicode.IsPunct(r) {
+			word = 0
+		} else if word++; word > maxWordRunes {
+			cut = true
+			continue
+		}
+		if total++; total > maxTextRunes {
+			return b.String(), true
+		}
+		b.WriteRune(r)
+	}
+	return b.String(), cut
 }
 
 // activeLanguages are the lexicons a message is read with: its language, any other served
@@ -194,8 +231,11 @@ func (e *Engine) Classify(m Message) Result {
 	// Uncertainty goes to a person: a message left below asap that the model thinks may be
 	// serious, or that no one at the practice can read yet.
 	serious := probs[2] + probs[3]
+	_, cut := bounded(m.joined0())
 	switch {
 	case res.Priority >= ASAP:
+	case cut:
+		res.Review, res.ReviewWhy = true, "a message too long to be read whole"
 	case serious >= e.Thresholds.Review:
 		res.Review, res.ReviewWhy = true, fmt.Sprintf("the model gives %.0f%% to asap or stat", serious*100)
 	case res.Interpreter:

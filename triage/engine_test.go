@@ -3,6 +3,7 @@ package triage_test
 import (
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -125,5 +126,29 @@ func BenchmarkClassify(b *testing.B) {
 		q    float64
 	}{{"p50-µs", 0.50}, {"p99-µs", 0.99}, {"p99.9-µs", 0.999}} {
 		b.ReportMetric(float64(times[int(p.q*float64(len(times)-1))].Nanoseconds())/1000, p.name)
+	}
+}
+
+// TestLongMessagesBounded: a message of one 40,000-letter word, or of 20 KB of numbers and
+// words, is read in bounded time (what is past the bounds is not read: it took 38 s and 1.7 GB
+// before) and goes to a person unless already asap or more; a normal message is untouched.
+func TestLongMessagesBounded(t *testing.T) {
+	e := engine(t)
+	for name, text := range map[string]string{
+		"one long word":   strings.Repeat("a", 40_000),
+		"many quantities": strings.Repeat("fever 103 ", 2_000),
+		"long and urgent": strings.Repeat("b", 30_000) + " I have crushing chest pain and can't breathe",
+	} {
+		start := time.Now()
+		res := e.Classify(triage.Message{Text: text})
+		if d := time.Since(start); d > 5*time.Second {
+			t.Errorf("%s: %v", name, d)
+		}
+		if res.Priority < triage.ASAP && !res.Review {
+			t.Errorf("%s: %s without review; a message not read whole goes to a person", name, res.Priority)
+		}
+	}
+	if res := e.Classify(triage.Message{Text: "please refill my lisinopril"}); res.Review {
+		t.Errorf("a short routine message marked for review: %s", res.ReviewWhy)
 	}
 }
