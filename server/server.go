@@ -298,7 +298,7 @@ func (s *Server) useCommon(e *echo.Echo, crossOrigin []string) {
 	u, _ := url.Parse(s.cfg.BaseURL)                            // checked in Validate
 	e.Use(s.requestLogger(clientaddr.New(trusted)))
 	e.Use(noStore(s.cfg.BaseURL))
-	e.Use(middleware.RequestID())
+	e.Use(boundRequestID, middleware.RequestID())
 	e.Use(corsMiddleware(u.Path, origins, crossOrigin))
 	e.Use(middleware.Recover())
 	if m := hsts(s.cfg.BaseURL, s.cfg.HSTSMaxAge); m != nil {
@@ -426,4 +426,28 @@ func (s *Server) closeStore() error {
 		err = a.Close()
 	}
 	return errors.Join(err, s.store.Close())
+}
+
+// maxRequestID is the longest X-Request-Id taken from a client: a longer one (or one with
+// anything but printable ASCII) is replaced by a new id. It is echoed, written into every log
+// line of the request and handed to each entry of a Bundle: unbounded, one request could make
+// the server write gigabytes of log.
+const maxRequestID = 128
+
+// boundRequestID drops a client's X-Request-Id that is too long or not printable ASCII, so
+// that the RequestID middleware makes a new one.
+func boundRequestID(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		h := c.Request().Header
+		if id := h.Get(echo.HeaderXRequestID); id != "" {
+			ok := len(id) <= maxRequestID && len(h.Values(echo.HeaderXRequestID)) == 1
+			for i := 0; ok && i < len(id); i++ {
+				ok = id[i] > 0x20 && id[i] < 0x7f
+			}
+			if !ok {
+				h.Del(echo.HeaderXRequestID)
+			}
+		}
+		return next(c)
+	}
 }
