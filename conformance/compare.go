@@ -52,6 +52,15 @@ func shallowCopy(o obj) obj {
 	return c
 }
 
+// DiffJSON lists the differences between want and got below path, one line each: objects by
+// member (order free), arrays by position, numbers by their literal text (decode with
+// json.Decoder.UseNumber). Other tests that compare FHIR content as sent use it too.
+func DiffJSON(path string, want, got any) []string {
+	var diffs []string
+	diffJSON(&diffs, path, want, got)
+	return diffs
+}
+
 // diffJSON appends to diffs one line per difference between want and got below path.
 func diffJSON(diffs *[]string, path string, want, got any) {
 	switch w := want.(type) {

@@ -44,13 +44,7 @@ func TestEmptyRoot(t *testing.T) {
 	health := func(a string) int {
 		c := exec.Command("chroot", root, "/portico", "healthcheck", "--addr", a)
 		c.Env = []string{}
-		if err := c.Run(); err != nil {
-			if ee, ok := err.(*exec.ExitError); ok {
-				return ee.ExitCode()
-			}
-			t.Fatal(err)
-		}
-		return 0
+		return exitCode(t, c)
 	}
 	deadline := time.Now().Add(30 * time.Second)
 	for health(addr) != 0 {
@@ -75,4 +69,16 @@ func TestEmptyRoot(t *testing.T) {
 	if code := health(freeAddr(t)); code != 1 {
 		t.Errorf("healthcheck where nothing listens: exit %d, want 1", code)
 	}
+}
+
+// exitCode runs c and returns its exit code; a command that cannot be run fails the test.
+func exitCode(t *testing.T, c *exec.Cmd) int {
+	t.Helper()
+	if err := c.Run(); err != nil {
+		if ee, ok := err.(*exec.ExitError); ok {
+			return ee.ExitCode()
+		}
+		t.Fatal(err)
+	}
+	return 0
 }

@@ -3,18 +3,18 @@ package e2e
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/portico-health/portico/conformance"
 )
 
 // examplesDir is where scripts/test installs the npm package hl7.fhir.r4.examples@4.0.1 (every
@@ -183,69 +183,7 @@ func exampleDiffs(sent, read map[string]any) []string {
 		}
 		return c
 	}
-	var diffs []string
-	jsonDiff(&diffs, strings.TrimSpace(fmt.Sprint(sent["resourceType"])), strip(sent), strip(read))
-	return diffs
-}
-
-// jsonDiff appends one line per difference between want and got below path. Objects compare by
-// member, arrays by position, numbers by their literal text (json.Number).
-func jsonDiff(diffs *[]string, path string, want, got any) {
-	switch w := want.(type) {
-	case map[string]any:
-		g, ok := got.(map[string]any)
-		if !ok {
-			*diffs = append(*diffs, fmt.Sprintf("%s: got %s, want an object", path, short(got)))
-			return
-		}
-		keys := make([]string, 0, len(w)+len(g))
-		for k := range w {
-			keys = append(keys, k)
-		}
-		for k := range g {
-			if _, ok := w[k]; !ok {
-				keys = append(keys, k)
-			}
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			wv, inW := w[k]
-			gv, inG := g[k]
-			switch {
-			case !inG:
-				*diffs = append(*diffs, fmt.Sprintf("%s.%s: missing (sent %s)", path, k, short(wv)))
-			case !inW:
-				*diffs = append(*diffs, fmt.Sprintf("%s.%s: not sent, got %s", path, k, short(gv)))
-			default:
-				jsonDiff(diffs, path+"."+k, wv, gv)
-			}
-		}
-	case []any:
-		g, ok := got.([]any)
-		if !ok {
-			*diffs = append(*diffs, fmt.Sprintf("%s: got %s, want an array", path, short(got)))
-			return
-		}
-		if len(g) != len(w) {
-			*diffs = append(*diffs, fmt.Sprintf("%s: %d items, sent %d", path, len(g), len(w)))
-			return
-		}
-		for i := range w {
-			jsonDiff(diffs, fmt.Sprintf("%s[%d]", path, i), w[i], g[i])
-		}
-	default:
-		if want != got {
-			*diffs = append(*diffs, fmt.Sprintf("%s: got %s, sent %s", path, short(got), short(want)))
-		}
-	}
-}
-
-func short(v any) string {
-	b, _ := json.Marshal(v)
-	if len(b) > 120 {
-		return string(b[:120]) + "..."
-	}
-	return string(b)
+	return conformance.DiffJSON(strings.TrimSpace(fmt.Sprint(sent["resourceType"])), strip(sent), strip(read))
 }
 
 // refusal is one line of the refused-examples list.

@@ -34,13 +34,7 @@ func TestTLSServe(t *testing.T) {
 	health := func(env []string) int {
 		c := exec.Command(porticoBinary(t), "healthcheck")
 		c.Env = env
-		if err := c.Run(); err != nil {
-			if ee, ok := err.(*exec.ExitError); ok {
-				return ee.ExitCode()
-			}
-			t.Fatal(err)
-		}
-		return 0
+		return exitCode(t, c)
 	}
 	deadline := time.Now().Add(30 * time.Second)
 	for health(env) != 0 {

@@ -24,13 +24,15 @@ func TestAPIRateLimits(t *testing.T) {
 		retry  string
 		code   string
 	}
-	send := func(en *authEnv, method, path, bearer, from string) answer {
+	const observation = `{"resourceType":"Observation","status":"final","code":{"text":"x"},"subject":{"reference":"Patient/p-alice"}}`
+	// sendBody sends body (none when "") to path from the address from.
+	sendBody := func(en *authEnv, method, path, bearer, from, body string) answer {
 		t.Helper()
-		var body io.Reader
-		if method == http.MethodPost {
-			body = strings.NewReader(`{"resourceType":"Observation","status":"final","code":{"text":"x"},"subject":{"reference":"Patient/p-alice"}}`)
+		var r io.Reader
+		if body != "" {
+			r = strings.NewReader(body)
 		}
-		req, _ := http.NewRequestWithContext(t.Context(), method, strings.TrimSuffix(en.base, "/fhir")+path, body)
+		req, _ := http.NewRequestWithContext(t.Context(), method, strings.TrimSuffix(en.base, "/fhir")+path, r)
 		req.Header.Set("Content-Type", "application/fhir+json")
 		req.Header.Set("X-Forwarded-For", from)
 		if bearer != "" {
@@ -50,6 +52,15 @@ func TestAPIRateLimits(t *testing.T) {
 			a.code = oo.Issue[0].Code
 		}
 		return a
+	}
+	// send sends a request without a body, or a POST of an Observation of p-alice.
+	send := func(en *authEnv, method, path, bearer, from string) answer {
+		t.Helper()
+		body := ""
+		if method == http.MethodPost {
+			body = observation
+		}
+		return sendBody(en, method, path, bearer, from, body)
 	}
 	throttled := func(a answer) bool {
 		n, err := strconv.Atoi(a.retry)
@@ -124,26 +135,9 @@ func TestAPIRateLimits(t *testing.T) {
 		en := newAuthEnvWith(t, func(c *Config) { trusted(c); c.RateLimitWrites = 5 }) // bursts of 10
 		tok := en.patientToken("p-alice", "launch/patient patient/*.cruds")
 		batch := func(n int) answer {
-			entry := `{"resource":{"resourceType":"Observation","status":"final","code":{"text":"x"},"subject":{"reference":"Patient/p-alice"}},"request":{"method":"POST","url":"Observation"}}`
-			body := `{"resourceType":"Bundle","type":"batch","entry":[` + strings.TrimSuffix(strings.Repeat(entry+",", n), ",") + `]}`
-			req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, en.base, strings.NewReader(body))
-			req.Header.Set("Content-Type", "application/fhir+json")
-			req.Header.Set("Authorization", "Bearer "+tok)
-			req.Header.Set("X-Forwarded-For", "192.0.2.1")
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer resp.Body.Close()
-			var oo struct {
-				Issue []struct{ Code string } `json:"issue"`
-			}
-			_ = json.NewDecoder(resp.Body).Decode(&oo)
-			a := answer{status: resp.StatusCode, retry: resp.Header.Get("Retry-After")}
-			if len(oo.Issue) > 0 {
-				a.code = oo.Issue[0].Code
-			}
-			return a
+			entry := `{"resource":` + observation + `,"request":{"method":"POST","url":"Observation"}}`
+			return sendBody(en, http.MethodPost, "/fhir", tok, "192.0.2.1",
+				`{"resourceType":"Bundle","type":"batch","entry":[`+strings.TrimSuffix(strings.Repeat(entry+",", n), ",")+`]}`)
 		}
 		if a := batch(11); a.status != http.StatusRequestEntityTooLarge {
 			t.Errorf("a batch of 11 creates past a burst of 10: %+v, want 413", a)
