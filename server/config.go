@@ -93,6 +93,9 @@ type Config struct {
 	// requests per second (bursts of twice that): from one client address, of one client acting
 	// for one user, and that caller's writes. 0: no limit (apiLimits, docs/operations.md).
 	RateLimitAddress, RateLimitClient, RateLimitWrites float64
+	// ClientConcurrency is how many requests one client acting for one user may have in flight
+	// at once; more wait for a free slot (up to maxSlotWait), then 429. 0: no limit.
+	ClientConcurrency int
 
 	// MaxBundleEntries caps the entries of a batch or transaction Bundle (413 above it).
 	MaxBundleEntries int
@@ -190,11 +193,12 @@ func Defaults() Config {
 		IdleTimeout:    defaultIdleTimeout,
 		AuthRateLimit:  smart.DefaultRateLimit,
 
-		RateLimitAddress: defaultAddressRateLimit,
-		RateLimitClient:  defaultClientRateLimit,
-		RateLimitWrites:  defaultWriteRateLimit,
-		MaxBundleEntries: api.DefaultMaxBundleEntries,
-		HSTSMaxAge:       defaultHSTSMaxAge,
+		RateLimitAddress:  defaultAddressRateLimit,
+		RateLimitClient:   defaultClientRateLimit,
+		RateLimitWrites:   defaultWriteRateLimit,
+		ClientConcurrency: defaultClientConcurrency(),
+		MaxBundleEntries:  api.DefaultMaxBundleEntries,
+		HSTSMaxAge:        defaultHSTSMaxAge,
 
 		OIDCScopeClaim:    "scope",
 		OIDCPatientClaim:  "patient",
@@ -267,6 +271,9 @@ func (c Config) Validate() error {
 		if r < 0 {
 			errs = append(errs, fmt.Errorf("%s: %v: want 0 (no limit) or more", name, r))
 		}
+	}
+	if c.ClientConcurrency < 0 {
+		errs = append(errs, fmt.Errorf("client-concurrency: %d: want 0 (no limit) or more", c.ClientConcurrency))
 	}
 	if c.MaxBundleEntries < 0 || c.MaxBundleEntries > maxBundleEntries {
 		errs = append(errs, fmt.Errorf("max-bundle-entries: %d: want 1 to %d (0: %d)", c.MaxBundleEntries, maxBundleEntries, api.DefaultMaxBundleEntries))

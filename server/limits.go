@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -36,21 +37,34 @@ const (
 	maxRateWaiting = 512
 )
 
+// A request waits up to maxSlotWait for one of its caller's concurrency slots: longer than a
+// rate's wait, since it waits for the caller's own earlier requests, which may be slow
+// searches; a caller that keeps more in flight than it can be served is refused.
+const maxSlotWait = 5 * time.Second
+
+// defaultClientConcurrency is half the CPUs Go may use, at least 1: one caller's parallel
+// requests then leave the other half of the machine to everyone else.
+func defaultClientConcurrency() int { return max(1, runtime.GOMAXPROCS(0)/2) }
+
 // apiLimits are the rate limits of the FHIR API: per client address (before authentication,
 // so that a flood of bad tokens costs nothing), and, once the caller is known, per principal
 // (its client and user) for all requests and for writes. A nil limiter allows everything.
 type apiLimits struct {
 	addrs, principals, writes *ratelimit.Limiter
+	inFlight                  *ratelimit.Slots // per principal
+	maxSlotWait               time.Duration
 	now                       func() time.Time
 	waiting                   atomic.Int64
 }
 
 func (c Config) apiLimits() *apiLimits {
 	return &apiLimits{
-		addrs:      ratelimit.New(c.RateLimitAddress),
-		principals: ratelimit.New(c.RateLimitClient),
-		writes:     ratelimit.New(c.RateLimitWrites),
-		now:        time.Now,
+		addrs:       ratelimit.New(c.RateLimitAddress),
+		principals:  ratelimit.New(c.RateLimitClient),
+		writes:      ratelimit.New(c.RateLimitWrites),
+		inFlight:    ratelimit.NewSlots(c.ClientConcurrency),
+		maxSlotWait: maxSlotWait,
+		now:         time.Now,
 	}
 }
 
@@ -77,8 +91,9 @@ func (l *apiLimits) byAddress() echo.MiddlewareFunc {
 // nor one integration the portal; and the writes of a client acting for a user (a patient's,
 // a carer's or a clinician's app), which no person needs by the dozen each second. A backend
 // service (client_credentials: no user) writes as fast as its request budget allows, as an
-// import must. Without authentication (--auth=none) there is no principal and only the
-// address limit applies.
+// import must. It also bounds the requests a principal has in flight (--client-concurrency):
+// the rate alone lets one caller's parallel costly searches take every core. Without
+// authentication (--auth=none) there is no principal and only the address limit applies.
 func (l *apiLimits) byPrincipal() echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
@@ -96,9 +111,37 @@ func (l *apiLimits) byPrincipal() echo.MiddlewareFunc {
 					return err
 				}
 			}
+			if c.Request().Context().Value(slotHeld{}) != nil {
+				return next(c) // a Bundle's search entry: the Bundle holds the slot
+			}
+			l.waiting.Add(1)
+			release, ok := l.inFlight.Acquire(c.Request().Context(), key, l.slotWait())
+			l.waiting.Add(-1)
+			if !ok {
+				if err := c.Request().Context().Err(); err != nil {
+					return err
+				}
+				return throttledConcurrency(l.inFlight.Max())
+			}
+			defer release()
+			c.SetRequest(c.Request().WithContext(context.WithValue(c.Request().Context(), slotHeld{}, true)))
 			return next(c)
 		}
 	}
+}
+
+// slotHeld marks the context of a request holding its principal's concurrency slot; the
+// Bundle's search entries, served inside it with its context, take no second slot (with one
+// slot they would wait for their own Bundle).
+type slotHeld struct{}
+
+// slotWait is how long a request waits for a concurrency slot: maxSlotWait, or nothing when
+// maxRateWaiting requests already wait.
+func (l *apiLimits) slotWait() time.Duration {
+	if l.waiting.Load() >= maxRateWaiting {
+		return 0
+	}
+	return l.maxSlotWait
 }
 
 // take takes one request of key from lim, waiting for its turn up to maxRateWait (see there);
@@ -167,6 +210,16 @@ func isWrite(method string) bool {
 		return true
 	}
 	return false
+}
+
+// throttledConcurrency is the 429 of a caller with too many requests in flight.
+func throttledConcurrency(slots int) error {
+	return &api.Error{
+		Status: http.StatusTooManyRequests,
+		Issues: []fhir.Issue{{Severity: "error", Code: "throttled",
+			Diagnostics: fmt.Sprintf("too many requests at once from this client (at most %d in flight, --client-concurrency); retry when an earlier one has answered", slots)}},
+		Header: http.Header{"Retry-After": {"1"}},
+	}
 }
 
 // throttled is the 429 OperationOutcome (issue code "throttled") with Retry-After.

@@ -2,15 +2,21 @@ package server
 
 import (
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/portico-health/portico/api"
+	"github.com/portico-health/portico/policy"
 )
 
 // TestAPIRateLimits: the FHIR API's limits per client address (before authentication, the
@@ -201,10 +207,14 @@ func TestRateLimitDefaults(t *testing.T) {
 	if d.RateLimitAddress != 0 || d.RateLimitClient <= 0 || d.RateLimitWrites <= 0 {
 		t.Errorf("default limits %v %v %v: want the address limit off, the others on", d.RateLimitAddress, d.RateLimitClient, d.RateLimitWrites)
 	}
+	if d.ClientConcurrency < 1 {
+		t.Errorf("default client concurrency %d: want a limit", d.ClientConcurrency)
+	}
 	d.RateLimitWrites = -1
 	d.MaxBundleEntries = 1_000_000
+	d.ClientConcurrency = -1
 	err := d.Validate()
-	if err == nil || !strings.Contains(err.Error(), "rate-limit-writes") || !strings.Contains(err.Error(), "max-bundle-entries") {
+	if err == nil || !strings.Contains(err.Error(), "rate-limit-writes") || !strings.Contains(err.Error(), "max-bundle-entries") || !strings.Contains(err.Error(), "client-concurrency") {
 		t.Errorf("Validate: %v; want rate-limit-writes and max-bundle-entries refused", err)
 	}
 }
@@ -246,4 +256,123 @@ func TestBundleEntriesKeepTheClient(t *testing.T) {
 	if entries != 2 {
 		t.Errorf("%d entry requests logged, want 2", entries)
 	}
+}
+
+// TestClientConcurrency: one client acting for one user has at most --client-concurrency
+// requests in flight; the others wait for a slot (then 429), while other callers are served;
+// a Bundle's search entries run inside the Bundle's slot (with one slot, they would otherwise
+// wait for their own Bundle).
+func TestClientConcurrency(t *testing.T) {
+	t.Run("slots per principal", func(t *testing.T) {
+		l := Config{ClientConcurrency: 2}.apiLimits()
+		l.maxSlotWait = 300 * time.Millisecond
+		var inFlight, most atomic.Int32
+		release := make(chan struct{})
+		e := echo.New()
+		e.HTTPErrorHandler = func(err error, c echo.Context) {
+			var ae *api.Error
+			if errors.As(err, &ae) {
+				_ = c.NoContent(ae.Status)
+				return
+			}
+			_ = c.NoContent(http.StatusInternalServerError)
+		}
+		asUser := func(next echo.HandlerFunc) echo.HandlerFunc {
+			return func(c echo.Context) error {
+				p := policy.Principal{ClientID: "app", Subject: c.Request().Header.Get("X-User")}
+				c.SetRequest(c.Request().WithContext(policy.WithPrincipal(c.Request().Context(), p)))
+				return next(c)
+			}
+		}
+		e.GET("/fhir/Patient", func(c echo.Context) error {
+			n := inFlight.Add(1)
+			defer inFlight.Add(-1)
+			for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+			}
+			if c.Request().Header.Get("X-User") == "alice" {
+				<-release
+			}
+			return c.NoContent(http.StatusOK)
+		}, asUser, l.byPrincipal())
+		srv := httptest.NewServer(e)
+		defer srv.Close()
+		get := func(user string) int {
+			req, _ := http.NewRequest(http.MethodGet, srv.URL+"/fhir/Patient", nil)
+			req.Header.Set("X-User", user)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Error(err)
+				return 0
+			}
+			resp.Body.Close()
+			return resp.StatusCode
+		}
+		statuses := make(chan int, 5)
+		for range 5 {
+			go func() { statuses <- get("alice") }()
+		}
+		// Three of alice's five wait for her two slots, and are refused after the wait.
+		refused := 0
+		for range 3 {
+			if s := <-statuses; s == http.StatusTooManyRequests {
+				refused++
+			}
+		}
+		if refused != 3 {
+			t.Errorf("%d of alice's three extra requests refused, want 3", refused)
+		}
+		if s := get("bob"); s != http.StatusOK {
+			t.Errorf("bob, while alice's slots are full: %d, want 200", s)
+		}
+		close(release)
+		for range 2 {
+			if s := <-statuses; s != http.StatusOK {
+				t.Errorf("alice's request in a slot: %d, want 200", s)
+			}
+		}
+		if m := most.Load(); m != 3 { // alice's two and bob's one
+			t.Errorf("%d requests in flight at most, want 3", m)
+		}
+		if get("alice") != http.StatusOK {
+			t.Error("alice after her requests ended: refused")
+		}
+	})
+
+	t.Run("one slot, a Bundle's searches and parallel requests", func(t *testing.T) {
+		en := newAuthEnvWith(t, func(c *Config) { c.ClientConcurrency = 1 })
+		tok := en.systemToken("system/*.rs")
+		body := `{"resourceType":"Bundle","type":"batch","entry":[{"request":{"method":"GET","url":"Patient?name=x"}},{"request":{"method":"GET","url":"Observation"}}]}`
+		req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, en.base, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/fhir+json")
+		req.Header.Set("Authorization", "Bearer "+tok)
+		start := time.Now()
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || strings.Contains(string(out), `"429`) || time.Since(start) > 3*time.Second {
+			t.Errorf("batch of searches with one slot: %d in %v: %s", resp.StatusCode, time.Since(start), out)
+		}
+		var wg sync.WaitGroup
+		var failed atomic.Int32
+		for range 6 {
+			wg.Go(func() {
+				req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, en.base+"/Patient", nil)
+				req.Header.Set("Authorization", "Bearer "+tok)
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil || resp.StatusCode != http.StatusOK {
+					failed.Add(1)
+				}
+				if err == nil {
+					resp.Body.Close()
+				}
+			})
+		}
+		wg.Wait()
+		if failed.Load() > 0 {
+			t.Errorf("%d of 6 parallel quick searches of one client failed with one slot: they should wait their turn", failed.Load())
+		}
+	})
 }
