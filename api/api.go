@@ -70,6 +70,11 @@ type Config struct {
 	// context (docs/smart.md). Nil means an open server: every request is allowed (portico
 	// serve --auth=none).
 	Policy *policy.Policy
+
+	// CursorKey (CursorKeySize bytes) seals the paging cursors of next links (cursor.go).
+	// Every server sharing a store must use the same key for their links to work on each
+	// other; empty means a random key, good within this process only.
+	CursorKey []byte
 }
 
 // API serves the FHIR RESTful interactions. Create it with New; it is safe for concurrent use.
@@ -86,6 +91,7 @@ type API struct {
 	maxEntries   int
 	hooks        []WriteHook
 	admitWrites  func(ctx context.Context, writes int) error
+	cursors      *cursorSeal
 }
 
 // New checks cfg and returns the API; it reports every configuration problem at once.
@@ -150,6 +156,11 @@ func New(cfg Config) (*API, error) {
 		a.maxEntries = DefaultMaxBundleEntries
 	}
 	a.admitWrites = cfg.AdmitWrites
+	if seal, err := newCursorSeal(cfg.CursorKey); err != nil {
+		errs = append(errs, err)
+	} else {
+		a.cursors = seal
+	}
 	types := cfg.ResourceTypes
 	if types == nil {
 		types = DefaultResourceTypes

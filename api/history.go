@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -73,7 +74,9 @@ func (a *API) historyPage(ctx context.Context, v *guard.View, q *store.HistoryQu
 	if q.Count, err = a.countParam(params); err != nil {
 		return store.Page{}, err
 	}
-	q.Cursor = params.Get("_cursor")
+	if q.Cursor, err = a.cursors.open(historyScope(*q), params.Get("_cursor")); err != nil {
+		return store.Page{}, err
+	}
 	page, err := v.History(ctx, *q)
 	if err != nil {
 		return store.Page{}, err
@@ -136,11 +139,11 @@ func (a *API) historyBundle(q store.HistoryQuery, params url.Values, page store.
 	b = append(b, `,"meta":{"lastUpdated":`...)
 	b = appendString(b, fhir.FormatInstant(a.now()))
 	b = append(b, `},"type":"history","link":[{"relation":"self","url":`...)
-	b = appendString(b, a.historyLink(q, params, q.Cursor))
+	b = appendString(b, a.historyLink(q, params, params.Get("_cursor")))
 	b = append(b, '}')
 	if page.Next != "" {
 		b = append(b, `,{"relation":"next","url":`...)
-		b = appendString(b, a.historyLink(q, params, page.Next))
+		b = appendString(b, a.historyLink(q, params, a.cursors.seal(historyScope(q), page.Next)))
 		b = append(b, '}')
 	}
 	b = append(b, ']')
@@ -188,6 +191,11 @@ func (a *API) appendHistoryEntry(b []byte, r store.Record) []byte {
 	b = append(b, `,"lastModified":`...)
 	b = appendString(b, fhir.FormatInstant(r.LastUpdated))
 	return append(b, "}}"...)
+}
+
+// historyScope binds a history's cursors to it: the type and id, and the time window.
+func historyScope(q store.HistoryQuery) string {
+	return fmt.Sprintf("history %s/%s since=%d at=%d", q.Type, q.ID, q.Since.UnixNano(), q.At.UnixNano())
 }
 
 // historyLink is the absolute URL of a history page: the same query with the given cursor.

@@ -26,6 +26,7 @@ type searchRequest struct {
 	revincludes []includeSpec
 	warnings    []fhir.Issue // ignored parameters, reported in an outcome entry
 	canonical   url.Values   // the parameters as understood, for the self and next links
+	cursor      string       // the _cursor received (sealed), for the self link
 }
 
 // includeSpec is one _include or _revinclude: Source:Param[:Target].

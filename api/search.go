@@ -81,7 +81,10 @@ func (a *API) search(c echo.Context, types []string, system bool, params url.Val
 	if err != nil {
 		return err
 	}
-	r.query.Cursor = params.Get("_cursor")
+	r.cursor = params.Get("_cursor")
+	if r.query.Cursor, err = a.cursors.open(searchScope(r), r.cursor); err != nil {
+		return err
+	}
 	ctx := c.Request().Context()
 	v, err := a.view(ctx)
 	if err != nil {
@@ -128,6 +131,18 @@ func (a *API) search(c echo.Context, types []string, system bool, params url.Val
 		return err
 	}
 	return writeJSON(c, f, http.StatusOK, body)
+}
+
+// searchScope binds a search's cursors to it: the types and the criteria, not the page size
+// or the format, which a client may change between pages.
+func searchScope(r *searchRequest) string {
+	v := url.Values{}
+	for k, vs := range r.canonical {
+		if k != "_count" && k != "_format" && k != "_pretty" {
+			v[k] = vs
+		}
+	}
+	return "search " + strings.Join(r.query.Types, ",") + "?" + v.Encode()
 }
 
 // searchLink is the absolute URL of a page of the search: the canonical parameters, and the
@@ -189,11 +204,11 @@ func (a *API) searchBundle(r *searchRequest, page store.Page, total int, include
 		b = strconv.AppendInt(b, int64(total), 10)
 	}
 	b = append(b, `,"link":[{"relation":"self","url":`...)
-	b = appendString(b, a.searchLink(r, r.query.Cursor))
+	b = appendString(b, a.searchLink(r, r.cursor))
 	b = append(b, '}')
 	if page.Next != "" {
 		b = append(b, `,{"relation":"next","url":`...)
-		b = appendString(b, a.searchLink(r, page.Next))
+		b = appendString(b, a.searchLink(r, a.cursors.seal(searchScope(r), page.Next)))
 		b = append(b, '}')
 	}
 	b = append(b, ']')

@@ -1,6 +1,8 @@
 package api_test
 
 import (
+	"bytes"
+	"encoding/base64"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -511,5 +513,66 @@ func TestSearchLinksReadable(t *testing.T) {
 	}
 	if again := follow(b.self); fmt.Sprint(again.match) != "[p2]" || again.self != b.self {
 		t.Errorf("following self: %v %q", again.match, again.self)
+	}
+}
+
+// TestCursorsSealed: a next link's cursor says nothing of the store (its row counter would
+// tell how much others write), cannot be altered, and pages only the search or history it
+// came from, whatever page size a client then asks.
+func TestCursorsSealed(t *testing.T) {
+	s := newServer(t)
+	for i := range 5 {
+		s.create(fmt.Sprintf(`{"resourceType":"Patient","name":[{"family":"Seal%d"}]}`, i))
+	}
+	s.create(`{"resourceType":"Practitioner","name":[{"family":"Other"}]}`)
+	next := func(path string) string {
+		t.Helper()
+		r := s.do("GET", path, "")
+		wantStatus(t, r, http.StatusOK)
+		v := parse(t, r.Body)
+		for _, l := range v.Get("link").Arr {
+			if l.Get("relation").Text == "next" {
+				u, err := url.Parse(l.Get("url").Text)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return u.Query().Get("_cursor")
+			}
+		}
+		t.Fatalf("%s: no next link", path)
+		return ""
+	}
+	cur := next("/Patient?_count=2&_sort=family")
+	raw, err := base64.RawURLEncoding.DecodeString(cur)
+	if err != nil {
+		t.Fatalf("cursor %q is not base64url: %v", cur, err)
+	}
+	if bytes.Contains(raw, []byte("Seal")) || len(raw) < 28 {
+		t.Errorf("cursor %q carries the store's keys in clear", raw)
+	}
+	if again := next("/Patient?_count=2&_sort=family"); again == cur {
+		t.Error("two cursors of the same position are identical: not sealed with a fresh nonce")
+	}
+	wantStatus(t, s.do("GET", "/Patient?_sort=family&_count=3&_cursor="+cur, ""), http.StatusOK)
+	tampered := []byte(cur)
+	tampered[len(tampered)/2] ^= 1
+	if tampered[len(tampered)/2] == '-' || tampered[len(tampered)/2] == '_' {
+		tampered[len(tampered)/2] = 'A'
+	}
+	for name, path := range map[string]string{
+		"altered":           "/Patient?_count=2&_sort=family&_cursor=" + string(tampered),
+		"another criterion": "/Patient?_count=2&_sort=-family&_cursor=" + cur,
+		"another type":      "/Practitioner?_count=2&_sort=family&_cursor=" + cur,
+		"a history":         "/Patient/_history?_count=2&_cursor=" + cur,
+		"not a cursor":      "/Patient?_count=2&_cursor=abc",
+	} {
+		if r := s.do("GET", path, ""); r.StatusCode != http.StatusBadRequest {
+			t.Errorf("%s: %d, want 400", name, r.StatusCode)
+		}
+	}
+	hist := next("/Patient/_history?_count=2")
+	wantStatus(t, s.do("GET", "/Patient/_history?_count=2&_cursor="+hist, ""), http.StatusOK)
+	if r := s.do("GET", "/Practitioner/_history?_count=2&_cursor="+hist, ""); r.StatusCode != http.StatusBadRequest {
+		t.Errorf("a Patient history cursor on Practitioner history: %d, want 400", r.StatusCode)
 	}
 }

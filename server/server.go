@@ -157,7 +157,14 @@ func (s *Server) buildHandler() error {
 	}
 	cancel()
 	limits := s.cfg.apiLimits()
+	ctx, cancel = context.WithTimeout(context.Background(), 10*time.Second)
+	cursors, err := cursorKey(ctx, backend)
+	cancel()
+	if err != nil {
+		return err
+	}
 	fhirAPI, err := api.New(api.Config{
+		CursorKey:     cursors,
 		Store:         data,
 		BaseURL:       s.cfg.BaseURL,
 		Logger:        s.log,
