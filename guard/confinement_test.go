@@ -231,6 +231,10 @@ func seed(t *testing.T, s *fhirServer) {
 	put("Appointment", "apB", `,"status":"booked","participant":[{"actor":`+ref("Patient/pB")+`,"status":"accepted"}]`)
 	put("Schedule", "sch1", `,"actor":[`+ref("Practitioner/dr1")+`]`)
 	put("Slot", "sl1", `,"schedule":`+ref("Schedule/sch1")+`,"status":"free","start":"2026-01-05T09:00:00Z","end":"2026-01-05T09:30:00Z"`)
+	// Schedules naming a patient are that patient's (policy.namingParams): B's home dialysis.
+	put("Schedule", "schA", `,"actor":[`+ref("Patient/pA")+`,`+ref("Practitioner/dr1")+`],"comment":"A physio"`)
+	put("Schedule", "schB", `,"actor":[`+ref("Patient/pB")+`],"comment":"B home dialysis"`)
+	put("Slot", "slB", `,"schedule":`+ref("Schedule/schB")+`,"status":"busy","start":"2026-01-06T09:00:00Z","end":"2026-01-06T13:00:00Z"`)
 	put("Account", "acA", `,"status":"active","subject":[`+ref("Patient/pA")+`]`)
 	put("Invoice", "invB", `,"status":"issued","subject":`+ref("Patient/pB"))
 	put("Binary", "bin1", `,"contentType":"text/plain","securityContext":`+ref("Patient/pB")+`,"data":"c2VjcmV0"`)
@@ -414,6 +418,8 @@ func queries(data []resource, rng *rand.Rand) []string {
 		"Condition?_include=Condition:subject&_include=Condition:asserter",
 		"Communication?_include=Communication:recipient&_sort=priority",
 		"Appointment?_include=Appointment:actor", "Slot?_include=Slot:schedule&_include:iterate=Schedule:actor",
+		"Slot?schedule.actor=Patient/pB", "Slot?schedule:Schedule.actor:Patient.family=Bro", "Schedule?actor:Patient.birthdate=1975",
+		"Patient?_has:Schedule:actor:_id=schB", "Schedule?_include=Schedule:actor", "Patient?_revinclude=Schedule:actor",
 		"Device", "Binary", "Bundle", "Linkage", "Schedule", "Slot", "Medication", "Questionnaire", "Account", "Invoice",
 		"RelatedPerson", "Person", "CareTeam", "Group", "Encounter", "AllergyIntolerance", "PractitionerRole",
 	}
@@ -622,6 +628,25 @@ func TestConfinementOnMongo(t *testing.T) {
 }
 
 func TestConfinement(t *testing.T) {
+	t.Run("a Schedule naming a patient is theirs", func(t *testing.T) {
+		s := newFHIRServer(t, confPrincipals)
+		seed(t, s)
+		for _, c := range []struct {
+			who, path string
+			want      int
+		}{
+			{"patient-A", "/Schedule/schB", 404}, {"patient-A", "/Schedule/schA", 200}, {"patient-A", "/Schedule/sch1", 200},
+			{"patient-B-write", "/Schedule/schB", 200}, {"patient-B-write", "/Schedule/schA", 404},
+			{"dr3-careteam", "/Schedule/sch1", 200},
+		} {
+			if status, _ := s.do(c.who, "GET", c.path, ""); status != c.want {
+				t.Errorf("%s GET %s: %d, want %d", c.who, c.path, status, c.want)
+			}
+		}
+		if _, body := s.do("patient-A", "GET", "/Schedule", ""); strings.Contains(string(body), "schB") || !strings.Contains(string(body), "sch1") {
+			t.Errorf("patient A's Schedule search: %s", body)
+		}
+	})
 	diffs := differences(t)
 	for i, d := range diffs {
 		if i == 40 {

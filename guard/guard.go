@@ -281,7 +281,7 @@ func (v *View) visible(ctx context.Context, d policy.Decision, rec store.Record)
 		if !a.ParamsMatch(index) {
 			continue
 		}
-		if a.Patients == nil {
+		if a.Patients == nil || (a.Shared && len(patients) == 0) {
 			return true, nil
 		}
 		ok, err := v.anyIn(ctx, a.Patients, patients)

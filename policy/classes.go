@@ -50,9 +50,16 @@ var linkedParams = map[string][]string{
 	"GuidanceResponse": {"patient"},
 }
 
+// namingParams are the reference parameters through which a directory type may still name a
+// patient: a Schedule is a clinic's calendar, read by every patient who books, but one whose
+// actor is a Patient (a patient's own dialysis or therapy sessions) is that patient's. A
+// confined caller reads such a resource only when it reaches a patient it names; one naming
+// no patient stays shared. (A Slot names no patient: its Schedule is confined in chains and
+// includes.)
+var namingParams = map[string][]string{"Schedule": {"actor"}}
+
 // directoryTypes are shared by everyone: who works where, what can be booked, what exists.
-// Schedule is in the R4 compartment (by actor) but is a clinic's calendar, read by every
-// patient who books.
+// Schedule is in the R4 compartment (by actor) but is a clinic's calendar (see namingParams).
 var directoryTypes = map[string]bool{
 	"Practitioner": true, "PractitionerRole": true, "Organization": true, "OrganizationAffiliation": true,
 	"Location": true, "HealthcareService": true, "Endpoint": true, "Schedule": true, "Slot": true,
@@ -99,8 +106,11 @@ func ClassOf(typ string) Class {
 }
 
 // PatientParams are the reference parameters through which a resource of type typ belongs to
-// a patient's compartment (nil for types that are not ClassCompartment).
+// a patient's compartment, or names a patient (namingParams); nil for other types.
 func PatientParams(typ string) []string {
+	if p := namingParams[typ]; p != nil {
+		return p
+	}
 	if ClassOf(typ) != ClassCompartment {
 		return nil
 	}

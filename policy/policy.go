@@ -81,6 +81,9 @@ type Alternative struct {
 	// writing a Communication must be its sender, or send as the patient (SenderOK).
 	Self  string
 	Staff bool
+	// Shared, with Patients, lets through a resource that names no patient at all: a
+	// directory type that may name one (namingParams: a Schedule of a Patient actor).
+	Shared bool
 }
 
 // PatientSet is a set of patients: listed by id, or described by clauses on Patient that the
@@ -161,6 +164,9 @@ func (pol *Policy) Decide(p Principal, typ string, perm Perm) Decision {
 				if write {
 					continue
 				}
+				if namingParams[typ] != nil {
+					alt.Patients, alt.Shared = set, true
+				}
 			default:
 				continue
 			}
@@ -205,7 +211,7 @@ func pruned(alts []Alternative) []Alternative {
 	for i, a := range alts {
 		subsumed := false
 		for j, b := range alts {
-			if i != j && b.Patients.equal(a.Patients) && b.Self == a.Self && b.Staff == a.Staff &&
+			if i != j && b.Patients.equal(a.Patients) && b.Self == a.Self && b.Staff == a.Staff && b.Shared == a.Shared &&
 				len(b.Params) < len(a.Params) && subset(b.Params, a.Params) {
 				subsumed = true
 				break
@@ -228,7 +234,8 @@ func subset(small, big []Param) bool {
 }
 
 func (a Alternative) equal(b Alternative) bool {
-	return slices.Equal(a.Params, b.Params) && a.Patients.equal(b.Patients) && a.Self == b.Self && a.Staff == b.Staff
+	return slices.Equal(a.Params, b.Params) && a.Patients.equal(b.Patients) && a.Self == b.Self && a.Staff == b.Staff &&
+		a.Shared == b.Shared
 }
 
 func (s *PatientSet) equal(t *PatientSet) bool {
@@ -359,7 +366,23 @@ func (d Decision) Clauses() []store.Clause {
 // clauses is one alternative for type typ as ANDed clauses.
 func (a Alternative) clauses(typ string) []store.Clause {
 	var out []store.Clause
-	if a.Patients != nil {
+	if a.Patients != nil && a.Shared {
+		// In a reachable patient's compartment, or naming no patient.
+		groups := [][]store.Clause{a.Patients.compartment(typ)}
+		for _, param := range PatientParams(typ) {
+			groups = append(groups, []store.Clause{{Param: param, Kind: store.KindReference, Modifier: store.ModNot,
+				Values: []store.Value{{RefType: "Patient"}}}})
+		}
+		// Every naming parameter must name no patient: one group ANDing their :not clauses.
+		if len(groups) > 2 {
+			var none []store.Clause
+			for _, g := range groups[1:] {
+				none = append(none, g...)
+			}
+			groups = [][]store.Clause{groups[0], none}
+		}
+		out = append(out, store.Clause{AnyOf: groups})
+	} else if a.Patients != nil {
 		out = append(out, a.Patients.compartment(typ)...)
 	}
 	for _, p := range a.Params {

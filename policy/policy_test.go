@@ -31,6 +31,9 @@ func describe(d Decision) string {
 		for _, p := range a.Params {
 			s += "?" + p.String()
 		}
+		if a.Shared {
+			s += " or none"
+		}
 		parts = append(parts, s)
 	}
 	return strings.Join(parts, "|")
@@ -58,7 +61,8 @@ func TestDecide(t *testing.T) {
 		{"patient: linked type", pol, patient("patient/*.rs"), "Device", PermRead, "a"},
 		{"patient: directory read", pol, patient("patient/*.rs"), "Practitioner", PermRead, "all"},
 		{"patient: directory write", pol, patient("patient/*.cruds"), "Practitioner", PermUpdate, "deny"},
-		{"patient: Schedule is directory", pol, patient("patient/*.rs"), "Schedule", PermSearch, "all"},
+		{"patient: Schedule is directory unless it names a patient", pol, patient("patient/*.rs"), "Schedule", PermSearch, "a or none"},
+		{"patient: Slot is directory", pol, patient("patient/*.rs"), "Slot", PermSearch, "all"},
 		{"patient: unconfinable type", pol, patient("patient/*.cruds"), "Bundle", PermRead, "deny"},
 		{"patient: Binary", pol, patient("patient/*.cruds"), "Binary", PermRead, "deny"},
 		{"patient: unknown future type fails closed", pol, patient("patient/*.cruds"), "NoSuchType", PermRead, "deny"},

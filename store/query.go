@@ -112,7 +112,9 @@ type Value struct {
 	Text string
 
 	// Reference: the target's type and id for a local reference ("Patient/123", or a bare id
-	// with Type "" meaning any type), or URL for an absolute reference to another server.
+	// with Type "" meaning any type, or a type with ID "" meaning any resource of that type:
+	// the policy's "names no patient", actor:not Patient), or URL for an absolute reference to
+	// another server.
 	RefType, RefID, RefURL string
 
 	// Date, number, quantity: the search value as a range [Low, High) — the implicit range of

@@ -189,7 +189,7 @@ func valueCond(cl store.Clause, v store.Value) (bson.D, error) {
 		switch cl.Modifier {
 		case store.ModIdentifier:
 			return tokenCond(v, "sy", "c"), nil
-		case store.ModNone:
+		case store.ModNone, store.ModNot:
 			return refCond(v, "rt", "ri", "ru"), nil
 		}
 	case store.KindDate, store.KindNumber, store.KindQuantity:
@@ -260,6 +260,8 @@ func refCond(v store.Value, rt, ri, ru string) bson.D {
 		return bson.D{{Key: ru, Value: v.RefURL}}
 	case v.RefType == "":
 		return bson.D{{Key: ri, Value: v.RefID}}
+	case v.RefID == "":
+		return bson.D{{Key: rt, Value: v.RefType}}
 	}
 	return bson.D{{Key: rt, Value: v.RefType}, {Key: ri, Value: v.RefID}}
 }
@@ -458,7 +460,7 @@ func clauseKeys(cl store.Clause) (bson.A, bool) {
 			default:
 				keys = append(keys, keySysCode(cl.Param, v.System, v.Code))
 			}
-		case cl.Kind == store.KindReference && cl.Modifier == store.ModNone && cl.Chain == nil:
+		case cl.Kind == store.KindReference && cl.Modifier == store.ModNone && cl.Chain == nil && (v.RefType == "" || v.RefID != ""):
 			switch {
 			case v.RefURL != "":
 				keys = append(keys, keyRefURL(cl.Param, v.RefURL))

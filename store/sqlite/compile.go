@@ -352,6 +352,8 @@ func refCond(v store.Value, typ, id, url string) frag {
 	switch {
 	case v.RefURL != "":
 		return frag{"(" + url + " != '' AND " + url + " = ?)", []any{v.RefURL}}
+	case v.RefType != "" && v.RefID == "":
+		return frag{typ + " = ?", []any{v.RefType}}
 	case v.RefType != "":
 		return frag{"(" + id + " = ? AND " + typ + " = ?)", []any{v.RefID, v.RefType}}
 	}

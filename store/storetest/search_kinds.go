@@ -161,6 +161,9 @@ func testSearchReferences(t *testing.T, s *handle) {
 		{":identifier any system", obs, []store.Clause{clause("subject", store.KindReference, store.ModIdentifier, store.Value{Code: "M-2", AnySystem: true})}, []string{ok("o2")}},
 		{":missing=true", obs, []store.Clause{missing("subject", store.KindReference, true)}, []string{ok("o5")}},
 		{":missing=false", obs, []store.Clause{missing("subject", store.KindReference, false)}, []string{ok("o1"), ok("o2"), ok("o3"), ok("o4")}},
+		{"any resource of a type", obs, []store.Clause{clause("subject", store.KindReference, 0, refv("Patient", ""))}, []string{ok("o1"), ok("o2")}},
+		{":not any resource of a type", obs, []store.Clause{clause("subject", store.KindReference, store.ModNot, refv("Patient", ""))}, []string{ok("o3"), ok("o4"), ok("o5")}},
+		{":not Type/id", obs, []store.Clause{clause("subject", store.KindReference, store.ModNot, refv("Patient", "p1"))}, []string{ok("o2"), ok("o3"), ok("o4"), ok("o5")}},
 	})
 }
 
