@@ -1,7 +1,7 @@
 // Package model is triage's learned layer: two multinomial logistic regressions over hashed
-// features of a message (its words and word pairs, its character n-grams, and what the
-// lexicons read in it: concepts with their context, quantities in clinical bands, the
-// language), one for the priority and one for the category. The weights are trained from
+// features of a message (its words and word pairs, character n-grams in Chinese and Korean,
+// and what the lexicons read in it: concepts with their context, quantities in clinical bands,
+// the protocols that held, the language), one for the priority and one for the category. The weights are trained from
 // the development corpus by ./train (go generate) and embedded; scoring is pure Go, a few
 // microseconds a message. The model can only raise a priority (package triage): the red-flag
 // protocols are the floor.
@@ -97,33 +97,36 @@ func Extract(text string, r *lexicon.Reading, lang string, protocols []string, n
 			}
 		}
 	}
-	// Character 4-grams inside words of other scripts catch stems and misspellings.
-	for _, t := range toks {
-		if t.Char || t.Number {
-			continue
-		}
-		w := []rune(" " + t.Text + " ")
-		for i := 0; i+4 <= len(w); i++ {
-			add("c4:" + string(w[i:i+4]))
-		}
-	}
-	// What the lexicons read: language-independent evidence.
+	// What the lexicons read: language-independent evidence, which carries from one writer to
+	// the next where words do not (see evidenceCopies).
 	for _, fd := range r.Findings {
 		mod := fd.Modifier()
 		if mod == "" {
 			mod = "affirmed"
 		}
-		add("concept:" + fd.Concept + ":" + mod)
 		add("concept:" + fd.Concept)
+		for k := range evidenceCopies {
+			add(fmt.Sprintf("concept%d:%s:%s", k, fd.Concept, mod))
+		}
 	}
 	for _, q := range r.Quantities {
 		add("q:" + q.Kind + ":" + band(q.Kind, q.Value))
 	}
 	for _, p := range protocols {
-		add("protocol:" + p)
+		for k := range evidenceCopies {
+			add(fmt.Sprintf("protocol%d:%s", k, p))
+		}
 	}
 	return f
 }
+
+// evidenceCopies is how many features each concept (with its context) and each protocol that
+// held gives: a message's evidence then weighs as much as several of its words, in training
+// and in scoring alike. The patients who write to a clinic are not the writers of the
+// development split; what generalises across writers is what the lexicons read, not their
+// words. Chosen by leave-one-writer-out cross-validation on the development split, with
+// character 4-grams dropped for the same reason (docs/triage-evaluation.md, "Choices measured").
+const evidenceCopies = 4
 
 // band puts a quantity in a clinically meaningful band (the protocols use the same cut-offs).
 func band(kind string, v float64) string {

@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"hash/fnv"
 	"log"
 	"os"
 	"slices"
@@ -36,9 +35,16 @@ func main() {
 	flag.Float64Var(&opts.StatWeight, "stat-weight", opts.StatWeight, "weight of stat examples")
 	flag.Float64Var(&statOverCap, "stat-over-cap", statOverCap, "most share of the messages below stat given stat")
 	explore := flag.Bool("explore", false, "print the figures of other choices of cost and cap, write nothing")
+	writerCV := flag.Bool("writer-cv", false, "print the model's leave-one-writer-out accuracy (docs/triage-evaluation.md, \"Choices measured\"), write nothing")
 	flag.Parse()
 	if strings.Contains(*corpus, "sealed") {
 		log.Fatal("gen: the sealed split is never used for training")
+	}
+	if *writerCV {
+		if err := leaveOneWriterOut(*corpus, opts); err != nil {
+			log.Fatal(err)
+		}
+		return
 	}
 	weights, thresholds, err := build(*corpus, opts, *explore)
 	if err != nil {
@@ -65,18 +71,19 @@ func build(corpus string, opts model.Options, explore bool) (weights, thresholds
 	lex, protos := lexicon.Default(), protocol.Default()
 	examples, floors, hints := prepare(rows, lex, protos)
 
-	// Out-of-fold probabilities: each message scored by a model that never saw it.
+	// Out-of-fold probabilities: each message scored by a model that never saw its writer.
+	fold := writerFolds(rows)
 	oof := make([][]float64, len(rows))
 	for k := range folds {
 		var train []model.Example
 		for i := range rows {
-			if fold(rows[i].ID) != k {
+			if fold[i] != k {
 				train = append(train, examples[i])
 			}
 		}
 		m := model.Train(train, opts)
 		for i := range rows {
-			if fold(rows[i].ID) == k {
+			if fold[i] == k {
 				oof[i] = m.PriorityProbs(examples[i].Features)
 			}
 		}
@@ -103,10 +110,23 @@ func build(corpus string, opts model.Options, explore bool) (weights, thresholds
 	return weights, append(tj, '\n'), nil
 }
 
-func fold(id string) int {
-	h := fnv.New32a()
-	h.Write([]byte(id))
-	return int(h.Sum32() % folds)
+// writerFolds puts every message of a writer in the same fold (writers sorted, dealt in turn):
+// the thresholds are then chosen on how the model reads writers it never saw, as it will read
+// the patients of a clinic. Folds by message let a model learn a writer's habits from their
+// other messages, and chose thresholds too confident for new writers.
+func writerFolds(rows []evaluation.Row) []int {
+	var writers []string
+	for _, r := range rows {
+		if !slices.Contains(writers, r.Writer) {
+			writers = append(writers, r.Writer)
+		}
+	}
+	slices.Sort(writers)
+	out := make([]int, len(rows))
+	for i, r := range rows {
+		out[i] = slices.Index(writers, r.Writer) % folds
+	}
+	return out
 }
 
 func index(list []string, s string) int {
@@ -230,7 +250,62 @@ func choose(ex []model.Example, floors, hints []int, oof [][]float64, statCost, 
 	}
 	log.Printf("confusion (rows: label routine..stat; columns: given): %v", best.conf)
 	best.th.Review = 0.3
-	best.th.Note = fmt.Sprintf("chosen by %d-fold cross-validation on %d development messages: stat recall %d/%d, priority accuracy %.1f%%, routine over-triage %.1f%%, messages below stat given stat %.1f%% (floor, model and patient hint together)",
+	best.th.Note = fmt.Sprintf("chosen by %d-fold cross-validation by writer on %d development messages: stat recall %d/%d, priority accuracy %.1f%%, routine over-triage %.1f%%, messages below stat given stat %.1f%% (floor, model and patient hint together)",
 		folds, len(ex), stat-best.statMiss, stat, best.acc*100, best.over*100, best.overStat*100)
 	return best.th
+}
+
+// leaveOneWriterOut prints how the model alone (its most probable class, no floor, no
+// thresholds) reads each writer's messages when trained on the other writers only: the
+// measure the features were chosen by.
+func leaveOneWriterOut(corpus string, opts model.Options) error {
+	rows, err := evaluation.Load(corpus)
+	if err != nil {
+		return err
+	}
+	examples, _, _ := prepare(rows, lexicon.Default(), protocol.Default())
+	var writers []string
+	for _, r := range rows {
+		if !slices.Contains(writers, r.Writer) {
+			writers = append(writers, r.Writer)
+		}
+	}
+	var conf [4][4]int
+	priority, category := 0, 0
+	for _, w := range writers {
+		var train []model.Example
+		for i := range rows {
+			if rows[i].Writer != w {
+				train = append(train, examples[i])
+			}
+		}
+		m := model.Train(train, opts)
+		for i := range rows {
+			if rows[i].Writer != w {
+				continue
+			}
+			p, c := argmax(m.PriorityProbs(examples[i].Features)), argmax(m.CategoryProbs(examples[i].Features))
+			conf[examples[i].Priority][p]++
+			if p == examples[i].Priority {
+				priority++
+			}
+			if c == examples[i].Category {
+				category++
+			}
+		}
+	}
+	n := float64(len(rows))
+	fmt.Printf("%d messages, %d writers: priority %.1f%%, category %.1f%%; priority confusion (rows: label routine..stat) %v\n",
+		len(rows), len(writers), 100*float64(priority)/n, 100*float64(category)/n, conf)
+	return nil
+}
+
+func argmax(p []float64) int {
+	best := 0
+	for i := range p {
+		if p[i] > p[best] {
+			best = i
+		}
+	}
+	return best
 }
