@@ -46,6 +46,12 @@ async function newPage(browser, opts = {}) {
   return { context, page, rec };
 }
 
+// tokenSettled waits (up to 10 s) for the token response handler, which reads the body
+// asynchronously: on a loaded machine the page can be ready before the handler has run.
+async function tokenSettled(rec) {
+  for (let i = 0; i < 100 && !rec.tokenResponse && rec.tokenRequests > 0; i++) await new Promise((r) => setTimeout(r, 100));
+}
+
 async function shot(page, name) {
   if (cfg.shots) await page.screenshot({ path: path.join(cfg.shots, name + ".png"), fullPage: true });
 }
@@ -138,6 +144,7 @@ async function crossOriginLaunch(browser) {
   await page.waitForURL((u) => u.origin === cfg.appOrigin && u.pathname === "/demo/");
   await page.locator("body[data-ready=true]").waitFor();
   // The token endpoint answers every origin: the sign-in itself works cross-origin.
+  await tokenSettled(rec);
   check(rec.tokenResponse && rec.tokenResponse.status === 200, "no successful token response: " + JSON.stringify(rec.tokenResponse));
   return { page, rec, fhir };
 }
@@ -187,7 +194,8 @@ const scenarios = {
     check(/did not share your messages/.test(msg), "messages section says: " + msg);
     check((await page.locator("#msg-list li").count()) === 0, "no message may be listed");
     check(await page.locator("#msg-form").isHidden(), "the send form must be hidden without Communication access");
-    check(rec.tokenResponse && rec.tokenResponse.status === 200, "no successful token response: " + JSON.stringify(rec.tokenResponse));
+    await tokenSettled(rec);
+  check(rec.tokenResponse && rec.tokenResponse.status === 200, "no successful token response: " + JSON.stringify(rec.tokenResponse));
     const scopes = rec.tokenResponse.body.scope.split(" ");
     check(!scopes.some((s) => s.includes("Communication")), "granted scope still has Communication: " + rec.tokenResponse.body.scope);
     check(scopes.includes("patient/Observation.rs"), "granted scope lacks patient/Observation.rs: " + rec.tokenResponse.body.scope);
