@@ -3,8 +3,9 @@
 // number and unit words), and the reading of a message with them: its tokens, the concepts
 // found with their context (negated, historical, hypothetical, someone else's, in a form), and
 // the quantities it gives (temperatures, ages, weeks of pregnancy, blood pressure, glucose,
-// INR, pill counts, pain scores). The lexicons are data a clinician or a translator can read and
-// change (WRITING.md); nothing here decides a priority (package triage and its protocols do).
+// INR, pill counts, pain scores, heart rates). The lexicons are data a clinician or a
+// translator can read and change (WRITING.md); nothing here decides a priority (package triage
+// and its protocols do).
 package lexicon
 
 import (
@@ -74,7 +75,8 @@ type File struct {
 // Unit words a lexicon gives (File.Units keys).
 // "pregnant_pre" are the words before a number of weeks that make it the writer's pregnancy
 // ("I'm 12 weeks", "tengo 29 semanas").
-var unitKinds = []string{"day", "week", "month", "year", "hour", "minute", "pill", "degree", "old", "pregnant_weeks", "pregnant_pre"}
+// "bpm" are the words after a number that make it a pulse ("150 bpm", "latidos por minuto").
+var unitKinds = []string{"day", "week", "month", "year", "hour", "minute", "pill", "degree", "old", "pregnant_weeks", "pregnant_pre", "bpm"}
 
 // Lexicons is the inventory and every language's file, compiled for reading messages.
 type Lexicons struct {

@@ -201,3 +201,46 @@ func TestNoLongPhraseOnlyInSealed(t *testing.T) {
 		t.Errorf("a long phrase matches the sealed split only: %s", p)
 	}
 }
+
+// TestHeartRate: a pulse is read after its label or before "bpm" in each language's words,
+// and a number that is something else (an hour, a blood pressure, an oximeter) is not one
+// (sentences written for this test).
+func TestHeartRate(t *testing.T) {
+	l := lexicon.Default()
+	for _, tc := range []struct {
+		text string
+		want []string
+		not  []string
+	}{
+		{"pulse 190 and I'm dizzy", []string{"heart_rate=190"}, nil},
+		{"Resident: BP 82/50, HR 118, drowsy", []string{"heart_rate=118", "bp_systolic=82"}, []string{"heart_rate=50", "duration_h=50"}},
+		{"Temp: 38.9 HR: 118", []string{"temperature_c=38.9", "heart_rate=118"}, []string{"duration_h=38.9"}},
+		{"temp 38.9 HR 118", []string{"temperature_c=38.9", "heart_rate=118"}, nil},
+		{"my watch says 165 bpm while sitting", []string{"heart_rate=165"}, nil},
+		{"my heart rate is 45 this morning", []string{"heart_rate=45"}, nil},
+		{"tengo el pulso en 38 y me mareo", []string{"heart_rate=38"}, nil},
+		{"mi reloj marca 180 latidos por minuto", []string{"heart_rate=180"}, nil},
+		{"手表显示心率180", []string{"heart_rate=180"}, nil},
+		{"맥박이 38이고 어지러워요", []string{"heart_rate=38"}, nil},
+		{"Пульс 120 уд/мин", []string{"heart_rate=120"}, nil},
+		{"والنبض 120", []string{"heart_rate=120"}, nil},
+		{"tension 8/5, pouls 118", []string{"bp_systolic=80", "heart_rate=118"}, nil},
+		{"the drive took 2 hr 30 min", []string{"duration_h=2"}, []string{"heart_rate=30"}},
+		{"pulse ox says 97", nil, []string{"heart_rate=97"}},
+		{"my HR department needs the form by the 25th", nil, []string{"heart_rate=25"}},
+		{"BP 128/82 this morning", []string{"bp_systolic=128"}, []string{"heart_rate=82"}},
+		{"my watch says my temp is 38", nil, []string{"heart_rate=38"}},
+	} {
+		got := read(l, tc.text, "en", "es", "fr", "zh", "ko", "ru", "ar")
+		for _, w := range tc.want {
+			if !has(got, w) {
+				t.Errorf("%q: want %s, read %q", tc.text, w, got)
+			}
+		}
+		for _, n := range tc.not {
+			if has(got, n) {
+				t.Errorf("%q: must not read %s, read %q", tc.text, n, got)
+			}
+		}
+	}
+}

@@ -206,25 +206,72 @@ func (m *matcher) find(toks []Token, langs map[string]bool) []hit {
 			}
 		}
 	}
+	var alt []Token // toks with one conjunction taken off, made when first needed
 	for i, t := range toks {
 		try(m.first[t.Text], i)
 		for _, c := range m.fuzzyCandidates(t.Text) {
 			try(m.first[c], i)
 		}
-		// prefixes of t.Text among the prefix entries
-		j := sort.Search(len(m.prefix), func(k int) bool { return m.prefix[k].text > t.Text })
-		for k := j - 1; k >= 0; k-- {
-			e := m.prefix[k]
-			if strings.HasPrefix(t.Text, e.text) {
-				try(e.phrases, i)
-				continue
+		m.prefixed(t.Text, func(ps []int32) { try(ps, i) })
+		// Arabic writes "and" on the word: "والنبض" is "و" + "النبض", "ونفسي مقطوع" is "and I'm
+		// breathless". A concept's phrase (or an exclusion) may start on the word without it;
+		// cues are listed with it where they take it.
+		if rest, ok := arabicConjunction(t.Text); ok {
+			if alt == nil {
+				alt = slices.Clone(toks)
 			}
-			if e.text[0] != t.Text[0] {
-				break
+			alt[i].Text = rest
+			tryAlt := func(ps []int32) {
+				for _, pi := range ps {
+					p := &m.phrases[pi]
+					if !langs[p.lang] || p.kind == kindCue {
+						continue
+					}
+					if end, ok := m.matchFrom(p.words, alt, i, t.Clause, m.fillers[p.lang], 0); ok {
+						k := [3]int{int(pi), i, end}
+						if !seen[k] {
+							seen[k] = true
+							out = append(out, hit{pi, i, end})
+						}
+					}
+				}
 			}
+			tryAlt(m.first[rest])
+			m.prefixed(rest, tryAlt)
+			alt[i].Text = t.Text
 		}
 	}
 	return out
+}
+
+// prefixed calls f with the phrases whose first word is a prefix ("word*") of text.
+func (m *matcher) prefixed(text string, f func([]int32)) {
+	j := sort.Search(len(m.prefix), func(k int) bool { return m.prefix[k].text > text })
+	for k := j - 1; k >= 0; k-- {
+		e := m.prefix[k]
+		if strings.HasPrefix(text, e.text) {
+			f(e.phrases)
+			continue
+		}
+		if e.text[0] != text[0] {
+			break
+		}
+	}
+}
+
+// arabicConjunction splits the conjunction و ("and") off an Arabic word of at least three
+// letters: "والنبض" is "النبض".
+func arabicConjunction(w string) (string, bool) {
+	rest, ok := strings.CutPrefix(w, "و")
+	if !ok || utf8.RuneCountInString(rest) < 2 {
+		return "", false
+	}
+	for _, r := range rest {
+		if !unicode.Is(unicode.Arabic, r) {
+			return "", false
+		}
+	}
+	return rest, true
 }
 
 // fuzzyCandidates are the vocabulary words one typo away from tok (not tok itself).

@@ -17,6 +17,7 @@ const (
 	QPills        = "pills"      // a count of pills or tablets
 	QPainScore    = "pain_score" // 0-10
 	QDurationHrs  = "duration_h" // how long, in hours ("for 3 days")
+	QHeartRate    = "heart_rate" // pulse, beats per minute ("pulse 190", "HR 38", "150 bpm")
 )
 
 // Quantity is a number a message gives, with what it measures.
@@ -173,7 +174,11 @@ func (l *Lexicons) quantities(text string, toks []Token, fs []Finding) []Quantit
 	nums := l.findNumbers(toks)
 	pregnant := hasConcept(fs, "pregnancy") || hasConcept(fs, "contractions") || hasConcept(fs, "water_broke") ||
 		hasConcept(fs, "fetal_movement_decreased")
+	skip := -1 // the second number of a pair already read (the 50 of 82/50)
 	for k, n := range nums {
+		if k == skip {
+			continue
+		}
 		unit, uend := l.unitAt(toks, n.end)
 		suffix := n.suffix
 		if unit == "" && suffix != "" {
@@ -181,19 +186,36 @@ func (l *Lexicons) quantities(text string, toks []Token, fs []Finding) []Quantit
 				unit, uend = u, n.end
 			}
 		}
+		// "38.9 HR 118": a pulse's label after a number is not the number's unit ("hr" is
+		// also hours).
+		if unit != "" && unit != "bpm" && l.pulseLabelAt(fs, toks, nums, n.end) {
+			unit, uend = "", n.end
+		}
 		sep := between(text, toks, n.end-1, n.end)
 		// Blood pressure: 180/120.
 		if k+1 < len(nums) && nums[k+1].start == n.end && strings.TrimSpace(sep) == "/" {
 			sys, dia := n.v, nums[k+1].v
 			if dia == 10 && sys <= 10 {
 				add(QPainScore, sys, n.start, nums[k+1].end)
+				skip = k + 1
 				continue
+			}
+			// In centimetres of mercury, as French and Haitian writers give it: "tension 8/5"
+			// is 80/50, "16/10" is 160/100.
+			if sys >= 7 && sys <= 26 && dia >= 4 && dia <= 16 && sys > dia && near(fs, toks, n.start, n.end, 4, "blood_pressure") {
+				sys, dia = sys*10, dia*10
 			}
 			if sys >= 70 && sys <= 300 && dia >= 30 && dia <= 200 && sys > dia {
 				add(QSystolic, sys, n.start, nums[k+1].end)
 				add(QDiastolic, dia, n.start, nums[k+1].end)
+				skip = k + 1
 				continue
 			}
+		}
+		// Heart rate: "150 bpm", "pulse 190", "HR: 38", "heart rate was 45", "心率180".
+		if n.v >= 20 && n.v <= 250 && (unit == "bpm" || unit == "" && l.pulseBefore(text, fs, toks, nums, k)) {
+			add(QHeartRate, n.v, n.start, max(uend, n.end))
+			continue
 		}
 		// Pain: "8 out of 10", "8 de 10", "8 sur 10".
 		if k+1 < len(nums) && nums[k+1].v == 10 && n.v <= 10 && nums[k+1].start-n.end <= 2 &&
@@ -202,7 +224,7 @@ func (l *Lexicons) quantities(text string, toks []Token, fs []Finding) []Quantit
 			continue
 		}
 		switch {
-		case unit == "degree" || suffix == "f" || suffix == "c" || (unit == "" && near(fs, toks, n.start, n.end, 5, "fever", "temperature")):
+		case unit == "degree" || suffix == "f" || suffix == "c" || (unit == "" && (near(fs, toks, n.start, n.end, 5, "fever", "temperature") || labelledBy(text, fs, toks, n, "fever", "temperature"))):
 			c, ok := celsius(n.v, suffix)
 			if ok {
 				add(QTemperatureC, c, n.start, max(uend, n.end))
@@ -272,6 +294,110 @@ func (l *Lexicons) quantities(text string, toks []Token, fs []Finding) []Quantit
 		}
 	}
 	return out
+}
+
+// pulseLabelAt reports whether a heart-rate label starts at token i ("38.9 HR 118": the HR
+// is the 118's label, not the 38.9's unit).
+func (l *Lexicons) pulseLabelAt(fs []Finding, toks []Token, nums []num, i int) bool {
+	for _, f := range fs {
+		if f.Concept == "heart_rate" && f.Start == i && !l.unitNotLabel(f, toks, nums) {
+			return true
+		}
+	}
+	return false
+}
+
+// unitNotLabel reports whether the heart-rate finding f is the unit of the number before it
+// ("2 hr 30 min", "120 bpm") rather than the label of a number after it ("38.9 HR 118").
+func (l *Lexicons) unitNotLabel(f Finding, toks []Token, nums []num) bool {
+	u := l.units[toks[f.Start].Text]
+	if u == "" || f.Start == 0 || !toks[f.Start-1].Number || toks[f.Start-1].CommaAfter {
+		return false
+	}
+	var prev, next *num
+	for i := range nums {
+		if nums[i].end == f.Start {
+			prev = &nums[i]
+		}
+		if nums[i].start == f.End {
+			next = &nums[i]
+		}
+	}
+	if u == "bpm" {
+		return prev != nil && prev.v >= 20 && prev.v <= 250
+	}
+	if next == nil {
+		return true
+	}
+	nu, _ := l.unitAt(toks, next.end)
+	return nu != "" && nu != "bpm" // "2 hr 30 min": a duration goes on
+}
+
+// pulseBefore reports whether number k of nums follows a heart-rate label ("pulse", "HR",
+// "heart rate is", "心率") within 3 words, in its clause or right after it across a colon
+// ("HR: 118"), with no other number or measure between: the number is a pulse. A label that
+// is a unit word and follows a number is that number's unit ("2 hr 30"), not a label.
+func (l *Lexicons) pulseBefore(text string, fs []Finding, toks []Token, nums []num, k int) bool {
+	n := nums[k]
+	for _, f := range fs {
+		if f.Concept != "heart_rate" || f.End > n.start {
+			continue
+		}
+		if toks[f.End-1].Clause != toks[n.start].Clause && !(f.End == n.start && colonBetween(text, toks, f.End-1)) {
+			continue
+		}
+		if l.unitNotLabel(f, toks, nums) {
+			continue
+		}
+		if k > 0 && nums[k-1].end > f.End && toks[nums[k-1].start].Number {
+			continue // another number stands between
+		}
+		other := false
+		for _, g := range fs {
+			switch g.Concept {
+			case "temperature", "blood_pressure", "glucose", "inr":
+				other = other || g.Start >= f.End && g.Start < n.start
+			}
+		}
+		if other {
+			continue
+		}
+		d := 0
+		for i := f.End; i < n.start; i++ {
+			if toks[i].Char {
+				d++
+			} else {
+				d += 2
+			}
+		}
+		if d <= 6 {
+			return true
+		}
+	}
+	return false
+}
+
+// colonBetween reports whether only a colon (or "=") stands between token i and the next: a
+// label and its value ("HR: 118", "Temp: 38.9"), which the tokenizer puts in two clauses.
+func colonBetween(text string, toks []Token, i int) bool {
+	switch strings.TrimSpace(between(text, toks, i, i+1)) {
+	case ":", "：", "=", ":-", "-":
+		return true
+	}
+	return false
+}
+
+// labelledBy reports whether number n directly follows a finding of one of the concepts,
+// across a colon ("Temp: 38.9").
+func labelledBy(text string, fs []Finding, toks []Token, n num, concepts ...string) bool {
+	for _, f := range fs {
+		for _, c := range concepts {
+			if f.Concept == c && f.End == n.start && n.start > 0 && colonBetween(text, toks, n.start-1) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // medicineAfter reports whether a medicine is named within 3 words after token i ("20

@@ -212,7 +212,9 @@ func (c *context) before(id string, window int, negation bool) (string, bool) {
 	return span(c.text, c.toks, found.start, found.end), true
 }
 
-// after finds a cue of list id starting after the hit, in its clause, within window.
+// after finds a cue of list id starting after the hit, in its clause, within window; a
+// negation that a pseudo-negation covers does not count ("it goes away when I rest": exertional
+// pain, still there).
 func (c *context) after(id string, window int) (string, bool) {
 	clause := c.toks[c.h.end-1].Clause
 	for _, q := range c.cues[id] {
@@ -221,6 +223,9 @@ func (c *context) after(id string, window int) (string, bool) {
 		}
 		if c.distance(c.h.end, q.start) > window || c.terminated(c.h.end, q.start) {
 			continue
+		}
+		if id == CueNegationPost && c.pseudo(q) {
+			continue // "goes away when I rest": when it stops, not that it is gone
 		}
 		return span(c.text, c.toks, q.start, q.end), true
 	}

@@ -141,6 +141,7 @@ func band(kind string, v float64) string {
 		lexicon.QPills:        {3, 10},
 		lexicon.QPainScore:    {4, 7, 9},
 		lexicon.QDurationHrs:  {24, 72, 168},
+		lexicon.QHeartRate:    {40, 50, 100, 130, 150},
 	}[kind]
 	i := sort.SearchFloat64s(cuts, v)
 	if i < len(cuts) && v == cuts[i] {

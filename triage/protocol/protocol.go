@@ -63,7 +63,7 @@ var ErrInvalid = errors.New("protocol: invalid")
 var priorities = map[string]int{"routine": 0, "urgent": 1, "asap": 2, "stat": 3}
 
 var quantityKinds = []string{lexicon.QTemperatureC, lexicon.QAgeDays, lexicon.QGestationWk, lexicon.QSystolic,
-	lexicon.QDiastolic, lexicon.QGlucose, lexicon.QINR, lexicon.QPills, lexicon.QPainScore, lexicon.QDurationHrs}
+	lexicon.QDiastolic, lexicon.QGlucose, lexicon.QINR, lexicon.QPills, lexicon.QPainScore, lexicon.QDurationHrs, lexicon.QHeartRate}
 
 var (
 	defOnce sync.Once
