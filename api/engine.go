@@ -401,7 +401,7 @@ func (a *API) readEntry(ctx context.Context, v *guard.View, e *entry) error {
 		if err != nil {
 			return err
 		}
-		e.status, e.body = http.StatusOK, a.historyBundle(q, params, page)
+		e.status, e.body = http.StatusOK, a.historyBundle(ctx, q, params, page)
 		if e.method == "HEAD" {
 			e.body = nil
 		}

@@ -57,7 +57,7 @@ func (a *API) history(c echo.Context, q store.HistoryQuery) error {
 	if err != nil {
 		return err
 	}
-	return writeJSON(c, f, http.StatusOK, a.historyBundle(q, params, page))
+	return writeJSON(c, f, http.StatusOK, a.historyBundle(c.Request().Context(), q, params, page))
 }
 
 // historyPage completes q with the paging and time parameters of params and reads one page of
@@ -74,7 +74,7 @@ func (a *API) historyPage(ctx context.Context, v *guard.View, q *store.HistoryQu
 	if q.Count, err = a.countParam(params); err != nil {
 		return store.Page{}, err
 	}
-	if q.Cursor, err = a.cursors.open(historyScope(*q), params.Get("_cursor")); err != nil {
+	if q.Cursor, err = a.cursors.open(callerScope(ctx)+historyScope(*q), params.Get("_cursor")); err != nil {
 		return store.Page{}, err
 	}
 	page, err := v.History(ctx, *q)
@@ -128,7 +128,7 @@ func (a *API) countParam(params url.Values) (int, error) {
 
 // historyBundle encodes the page as a Bundle of type history. Stored bodies are copied in as
 // they are, without decoding.
-func (a *API) historyBundle(q store.HistoryQuery, params url.Values, page store.Page) []byte {
+func (a *API) historyBundle(ctx context.Context, q store.HistoryQuery, params url.Values, page store.Page) []byte {
 	size := 512
 	for _, r := range page.Records {
 		size += len(r.Body) + 256
@@ -143,7 +143,7 @@ func (a *API) historyBundle(q store.HistoryQuery, params url.Values, page store.
 	b = append(b, '}')
 	if page.Next != "" {
 		b = append(b, `,{"relation":"next","url":`...)
-		b = appendString(b, a.historyLink(q, params, a.cursors.seal(historyScope(q), page.Next)))
+		b = appendString(b, a.historyLink(q, params, a.cursors.seal(callerScope(ctx)+historyScope(q), page.Next)))
 		b = append(b, '}')
 	}
 	b = append(b, ']')

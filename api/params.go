@@ -27,6 +27,7 @@ type searchRequest struct {
 	warnings    []fhir.Issue // ignored parameters, reported in an outcome entry
 	canonical   url.Values   // the parameters as understood, for the self and next links
 	cursor      string       // the _cursor received (sealed), for the self link
+	caller      string       // callerScope of the request: next cursors are sealed for it
 }
 
 // includeSpec is one _include or _revinclude: Source:Param[:Target].

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -81,8 +82,8 @@ func (a *API) search(c echo.Context, types []string, system bool, params url.Val
 	if err != nil {
 		return err
 	}
-	r.cursor = params.Get("_cursor")
-	if r.query.Cursor, err = a.cursors.open(searchScope(r), r.cursor); err != nil {
+	r.cursor, r.caller = params.Get("_cursor"), callerScope(c.Request().Context())
+	if r.query.Cursor, err = a.cursors.open(r.caller+searchScope(r), r.cursor); err != nil {
 		return err
 	}
 	ctx := c.Request().Context()
@@ -131,6 +132,16 @@ func (a *API) search(c echo.Context, types []string, system bool, params url.Val
 		return err
 	}
 	return writeJSON(c, f, http.StatusOK, body)
+}
+
+// callerScope binds a cursor to the caller it was given to (its client, user and patient): another
+// caller's token cannot page with it, and so cannot learn where the first one's page ended.
+func callerScope(ctx context.Context) string {
+	p, ok := policy.PrincipalFrom(ctx)
+	if !ok {
+		return "open "
+	}
+	return "caller " + strings.Join([]string{p.ClientID, p.Subject, p.Service, p.FHIRUser, p.Patient}, "\x00") + " "
 }
 
 // searchScope binds a search's cursors to it: the types and the criteria, not the page size
@@ -208,7 +219,7 @@ func (a *API) searchBundle(r *searchRequest, page store.Page, total int, include
 	b = append(b, '}')
 	if page.Next != "" {
 		b = append(b, `,{"relation":"next","url":`...)
-		b = appendString(b, a.searchLink(r, a.cursors.seal(searchScope(r), page.Next)))
+		b = appendString(b, a.searchLink(r, a.cursors.seal(r.caller+searchScope(r), page.Next)))
 		b = append(b, '}')
 	}
 	b = append(b, ']')

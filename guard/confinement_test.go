@@ -647,6 +647,32 @@ func TestConfinement(t *testing.T) {
 			t.Errorf("patient A's Schedule search: %s", body)
 		}
 	})
+	t.Run("a cursor pages only for the caller it was given to", func(t *testing.T) {
+		s := newFHIRServer(t, confPrincipals)
+		seed(t, s)
+		status, body := s.do("patient-A", "GET", "/Observation?_count=1", "")
+		var b struct {
+			Link []struct{ Relation, URL string }
+		}
+		_ = json.Unmarshal(body, &b)
+		next := ""
+		for _, l := range b.Link {
+			if l.Relation == "next" {
+				next = strings.TrimPrefix(l.URL, confBase)
+			}
+		}
+		if status != 200 || next == "" {
+			t.Fatalf("patient A's first page: %d, next %q", status, next)
+		}
+		if status, _ := s.do("patient-A", "GET", next, ""); status != 200 {
+			t.Errorf("patient A's own next page: %d", status)
+		}
+		for _, who := range []string{"system", "patient-B-write", "carer-of-A"} { // (the test principals have no client id)
+			if status, _ := s.do(who, "GET", next, ""); status != 400 {
+				t.Errorf("%s following patient A's cursor: %d, want 400", who, status)
+			}
+		}
+	})
 	diffs := differences(t)
 	for i, d := range diffs {
 		if i == 40 {

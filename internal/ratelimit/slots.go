@@ -10,11 +10,17 @@ import (
 // caller that sends many requests in parallel runs them one batch at a time instead of
 // taking every core from the others. A nil *Slots allows everything.
 type Slots struct {
-	mu    sync.Mutex
-	max   int
-	inUse map[string]int
-	freed map[string]chan struct{} // closed when a slot of the key is released
+	mu      sync.Mutex
+	max     int
+	inUse   map[string]int
+	waiting map[string]int           // requests of the key waiting for a slot
+	freed   map[string]chan struct{} // closed when a slot of the key is released
 }
+
+// waitersPerSlot bounds how many requests of one key may wait, per slot: a caller cannot
+// fill the server's shared bound on waiting requests (and so have everyone else's parallel
+// requests refused) by queueing hundreds behind one slow request of its own.
+const waitersPerSlot = 8
 
 // NewSlots returns slots for perKey requests in flight per key, or nil (no limit) when
 // perKey <= 0.
@@ -22,16 +28,27 @@ func NewSlots(perKey int) *Slots {
 	if perKey <= 0 {
 		return nil
 	}
-	return &Slots{max: perKey, inUse: map[string]int{}, freed: map[string]chan struct{}{}}
+	return &Slots{max: perKey, inUse: map[string]int{}, waiting: map[string]int{}, freed: map[string]chan struct{}{}}
 }
 
 // Acquire takes a slot of key, waiting up to maxWait for one to be released. ok false: none
-// was free in time, or ctx ended. release gives the slot back; call it once.
+// was free in time, ctx ended, or waitersPerSlot per slot of the key already wait. release
+// gives the slot back; call it once.
 func (s *Slots) Acquire(ctx context.Context, key string, maxWait time.Duration) (release func(), ok bool) {
 	if s == nil {
 		return func() {}, true
 	}
 	var deadline <-chan time.Time
+	queued := false
+	defer func() {
+		if queued {
+			s.mu.Lock()
+			if s.waiting[key]--; s.waiting[key] <= 0 {
+				delete(s.waiting, key)
+			}
+			s.mu.Unlock()
+		}
+	}()
 	for {
 		s.mu.Lock()
 		if s.inUse[key] < s.max {
@@ -40,15 +57,20 @@ func (s *Slots) Acquire(ctx context.Context, key string, maxWait time.Duration) 
 			var once sync.Once
 			return func() { once.Do(func() { s.release(key) }) }, true
 		}
+		if maxWait <= 0 || (!queued && s.waiting[key] >= waitersPerSlot*s.max) {
+			s.mu.Unlock()
+			return nil, false
+		}
+		if !queued {
+			queued = true
+			s.waiting[key]++
+		}
 		ch := s.freed[key]
 		if ch == nil {
 			ch = make(chan struct{})
 			s.freed[key] = ch
 		}
 		s.mu.Unlock()
-		if maxWait <= 0 {
-			return nil, false
-		}
 		if deadline == nil {
 			t := time.NewTimer(maxWait)
 			defer t.Stop()

@@ -78,3 +78,47 @@ func TestSlotsRefuseAfterWaitAndKeepKeysApart(t *testing.T) {
 		r()
 	}
 }
+
+// TestSlotsBoundWaiters: one key queues at most waitersPerSlot per slot; the next is refused
+// at once, and another key still waits and gets its turn (the blind review's
+// waiter_cap_dos: one patient's queue made everyone else's parallel requests fail).
+func TestSlotsBoundWaiters(t *testing.T) {
+	s := NewSlots(1)
+	hold, _ := s.Acquire(context.Background(), "alice", 0)
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for range waitersPerSlot {
+		wg.Go(func() { s.Acquire(ctx, "alice", time.Minute) })
+	}
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		s.mu.Lock()
+		n := s.waiting["alice"]
+		s.mu.Unlock()
+		if n == waitersPerSlot {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d waiting, want %d", n, waitersPerSlot)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	start := time.Now()
+	if _, ok := s.Acquire(context.Background(), "alice", time.Minute); ok || time.Since(start) > time.Second {
+		t.Errorf("alice's extra waiter: ok %v after %v, want refused at once", ok, time.Since(start))
+	}
+	bobHold, _ := s.Acquire(context.Background(), "bob", 0)
+	go func() { time.Sleep(20 * time.Millisecond); bobHold() }()
+	if r, ok := s.Acquire(context.Background(), "bob", time.Second); !ok {
+		t.Error("bob waited in vain while alice's queue was full")
+	} else {
+		r()
+	}
+	cancel()
+	wg.Wait()
+	hold()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.waiting) != 0 || len(s.inUse) != 0 {
+		t.Errorf("left behind: waiting %v, in use %v", s.waiting, s.inUse)
+	}
+}
