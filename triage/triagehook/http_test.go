@@ -413,12 +413,18 @@ func TestStats(t *testing.T) {
 	x := setup(t)
 	x.at(ny(t, "2026-01-14 09:00"))
 	var ids []string
+	// The categories triage gave: $triage-stats must count them, whatever the learned layer
+	// decides for a borderline message (a new rash getting worse is near the line between
+	// clinical and medication).
+	categories := map[string]float64{}
 	for _, text := range []string{"I took 30 pills of my sleeping medicine", "burning when I pee for two days",
 		"new rash on my arm, getting worse", "please send me the results of my cholesterol test"} {
-		ids = append(ids, x.must(201, "POST", "/Communication", message(text))["id"].(string))
+		m := x.must(201, "POST", "/Communication", message(text))
+		ids = append(ids, m["id"].(string))
+		categories[category(m)]++
 	}
 	x.at(ny(t, "2026-01-17 11:00")) // Saturday: out of hours
-	x.must(201, "POST", "/Communication", message("can I get a refill of my atorvastatin"))
+	categories[category(x.must(201, "POST", "/Communication", message("can I get a refill of my atorvastatin")))]++
 	x.must(201, "POST", "/Communication", `{"resourceType":"Communication","status":"completed","sender":{"reference":"Practitioner/dr-y"},"payload":[{"contentString":"not counted"}]}`)
 	answer := func(id string) {
 		x.must(201, "POST", "/Communication", `{"resourceType":"Communication","status":"completed","inResponseTo":[{"reference":"Communication/`+id+`"}],
@@ -475,9 +481,12 @@ func TestStats(t *testing.T) {
 	check("urgent overdue", get(got["urgent"], "overdue"), 1.0)
 	check("routine overdue", get(got["routine"], "overdue"), 0.0)
 	check("overdue", got["overdue"], 1.0)
-	check("cat:clinical", got["cat:clinical"], 2.0)
-	check("cat:medication", got["cat:medication"], 2.0) // the overdose and the refill
-	check("cat:test-results", got["cat:test-results"], 1.0)
+	if categories["medication"] < 1 || categories["test-results"] != 1 {
+		t.Errorf("categories given %v: want the refill as medication and the results request as test-results", categories)
+	}
+	for cat, n := range categories {
+		check("cat:"+cat, got["cat:"+cat], n)
+	}
 
 	if st, _ := x.do("GET", "/Communication/$triage-stats?period=last-week", ""); st != 400 {
 		t.Errorf("bad period: %d", st)
