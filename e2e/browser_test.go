@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/portico-health/portico/internal/needtool"
 )
 
 // The real-browser tests: Portico runs with --auth=smart --demo as a child process, and
@@ -24,13 +26,7 @@ import (
 // fails it under CI=true, where a skip would hide a missing install step in .ci/run.
 func browserTools(t *testing.T) (chromium, node string) {
 	t.Helper()
-	unavailable := func(why string) {
-		t.Helper()
-		if os.Getenv("CI") == "true" {
-			t.Fatal(why + " (CI=true: an unexpected skip is a failure)")
-		}
-		t.Skip(why)
-	}
+	unavailable := func(why string) { t.Helper(); needtool.Unavailable(t, why) }
 	chromium = os.Getenv("PORTICO_CHROMIUM")
 	if chromium == "" {
 		chromium = "/usr/bin/chromium"

@@ -367,21 +367,13 @@ func (d Decision) Clauses() []store.Clause {
 func (a Alternative) clauses(typ string) []store.Clause {
 	var out []store.Clause
 	if a.Patients != nil && a.Shared {
-		// In a reachable patient's compartment, or naming no patient.
-		groups := [][]store.Clause{a.Patients.compartment(typ)}
+		// In a reachable patient's compartment, or naming no patient by any naming parameter.
+		var none []store.Clause
 		for _, param := range PatientParams(typ) {
-			groups = append(groups, []store.Clause{{Param: param, Kind: store.KindReference, Modifier: store.ModNot,
-				Values: []store.Value{{RefType: "Patient"}}}})
+			none = append(none, store.Clause{Param: param, Kind: store.KindReference, Modifier: store.ModNot,
+				Values: []store.Value{{RefType: "Patient"}}})
 		}
-		// Every naming parameter must name no patient: one group ANDing their :not clauses.
-		if len(groups) > 2 {
-			var none []store.Clause
-			for _, g := range groups[1:] {
-				none = append(none, g...)
-			}
-			groups = [][]store.Clause{groups[0], none}
-		}
-		out = append(out, store.Clause{AnyOf: groups})
+		out = append(out, store.Clause{AnyOf: [][]store.Clause{a.Patients.compartment(typ), none}})
 	} else if a.Patients != nil {
 		out = append(out, a.Patients.compartment(typ)...)
 	}
