@@ -647,6 +647,43 @@ func TestConfinement(t *testing.T) {
 			t.Errorf("patient A's Schedule search: %s", body)
 		}
 	})
+	t.Run("a Slot is seen only with its Schedule", func(t *testing.T) {
+		s := newFHIRServer(t, confPrincipals)
+		seed(t, s)
+		for _, c := range []struct {
+			who, path string
+			want      int
+		}{
+			{"patient-A", "/Slot/slB", 404}, {"patient-A", "/Slot/sl1", 200}, {"patient-A", "/Slot/slB/_history/1", 404},
+			{"patient-B-write", "/Slot/slB", 200}, {"carer-of-A", "/Slot/slB", 404}, {"system", "/Slot/slB", 200},
+		} {
+			if status, _ := s.do(c.who, "GET", c.path, ""); status != c.want {
+				t.Errorf("%s GET %s: %d, want %d", c.who, c.path, status, c.want)
+			}
+		}
+		for _, c := range []struct {
+			who, query string
+			want       int
+		}{
+			{"patient-A", "/Slot?schedule=Schedule/schB&_summary=count", 0},
+			{"patient-A", "/Slot?_summary=count", 1},
+			{"patient-A", "/Slot?_id=slB&_summary=count", 0},
+			{"patient-A", "/Schedule?_has:Slot:schedule:status=busy&_summary=count", 0},
+			{"patient-B-write", "/Slot?schedule=Schedule/schB&_summary=count", 1},
+			{"patient-B-write", "/Slot?_summary=count", 2},
+		} {
+			status, body := s.do(c.who, "GET", c.query, "")
+			var b struct{ Total int }
+			if err := json.Unmarshal(body, &b); status != 200 || err != nil || b.Total != c.want {
+				t.Errorf("%s GET %s: %d total %d, want %d (%s)", c.who, c.query, status, b.Total, c.want, body)
+			}
+		}
+		// Through a Bundle and an include, the same.
+		_, body := s.do("patient-A", "GET", "/Schedule?_revinclude=Slot:schedule", "")
+		if strings.Contains(string(body), "slB") {
+			t.Errorf("patient A's Schedule search revincluded B's Slot: %s", body)
+		}
+	})
 	t.Run("a cursor pages only for the caller it was given to", func(t *testing.T) {
 		s := newFHIRServer(t, confPrincipals)
 		seed(t, s)

@@ -102,7 +102,8 @@ func (s *Source) Service(name string) (*View, bool) {
 }
 
 func (s *Source) newView(p policy.Principal) *View {
-	return &View{src: s, p: p, intent: policy.PermRead, memo: &memo{decisions: map[decisionKey]policy.Decision{}, inSet: map[setKey]bool{}}}
+	return &View{src: s, p: p, intent: policy.PermRead, memo: &memo{decisions: map[decisionKey]policy.Decision{}, inSet: map[setKey]bool{},
+		through: map[setKey]bool{}}}
 }
 
 // View is the store as one principal may see and change it. It implements store.Store; a
@@ -129,6 +130,7 @@ type setKey struct {
 type memo struct {
 	decisions map[decisionKey]policy.Decision
 	inSet     map[setKey]bool
+	through   map[setKey]bool // "Schedule/id": whether a Slot's Schedule passes (throughVisible)
 }
 
 // Principal is the view's principal.
@@ -281,6 +283,13 @@ func (v *View) visible(ctx context.Context, d policy.Decision, rec store.Record)
 		if !a.ParamsMatch(index) {
 			continue
 		}
+		if th, ok := policy.ThroughOf(rec.Type); ok && a.Patients != nil && a.Shared {
+			ok, err := v.throughVisible(ctx, a, th, index)
+			if err != nil || ok {
+				return ok, err
+			}
+			continue
+		}
 		if a.Patients == nil || (a.Shared && len(patients) == 0) {
 			return true, nil
 		}
@@ -290,6 +299,48 @@ func (v *View) visible(ctx context.Context, d policy.Decision, rec store.Record)
 		}
 	}
 	return false, nil
+}
+
+// throughVisible reports whether the resource that index's reference th resolves to (a
+// Slot's Schedule, read as it is now) passes the shared alternative a: it names no patient,
+// or one a reaches. The answer is remembered for the request (a page of Slots shares a few
+// Schedules).
+func (v *View) throughVisible(ctx context.Context, a policy.Alternative, th policy.Through, index []store.IndexEntry) (bool, error) {
+	id := ""
+	for _, e := range index {
+		if e.Kind == store.KindReference && e.Param == th.Param && e.RefType == th.Type && e.RefID != "" {
+			id = e.RefID
+			break
+		}
+	}
+	if id == "" {
+		return false, nil
+	}
+	k := setKey{a.Patients, th.Type + "/" + id}
+	if ok, found := v.memo.through[k]; found {
+		return ok, nil
+	}
+	rec, err := v.src.store.Read(ctx, th.Type, id)
+	switch {
+	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrGone):
+		v.memo.through[k] = false
+		return false, nil
+	case err != nil:
+		return false, err
+	}
+	owner, err := v.index(rec.Body)
+	if err != nil {
+		return false, err
+	}
+	patients := policy.PatientsOf(th.Type, id, owner)
+	ok := len(patients) == 0
+	if !ok {
+		if ok, err = v.anyIn(ctx, a.Patients, patients); err != nil {
+			return false, err
+		}
+	}
+	v.memo.through[k] = ok
+	return ok, nil
 }
 
 // writable reports whether a version with this body passes write decision d: some

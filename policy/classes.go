@@ -54,9 +54,25 @@ var linkedParams = map[string][]string{
 // patient: a Schedule is a clinic's calendar, read by every patient who books, but one whose
 // actor is a Patient (a patient's own dialysis or therapy sessions) is that patient's. A
 // confined caller reads such a resource only when it reaches a patient it names; one naming
-// no patient stays shared. (A Slot names no patient: its Schedule is confined in chains and
-// includes.)
+// no patient stays shared.
 var namingParams = map[string][]string{"Schedule": {"actor"}}
+
+// Through is a reference by which a directory type's resources belong to another type's: a
+// Slot is a time of its Schedule, and a confined caller sees it only when it may see that
+// Schedule (the Slots of a patient's own Schedule tell when they have dialysis). A resource
+// whose reference does not resolve to a current resource of the type is not seen.
+type Through struct {
+	Param string // the reference search parameter
+	Type  string // the type it must resolve to
+}
+
+var throughParams = map[string]Through{"Slot": {Param: "schedule", Type: "Schedule"}}
+
+// ThroughOf is the reference through which typ is confined, if any.
+func ThroughOf(typ string) (Through, bool) {
+	t, ok := throughParams[typ]
+	return t, ok
+}
 
 // directoryTypes are shared by everyone: who works where, what can be booked, what exists.
 // Schedule is in the R4 compartment (by actor) but is a clinic's calendar (see namingParams).

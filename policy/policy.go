@@ -82,7 +82,8 @@ type Alternative struct {
 	Self  string
 	Staff bool
 	// Shared, with Patients, lets through a resource that names no patient at all: a
-	// directory type that may name one (namingParams: a Schedule of a Patient actor).
+	// directory type that may name one (namingParams: a Schedule of a Patient actor), or
+	// whose resources are another's (ThroughOf: a Slot, when its Schedule passes).
 	Shared bool
 }
 
@@ -164,7 +165,7 @@ func (pol *Policy) Decide(p Principal, typ string, perm Perm) Decision {
 				if write {
 					continue
 				}
-				if namingParams[typ] != nil {
+				if _, through := throughParams[typ]; namingParams[typ] != nil || through {
 					alt.Patients, alt.Shared = set, true
 				}
 			default:
@@ -366,7 +367,12 @@ func (d Decision) Clauses() []store.Clause {
 // clauses is one alternative for type typ as ANDed clauses.
 func (a Alternative) clauses(typ string) []store.Clause {
 	var out []store.Clause
-	if a.Patients != nil && a.Shared {
+	if th, ok := throughParams[typ]; ok && a.Patients != nil && a.Shared {
+		// Its reference resolves to a resource of the type this alternative lets through.
+		owner := Alternative{Patients: a.Patients, Shared: true}.clauses(th.Type)
+		out = append(out, store.Clause{Param: th.Param, Kind: store.KindReference,
+			Chain: &store.Query{Types: []string{th.Type}, Where: owner}})
+	} else if a.Patients != nil && a.Shared {
 		// In a reachable patient's compartment, or naming no patient by any naming parameter.
 		var none []store.Clause
 		for _, param := range PatientParams(typ) {
