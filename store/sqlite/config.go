@@ -27,9 +27,10 @@ type Config struct {
 	//     but may lose the last commits on power loss.
 	Sync string
 
-	// ReadConns is the size of the read connection pool; 0 means GOMAXPROCS. SQLite reads are
-	// CPU-bound once the pages are cached, and connections beyond the cores only add
-	// contention (measured in docs/store.md).
+	// ReadConns is the size of the search pool, and of its overflow pool; 0 means GOMAXPROCS.
+	// SQLite reads are CPU-bound once the pages are cached, and connections beyond the cores
+	// cost throughput; the overflow serves only searches that wait behind costly ones (reads
+	// by id have their own pool: docs/store.md, "Concurrency").
 	ReadConns int
 
 	// MmapSize is how many bytes of the database file each reader maps into memory (SQLite's

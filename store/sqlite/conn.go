@@ -95,11 +95,17 @@ func sqliteSynchronous(sync string, pipelined bool) string {
 var readerPragmas = readerPragmasMmap(0)
 
 // readerPragmasMmap is readerPragmas with SQLite's mmap_size set to mmap bytes.
-func readerPragmasMmap(mmap int64) []string {
+func readerPragmasMmap(mmap int64) []string { return readerPragmasCache(mmap, 8192) }
+
+// pointReaderPragmas configure the pool of reads by id: one descent of one index and a body,
+// for which a smaller cache (2 MiB) holds the upper levels of the index.
+func pointReaderPragmas(mmap int64) []string { return readerPragmasCache(mmap, 2048) }
+
+func readerPragmasCache(mmap int64, cacheKiB int) []string {
 	return []string{
 		busyTimeout,
 		"PRAGMA query_only = 1",
-		"PRAGMA cache_size = -8192",
+		fmt.Sprintf("PRAGMA cache_size = -%d", cacheKiB),
 		fmt.Sprintf("PRAGMA mmap_size = %d", mmap),
 	}
 }

@@ -5,3 +5,22 @@ import "strings"
 // SchemaText identifies the schema for benchmark caches: a database built by one schema is
 // not reused by another.
 var SchemaText = strings.Join(schema, "\n")
+
+// HoldSearchSlots takes n slots of the read pool's lane and m of the overflow's, as searches
+// in flight would; release gives them back.
+func (s *Store) HoldSearchSlots(n, m int) (release func()) {
+	for range n {
+		s.lanes.mainN <- struct{}{}
+	}
+	for range m {
+		s.lanes.overflowN <- struct{}{}
+	}
+	return func() {
+		for range n {
+			<-s.lanes.mainN
+		}
+		for range m {
+			<-s.lanes.overflowN
+		}
+	}
+}

@@ -30,7 +30,12 @@ func (s *Store) History(ctx context.Context, q store.HistoryQuery) (store.Page, 
 	}
 
 	query, args := historySQL(q, pos)
-	rows, err := s.read.QueryContext(ctx, query, args...)
+	db, release, err := s.lanes.acquire(ctx)
+	if err != nil {
+		return store.Page{}, wrap(ctx, "history", err)
+	}
+	defer release()
+	rows, err := db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return store.Page{}, wrap(ctx, "history", err)
 	}

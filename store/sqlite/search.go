@@ -37,7 +37,12 @@ func (s *Store) Search(ctx context.Context, q store.Query) (store.Page, error) {
 	if s.closed.Load() {
 		return store.Page{}, errClosed
 	}
-	return search(ctx, s.searchStmts, q)
+	db, release, err := s.lanes.acquire(ctx)
+	if err != nil {
+		return store.Page{}, wrap(ctx, "search", err)
+	}
+	defer release()
+	return search(ctx, db, q)
 }
 
 // traceSQL sees every search statement before it runs; TestQueryPlans explains them.

@@ -89,6 +89,11 @@ func communication(i, patients int) store.Write {
 
 // searchBenchStore opens (building it the first time) the benchmark database.
 func searchBenchStore(b *testing.B) (*sqlite.Store, int) {
+	return searchBenchStoreWith(b, sqlite.Config{Sync: "normal"})
+}
+
+// searchBenchStoreWith opens the benchmark database with cfg (its Dir set here).
+func searchBenchStoreWith(b *testing.B, cfg sqlite.Config) (*sqlite.Store, int) {
 	rows := benchRows()
 	patients := rows / 100
 	searchBenchOnce.Do(func() {
@@ -140,7 +145,8 @@ func searchBenchStore(b *testing.B) (*sqlite.Store, int) {
 	if searchBenchErr != nil {
 		b.Fatalf("search benchmark database: %v", searchBenchErr)
 	}
-	s, err := sqlite.Open(b.Context(), sqlite.Config{Dir: searchBenchDir, Sync: "normal"})
+	cfg.Dir = searchBenchDir
+	s, err := sqlite.Open(b.Context(), cfg)
 	if err != nil {
 		b.Fatalf("Open: %v", err)
 	}

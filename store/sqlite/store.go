@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"runtime"
 	"sync/atomic"
 	"time"
 
@@ -17,16 +18,18 @@ var _ store.Store = (*Store)(nil)
 
 // Store is the SQLite backend. It is safe for concurrent use; Close it when done.
 type Store struct {
-	log    *slog.Logger
-	read   *sql.DB // read-only pool, Config.ReadConns connections
-	w      *writer // owns the only writing connection
-	closed atomic.Bool
+	log      *slog.Logger
+	read     *sql.DB // read-only pool of searches and history, Config.ReadConns connections
+	overflow *sql.DB // as many again, for searches that wait behind costly ones (lanes.go)
+	point    *sql.DB // read-only pool of reads by id (Read, VRead), GOMAXPROCS connections
+	w        *writer // owns the only writing connection
+	closed   atomic.Bool
 
 	checkpoints *checkpointer // copies the WAL into the database file beside the writer
 	quick       *quickCheck   // the start-up integrity check, which CheckWrite reports
 
-	readStmt, vreadStmt *sql.Stmt
-	searchStmts         *stmtCache // search statements prepared on the read pool
+	readStmt, vreadStmt *sql.Stmt // prepared on the point pool
+	lanes               *lanes    // the pool each search and history page runs on
 }
 
 // errClosed is returned by every method of a closed Store.
@@ -74,9 +77,11 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		_ = wdb.Close()
 		return nil, err
 	}
-	s := &Store{log: cfg.Logger, read: openPool(path, readerPragmasMmap(cfg.MmapSize), cfg.ReadConns), w: w,
+	s := &Store{log: cfg.Logger, read: openPool(path, readerPragmasMmap(cfg.MmapSize), cfg.ReadConns),
+		overflow: openPool(path, readerPragmasMmap(cfg.MmapSize), cfg.ReadConns),
+		point:    openPool(path, pointReaderPragmas(cfg.MmapSize), runtime.GOMAXPROCS(0)), w: w,
 		checkpoints: startCheckpointer(path, cfg.Logger)}
-	s.searchStmts = newStmtCache(s.read)
+	s.lanes = newLanes(s.read, s.overflow, cfg.ReadConns, cfg.ReadConns)
 	if err := s.prepare(ctx); err != nil {
 		return nil, errors.Join(err, s.Close())
 	}
@@ -88,10 +93,10 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 
 func (s *Store) prepare(ctx context.Context) error {
 	var err error
-	if s.readStmt, err = s.read.PrepareContext(ctx, readSQL); err != nil {
+	if s.readStmt, err = s.point.PrepareContext(ctx, readSQL); err != nil {
 		return fmt.Errorf("sqlite: prepare read: %w", err)
 	}
-	if s.vreadStmt, err = s.read.PrepareContext(ctx, vreadSQL); err != nil {
+	if s.vreadStmt, err = s.point.PrepareContext(ctx, vreadSQL); err != nil {
 		return fmt.Errorf("sqlite: prepare vread: %w", err)
 	}
 	return nil
@@ -182,8 +187,8 @@ func (s *Store) Close() error {
 	}
 	s.stopQuickCheck()
 	err := errors.Join(s.checkpoints.close(), s.w.close())
-	s.searchStmts.close()
-	if err2 := s.read.Close(); err2 != nil {
+	s.lanes.close()
+	if err2 := errors.Join(s.read.Close(), s.overflow.Close(), s.point.Close()); err2 != nil {
 		err = errors.Join(err, fmt.Errorf("sqlite: close readers: %w", err2))
 	}
 	s.log.Info("sqlite store closed")
