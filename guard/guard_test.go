@@ -119,9 +119,10 @@ func TestViewVersions(t *testing.T) {
 			t.Errorf("history of o1 by %d: %s, want %s", count, got, want)
 		}
 	}
+	// b's o2 has no history for a, as it has no read: not found, without a look at its versions.
 	page, err := v.History(ctx, store.HistoryQuery{Type: "Observation", ID: "o2", Count: 10})
-	if err != nil || len(page.Records) != 0 {
-		t.Errorf("history of b's o2: %v %v", page.Records, err)
+	if !errors.Is(err, store.ErrNotFound) || len(page.Records) != 0 {
+		t.Errorf("history of b's o2: %v %v, want not found", page.Records, err)
 	}
 	var denied *policy.DeniedError
 	if _, err := v.History(ctx, store.HistoryQuery{Type: "Observation", Count: 10}); !errors.As(err, &denied) {

@@ -2,6 +2,7 @@ package guard
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/portico-health/portico/fhir"
@@ -11,10 +12,10 @@ import (
 
 // History implements store.Store.
 //
-// Instance history lists the versions the caller may see (a resource may have moved between
-// compartments; a tombstone is visible when the version it deleted is), in full pages: the
-// view reads on until the page is full or the history ends, so a page tells nothing of the
-// versions left out.
+// Instance history is for a resource the caller may read (a deleted one: whose last version it
+// could; else not found, as the read), and lists the versions the caller may see (a resource
+// may have moved between compartments; a tombstone is visible when the version it deleted
+// is), in full pages: the view reads on until the page is full or the history ends.
 //
 // Type and system history cannot be confined that way (the store indexes current versions
 // only, so hidden versions could only be skipped one by one, at a cost that hidden data would
@@ -54,6 +55,12 @@ func (v *View) instanceHistory(ctx context.Context, q store.HistoryQuery) (store
 	}
 	if q.Count < 1 {
 		return store.Page{}, fmt.Errorf("guard: history page size %d", q.Count)
+	}
+	// A resource the caller may not read has no history for it either (404, as a read), decided
+	// on its current version at the cost of a read: walking every version to find none visible
+	// took seconds for a hidden resource of a thousand versions, and told that it exists.
+	if _, err := v.Read(ctx, q.Type, q.ID); err != nil && !errors.Is(err, store.ErrGone) {
+		return store.Page{}, err
 	}
 	out := store.Page{Total: -1}
 	cursor := q.Cursor
