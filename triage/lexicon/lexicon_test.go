@@ -126,8 +126,11 @@ func TestQuantities(t *testing.T) {
 		"INR was 6.2 today":                               "inr=6.2",
 		"my glucose meter says 3.1 mmol":                  "glucose_mgdl=55.8",
 		"fever for 4 days":                                "duration_h=96",
+		"my blood pressure was 162 over 112 at home":      "bp_systolic=162",
+		"قست الضغط ١٦٠ على ١١٠":                           "bp_systolic=160",
+		"ma tension est à 17 sur 11":                      "bp_systolic=170",
 	} {
-		langs := []string{"en", "es", "zh", "ar"}
+		langs := []string{"en", "es", "zh", "ar", "fr"}
 		if got := read(l, text, langs...); !has(got, want) {
 			t.Errorf("%q: want %s, read %q", text, want, got)
 		}

@@ -192,10 +192,14 @@ func (l *Lexicons) quantities(text string, toks []Token, fs []Finding) []Quantit
 			unit, uend = "", n.end
 		}
 		sep := between(text, toks, n.end-1, n.end)
-		// Blood pressure: 180/120.
-		if k+1 < len(nums) && nums[k+1].start == n.end && strings.TrimSpace(sep) == "/" {
+		// Blood pressure: 180/120; or two numbers one short word apart beside a blood
+		// pressure ("160 over 110", "160 sur 110", "١٦٠ على ١١٠", "16 por 11", "160 x 110").
+		slash := k+1 < len(nums) && nums[k+1].start == n.end && strings.TrimSpace(sep) == "/"
+		worded := !slash && unit == "" && k+1 < len(nums) && nums[k+1].start-n.end <= 1 &&
+			len([]rune(between(text, toks, n.end-1, nums[k+1].start))) <= 8 && near(fs, toks, n.start, n.end, 6, "blood_pressure")
+		if slash || worded {
 			sys, dia := n.v, nums[k+1].v
-			if dia == 10 && sys <= 10 {
+			if slash && dia == 10 && sys <= 10 {
 				add(QPainScore, sys, n.start, nums[k+1].end)
 				skip = k + 1
 				continue
