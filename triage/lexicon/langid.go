@@ -1,6 +1,8 @@
 package lexicon
 
 import (
+	mathbits "math/bits"
+	"slices"
 	"sort"
 	"strings"
 	"unicode"
@@ -121,21 +123,19 @@ func (l *Lexicons) latin(text string, viet int) Identification {
 			words++
 		}
 	}
+	// A point for each stopword of a language, half a point for each word of its phrases:
+	// content words tell languages apart where stopwords are shared ("no" is English, Spanish
+	// and Portuguese). Latin words of any lexicon count: also Russian translit, Arabizi.
 	scores := map[string]float64{}
-	for lang, st := range l.stop {
-		for _, t := range toks {
-			if st[t.Text] {
-				scores[lang]++
-			}
+	bits := make([]langBits, len(toks)) // each token's languages
+	for i, t := range toks {
+		b := l.wordLangs[t.Text]
+		bits[i] = b
+		for s := b.stop; s != 0; s &= s - 1 {
+			scores[l.langOrder[mathbits.TrailingZeros64(s)]]++
 		}
-	}
-	// Words of the lexicons' phrases: content words tell languages apart where stopwords are
-	// shared ("no" is English, Spanish and Portuguese).
-	for lang := range l.Files { // Latin words of any lexicon: also Russian translit, Arabizi
-		for _, t := range toks {
-			if l.vocabOf(lang)[t.Text] {
-				scores[lang] += 0.5
-			}
+		for v := b.vocab; v != 0; v &= v - 1 {
+			scores[l.langOrder[mathbits.TrailingZeros64(v)]] += 0.5
 		}
 	}
 	if viet > 0 {
@@ -159,8 +159,12 @@ func (l *Lexicons) latin(text string, viet int) Identification {
 	})
 	known := 0
 	if len(ranked) > 0 {
-		for _, t := range toks {
-			if l.stop[ranked[0].lang][t.Text] || l.vocabOf(ranked[0].lang)[t.Text] || t.Number {
+		var bit uint64
+		if k := slices.Index(l.langOrder, ranked[0].lang); k >= 0 {
+			bit = 1 << k
+		}
+		for i, t := range toks {
+			if (bits[i].stop|bits[i].vocab)&bit != 0 || t.Number {
 				known++
 			}
 		}
@@ -214,9 +218,4 @@ func otherLatin(text string) (string, bool) {
 		return "", false
 	}
 	return code, true
-}
-
-// vocabOf is the set of folded words of a language's concept phrases.
-func (l *Lexicons) vocabOf(lang string) map[string]bool {
-	return l.vocab[lang]
 }

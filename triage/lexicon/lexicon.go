@@ -85,12 +85,16 @@ type Lexicons struct {
 	concepts  map[string]Concept
 	m         *matcher
 	stop      map[string]map[string]bool // language -> folded stopwords
-	vocab     map[string]map[string]bool // language -> folded words of its concept phrases
+	wordLangs map[string]langBits        // folded word -> the languages it is a stopword or a phrase word of
+	langOrder []string                   // languages by bit (sorted)
 	numbers   map[string]float64         // folded number word -> value, every language
 	units     map[string]string          // folded unit word (first word) -> kind, every language
 	unitPhr   [][]string                 // multi-word unit phrases, folded words, with kind last
 	pregPre   [][]string                 // "pregnant_pre" phrases, folded words
 }
+
+// langBits are sets of languages, as bits of Lexicons.langOrder.
+type langBits struct{ stop, vocab uint64 }
 
 // Languages lists the languages with a lexicon, sorted.
 func (l *Lexicons) Languages() []string {
@@ -136,7 +140,7 @@ func LoadFS(fsys fs.FS) (*Lexicons, error) {
 		return nil, err
 	}
 	l := &Lexicons{Files: map[string]*File{}, concepts: map[string]Concept{}, stop: map[string]map[string]bool{},
-		numbers: map[string]float64{}, units: map[string]string{}, vocab: map[string]map[string]bool{}}
+		numbers: map[string]float64{}, units: map[string]string{}}
 	if err := strictJSON(data, &l.Inventory); err != nil {
 		return nil, fmt.Errorf("%w: concepts.json: %v", ErrInvalid, err)
 	}
@@ -219,7 +223,21 @@ func LoadFS(fsys fs.FS) (*Lexicons, error) {
 				}
 			}
 		}
-		l.vocab[lang] = vocab
+		if l.wordLangs == nil {
+			l.wordLangs = map[string]langBits{}
+		}
+		bit := uint64(1) << len(l.langOrder)
+		l.langOrder = append(l.langOrder, lang)
+		for w := range st {
+			b := l.wordLangs[w]
+			b.stop |= bit
+			l.wordLangs[w] = b
+		}
+		for w := range vocab {
+			b := l.wordLangs[w]
+			b.vocab |= bit
+			l.wordLangs[w] = b
+		}
 		for _, w := range slices.Sorted(maps.Keys(f.Numbers)) {
 			if toks := Tokenize(w, nil); len(toks) == 1 {
 				if _, taken := l.numbers[toks[0].Text]; !taken {

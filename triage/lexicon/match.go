@@ -30,6 +30,7 @@ type pword struct {
 type phrase struct {
 	words  []pword
 	lang   string
+	li     uint8 // lang's index in matcher.langs
 	kind   phraseKind
 	id     string // concept or cue id
 	source string // as written in the lexicon
@@ -42,36 +43,78 @@ const (
 )
 
 // matcher finds phrases in token lists. It is immutable after compile.
+//
+// Phrases are indexed by their first word, then by their second: at a token, only the phrases
+// whose first word it is (or a typo of, or starts with) and whose second word the next token
+// (or a token past filler words, between characters) is or a typo of are tried, with the few
+// whose second word cannot be looked up (a gap, a prefix, or none). Trying every phrase of the
+// first word took half of a message's triage: a common first word ("my", "i", "我", "약")
+// starts hundreds or thousands of phrases.
 type matcher struct {
-	phrases []phrase
-	fillers map[string][][]string // language -> filler words as character tokens, longest first
-	first   map[string][]int32    // exact first word -> phrases
-	prefix  []prefixEntry         // first words that are prefixes, sorted
-	deletes map[string][]string
-	vocab   map[string]bool // every phrase word that may match with a typo
+	phrases   []phrase
+	langs     []string              // languages by index (phrase.li)
+	langIdx   map[string]uint8      // language -> index
+	fillersOf [][][]string          // by language index: filler words as character tokens, longest first
+	fillerAt  map[string][][]string // every language's filler words by their first character
+	first     map[string]*bucket
+	prefix    []prefixEntry // first words that are prefixes, sorted
+	deletes   map[string][]string
+	vocab     map[string]bool // every phrase word that may match with a typo
+}
+
+// bucket holds the phrases of one first word.
+type bucket struct {
+	any  []int32            // to try whatever follows: one word, or a second word not looked up
+	next map[string][]int32 // by exact second word
+}
+
+func (b *bucket) add(p *phrase, i int32) {
+	if len(p.words) < 2 {
+		b.any = append(b.any, i)
+		return
+	}
+	w := p.words[1]
+	if w.gap || w.prefix {
+		b.any = append(b.any, i)
+		return
+	}
+	if b.next == nil {
+		b.next = map[string][]int32{}
+	}
+	b.next[w.text] = append(b.next[w.text], i)
 }
 
 type prefixEntry struct {
-	text    string
-	phrases []int32
+	text string
+	b    *bucket
 }
 
 func compile(l *Lexicons) *matcher {
-	m := &matcher{first: map[string][]int32{}, deletes: map[string][]string{}, vocab: map[string]bool{},
-		fillers: map[string][][]string{}}
-	prefixes := map[string][]int32{}
+	m := &matcher{first: map[string]*bucket{}, deletes: map[string][]string{}, vocab: map[string]bool{},
+		langIdx: map[string]uint8{}, fillerAt: map[string][][]string{}}
+	prefixes := map[string]*bucket{}
+	bucketOf := func(in map[string]*bucket, text string) *bucket {
+		b := in[text]
+		if b == nil {
+			b = &bucket{}
+			in[text] = b
+		}
+		return b
+	}
 	add := func(lang string, kind phraseKind, id, text string) {
 		words := phraseWords(text)
 		if len(words) == 0 || words[0].gap {
 			return
 		}
 		i := int32(len(m.phrases))
-		m.phrases = append(m.phrases, phrase{words: words, lang: lang, kind: kind, id: id, source: text})
+		li := m.langIdx[lang]
+		m.phrases = append(m.phrases, phrase{words: words, lang: lang, li: li, kind: kind, id: id, source: text})
+		p := &m.phrases[i]
 		w := words[0]
 		if w.prefix {
-			prefixes[w.text] = append(prefixes[w.text], i)
+			bucketOf(prefixes, w.text).add(p, i)
 		} else {
-			m.first[w.text] = append(m.first[w.text], i)
+			bucketOf(m.first, w.text).add(p, i)
 		}
 		for _, w := range words {
 			if !w.gap && !w.char && !w.prefix && fuzzable(w.text) && !m.vocab[w.text] {
@@ -86,16 +129,26 @@ func compile(l *Lexicons) *matcher {
 	// findings and the model's features, and training must give the same bytes every time.
 	for _, lang := range slices.Sorted(maps.Keys(l.Files)) {
 		f := l.Files[lang]
+		li := len(m.langs)
+		if li >= 64 { // the languages of a search are a 64-bit mask (find)
+			panic("lexicon: more than 64 languages")
+		}
+		m.langs, m.langIdx[lang] = append(m.langs, lang), uint8(li)
+		var fillers [][]string
 		for _, w := range f.Fillers {
 			var chars []string
 			for _, t := range Tokenize(w, nil) {
 				chars = append(chars, t.Text)
 			}
 			if len(chars) > 0 {
-				m.fillers[lang] = append(m.fillers[lang], chars)
+				fillers = append(fillers, chars)
 			}
 		}
-		slices.SortStableFunc(m.fillers[lang], func(a, b []string) int { return len(b) - len(a) })
+		slices.SortStableFunc(fillers, func(a, b []string) int { return len(b) - len(a) })
+		m.fillersOf = append(m.fillersOf, fillers)
+		for _, f := range fillers {
+			m.fillerAt[f[0]] = append(m.fillerAt[f[0]], f)
+		}
 		for _, id := range slices.Sorted(maps.Keys(f.Concepts)) {
 			for _, p := range f.Concepts[id] {
 				add(lang, kindConcept, id, p)
@@ -112,8 +165,8 @@ func compile(l *Lexicons) *matcher {
 			}
 		}
 	}
-	for t, ps := range prefixes {
-		m.prefix = append(m.prefix, prefixEntry{t, ps})
+	for t, b := range prefixes {
+		m.prefix = append(m.prefix, prefixEntry{t, b})
 	}
 	sort.Slice(m.prefix, func(i, j int) bool { return m.prefix[i].text < m.prefix[j].text })
 	return m
@@ -187,32 +240,71 @@ type hit struct {
 	start, end int
 }
 
-// find returns every match of a phrase of the given languages in toks.
+// find returns every match of a phrase of the given languages in toks, in the order of their
+// first token, then of where the phrases were found (the exact first word, its typos, its
+// prefixes, without an Arabic conjunction), then of the phrases.
 func (m *matcher) find(toks []Token, langs map[string]bool) []hit {
-	var out []hit
+	var mask uint64
+	for lang, on := range langs {
+		if li, ok := m.langIdx[lang]; on && ok {
+			mask |= 1 << li
+		}
+	}
+	// Each token's vocabulary words one typo away, found when first needed.
+	nearDone, nearWords := make([]bool, len(toks)), make([][]string, len(toks))
+	near := func(i int) []string {
+		if !nearDone[i] {
+			nearDone[i], nearWords[i] = true, m.fuzzyNeighbours(toks[i].Text)
+		}
+		return nearWords[i]
+	}
+	var out, found []hit
+	var seconds []int
 	seen := map[[3]int]bool{}
-	try := func(ps []int32, i int) {
-		for _, pi := range ps {
-			p := &m.phrases[pi]
-			if !langs[p.lang] {
-				continue
-			}
-			if end, ok := m.matchFrom(p.words, toks, i, toks[i].Clause, m.fillers[p.lang], 0); ok {
-				k := [3]int{int(pi), i, end}
-				if !seen[k] {
-					seen[k] = true
-					out = append(out, hit{pi, i, end})
+	// try matches the phrases of bucket b at token i of tk, those of one source in phrase order.
+	try := func(b *bucket, tk []Token, i int, cues bool) {
+		if b == nil {
+			return
+		}
+		found = found[:0]
+		tryList := func(ps []int32) {
+			for _, pi := range ps {
+				p := &m.phrases[pi]
+				if mask&(1<<p.li) == 0 || !cues && p.kind == kindCue {
+					continue
 				}
+				if end, ok := m.matchFrom(p.words, tk, i, tk[i].Clause, m.fillersOf[p.li], 0); ok {
+					found = append(found, hit{pi, i, end})
+				}
+			}
+		}
+		tryList(b.any)
+		if b.next != nil {
+			seconds = m.seconds(tk, i, seconds[:0])
+			for _, j := range seconds {
+				tryList(b.next[tk[j].Text])
+				for _, c := range near(j) {
+					tryList(b.next[c])
+				}
+			}
+		}
+		slices.SortFunc(found, func(x, y hit) int { return int(x.phrase) - int(y.phrase) })
+		for _, h := range found {
+			if k := [3]int{int(h.phrase), h.start, h.end}; !seen[k] {
+				seen[k] = true
+				out = append(out, h)
 			}
 		}
 	}
 	var alt []Token // toks with one conjunction taken off, made when first needed
 	for i, t := range toks {
-		try(m.first[t.Text], i)
-		for _, c := range m.fuzzyCandidates(t.Text) {
-			try(m.first[c], i)
+		try(m.first[t.Text], toks, i, true)
+		if !m.vocab[t.Text] { // a word of the lexicons is itself, not a typo of another
+			for _, c := range near(i) {
+				try(m.first[c], toks, i, true)
+			}
 		}
-		m.prefixed(t.Text, func(ps []int32) { try(ps, i) })
+		m.prefixed(t.Text, func(b *bucket) { try(b, toks, i, true) })
 		// Arabic writes "and" on the word: "والنبض" is "و" + "النبض", "ونفسي مقطوع" is "and I'm
 		// breathless". A concept's phrase (or an exclusion) may start on the word without it;
 		// cues are listed with it where they take it.
@@ -221,36 +313,49 @@ func (m *matcher) find(toks []Token, langs map[string]bool) []hit {
 				alt = slices.Clone(toks)
 			}
 			alt[i].Text = rest
-			tryAlt := func(ps []int32) {
-				for _, pi := range ps {
-					p := &m.phrases[pi]
-					if !langs[p.lang] || p.kind == kindCue {
-						continue
-					}
-					if end, ok := m.matchFrom(p.words, alt, i, t.Clause, m.fillers[p.lang], 0); ok {
-						k := [3]int{int(pi), i, end}
-						if !seen[k] {
-							seen[k] = true
-							out = append(out, hit{pi, i, end})
-						}
-					}
-				}
-			}
-			tryAlt(m.first[rest])
-			m.prefixed(rest, tryAlt)
+			try(m.first[rest], alt, i, false)
+			m.prefixed(rest, func(b *bucket) { try(b, alt, i, false) })
 			alt[i].Text = t.Text
 		}
 	}
 	return out
 }
 
-// prefixed calls f with the phrases whose first word is a prefix ("word*") of text.
-func (m *matcher) prefixed(text string, f func([]int32)) {
+// seconds appends to buf where the second word of a phrase starting at token i may stand: the
+// next token, and, between characters, the token after one or two filler words of any
+// language (matchFrom then checks the phrase's own language's).
+func (m *matcher) seconds(toks []Token, i int, buf []int) []int {
+	if i+1 >= len(toks) {
+		return buf
+	}
+	buf = append(buf, i+1)
+	if !toks[i].Char {
+		return buf
+	}
+	for from, level := len(buf)-1, 0; level < maxFillers; level++ {
+		to := len(buf)
+		for _, j := range buf[from:to] {
+			if j >= len(toks) || !toks[j].Char || !toks[j-1].Char {
+				continue
+			}
+			for _, f := range m.fillerAt[toks[j].Text] {
+				if n := charsAt(toks, j, toks[i].Clause, f); n > 0 && j+n < len(toks) && !slices.Contains(buf, j+n) {
+					buf = append(buf, j+n)
+				}
+			}
+		}
+		from = to
+	}
+	return buf
+}
+
+// prefixed calls f with the buckets whose first word is a prefix ("word*") of text.
+func (m *matcher) prefixed(text string, f func(*bucket)) {
 	j := sort.Search(len(m.prefix), func(k int) bool { return m.prefix[k].text > text })
 	for k := j - 1; k >= 0; k-- {
 		e := m.prefix[k]
 		if strings.HasPrefix(text, e.text) {
-			f(e.phrases)
+			f(e.b)
 			continue
 		}
 		if e.text[0] != text[0] {
@@ -274,19 +379,17 @@ func arabicConjunction(w string) (string, bool) {
 	return rest, true
 }
 
-// fuzzyCandidates are the vocabulary words one typo away from tok (not tok itself).
-func (m *matcher) fuzzyCandidates(tok string) []string {
+// fuzzyNeighbours are the vocabulary words one typo away from tok (not tok itself), for a
+// token that may have a typo (fuzzable).
+func (m *matcher) fuzzyNeighbours(tok string) []string {
 	if !fuzzable(tok) {
 		return nil
 	}
 	var out []string
 	consider := func(w string) {
-		if w != tok && m.vocab[w] && oneEdit(tok, w) {
+		if w != tok && m.vocab[w] && oneEdit(tok, w) && !slices.Contains(out, w) {
 			out = append(out, w)
 		}
-	}
-	if m.vocab[tok] {
-		return nil // a word of the lexicons is itself, not a typo of another
 	}
 	for _, w := range m.deletes[tok] { // tok is w with one rune deleted
 		consider(w)
