@@ -1,7 +1,9 @@
 package lexicon
 
 import (
+	"hash/maphash"
 	"maps"
+	"math"
 	"slices"
 	"sort"
 	"strings"
@@ -18,8 +20,8 @@ const (
 	kindCue
 )
 
-// pword is one element of a compiled phrase.
-type pword struct {
+// cword is one element of a phrase being compiled.
+type cword struct {
 	text   string // folded
 	prefix bool   // word* : any token starting with text
 	gap    bool   // a lone * : up to maxGap tokens (maxCharGap characters)
@@ -27,14 +29,27 @@ type pword struct {
 	fuzzy  bool   // may match a token one typo away (fuzzable, not a prefix or gap)
 }
 
-type phrase struct {
-	words  []pword
-	lang   string
-	li     uint8 // lang's index in matcher.langs
-	kind   phraseKind
-	id     string // concept or cue id
-	source string // as written in the lexicon
+// pword is one element of a compiled phrase: a cword whose text is matcher.words[word].
+type pword struct {
+	word                     uint32
+	prefix, gap, char, fuzzy bool
 }
+
+// phrase is a compiled phrase. Phrases and their words hold no pointer (texts are indexes into
+// the matcher's tables), so the garbage collector does not walk the 130,000 phrases and
+// 400,000 words at every cycle (docs/triage.md, "Speed").
+type phrase struct {
+	off  uint32 // words: matcher.slab[off : off+n]
+	n    uint16
+	li   uint8 // language: matcher.langs[li]
+	kind phraseKind
+	id   uint32 // concept or cue id: matcher.ids[id]
+	src  uint32 // as written in the lexicon: matcher.sources[src]
+}
+
+func (m *matcher) wordsOf(p *phrase) []pword { return m.slab[p.off : p.off+uint32(p.n)] }
+func (m *matcher) idOf(p *phrase) string     { return m.ids[p.id] }
+func (m *matcher) langOf(p *phrase) string   { return m.langs[p.li] }
 
 const (
 	maxGap     = 3 // words a lone * may skip
@@ -52,13 +67,17 @@ const (
 // starts hundreds or thousands of phrases.
 type matcher struct {
 	phrases   []phrase
+	slab      []pword               // every phrase's words
+	words     []string              // texts of the words, by pword.word
+	ids       []string              // concept and cue ids, by phrase.id
+	sources   []string              // phrases as written, by phrase.src
 	langs     []string              // languages by index (phrase.li)
 	langIdx   map[string]uint8      // language -> index
 	fillersOf [][][]string          // by language index: filler words as character tokens, longest first
 	fillerAt  map[string][][]string // every language's filler words by their first character
 	first     map[string]*bucket
 	prefix    []prefixEntry // first words that are prefixes, sorted
-	deletes   map[string][]string
+	typos     typoIndex
 	vocab     map[string]bool // every phrase word that may match with a typo
 }
 
@@ -68,12 +87,12 @@ type bucket struct {
 	next map[string][]int32 // by exact second word
 }
 
-func (b *bucket) add(p *phrase, i int32) {
-	if len(p.words) < 2 {
+func (b *bucket) add(words []cword, i int32) {
+	if len(words) < 2 {
 		b.any = append(b.any, i)
 		return
 	}
-	w := p.words[1]
+	w := words[1]
 	if w.gap || w.prefix {
 		b.any = append(b.any, i)
 		return
@@ -90,7 +109,7 @@ type prefixEntry struct {
 }
 
 func compile(l *Lexicons) *matcher {
-	m := &matcher{first: map[string]*bucket{}, deletes: map[string][]string{}, vocab: map[string]bool{},
+	m := &matcher{first: map[string]*bucket{}, typos: newTypoIndex(), vocab: map[string]bool{},
 		langIdx: map[string]uint8{}, fillerAt: map[string][][]string{}}
 	prefixes := map[string]*bucket{}
 	bucketOf := func(in map[string]*bucket, text string) *bucket {
@@ -101,27 +120,41 @@ func compile(l *Lexicons) *matcher {
 		}
 		return b
 	}
+	// Texts are interned: a word, an id, a language is stored once, and phrases refer to them
+	// by index.
+	wordID, idID := map[string]uint32{}, map[string]uint32{}
+	intern := func(table map[string]uint32, list *[]string, text string) uint32 {
+		k, ok := table[text]
+		if !ok {
+			k = uint32(len(*list))
+			table[text] = k
+			*list = append(*list, text)
+		}
+		return k
+	}
 	add := func(lang string, kind phraseKind, id, text string) {
 		words := phraseWords(text)
-		if len(words) == 0 || words[0].gap {
+		if len(words) == 0 || words[0].gap || len(words) > math.MaxUint16 {
 			return
 		}
 		i := int32(len(m.phrases))
-		li := m.langIdx[lang]
-		m.phrases = append(m.phrases, phrase{words: words, lang: lang, li: li, kind: kind, id: id, source: text})
-		p := &m.phrases[i]
+		m.phrases = append(m.phrases, phrase{off: uint32(len(m.slab)), n: uint16(len(words)), li: m.langIdx[lang],
+			kind: kind, id: intern(idID, &m.ids, id), src: uint32(len(m.sources))})
+		m.sources = append(m.sources, text)
+		for _, w := range words {
+			m.slab = append(m.slab, pword{word: intern(wordID, &m.words, w.text), prefix: w.prefix, gap: w.gap,
+				char: w.char, fuzzy: w.fuzzy})
+		}
 		w := words[0]
 		if w.prefix {
-			bucketOf(prefixes, w.text).add(p, i)
+			bucketOf(prefixes, w.text).add(words, i)
 		} else {
-			bucketOf(m.first, w.text).add(p, i)
+			bucketOf(m.first, w.text).add(words, i)
 		}
 		for _, w := range words {
 			if !w.gap && !w.char && !w.prefix && fuzzable(w.text) && !m.vocab[w.text] {
 				m.vocab[w.text] = true
-				for _, d := range deletions(w.text) {
-					m.deletes[d] = append(m.deletes[d], w.text)
-				}
+				m.typos.add(w.text)
 			}
 		}
 	}
@@ -165,6 +198,7 @@ func compile(l *Lexicons) *matcher {
 			}
 		}
 	}
+	m.typos.built()
 	for t, b := range prefixes {
 		m.prefix = append(m.prefix, prefixEntry{t, b})
 	}
@@ -174,11 +208,11 @@ func compile(l *Lexicons) *matcher {
 
 // phraseWords compiles a phrase: its words (folded), with "word*" a prefix, a lone "*" (or a
 // "*" between CJK characters) a gap, and CJK and Hangul characters one element each.
-func phraseWords(p string) []pword {
-	var out []pword
+func phraseWords(p string) []cword {
+	var out []cword
 	for _, field := range strings.Fields(p) {
 		if field == "*" {
-			out = append(out, pword{gap: true})
+			out = append(out, cword{gap: true})
 			continue
 		}
 		// Split the field at its stars: "respir*" is a prefix, "胸*痛" a gap.
@@ -186,7 +220,7 @@ func phraseWords(p string) []pword {
 		for i, part := range parts {
 			toks := Tokenize(part, nil)
 			for _, t := range toks {
-				out = append(out, pword{text: t.Text, char: t.Char})
+				out = append(out, cword{text: t.Text, char: t.Char})
 			}
 			if i == len(parts)-1 {
 				break
@@ -196,7 +230,7 @@ func phraseWords(p string) []pword {
 				out[len(out)-1].prefix = true
 				break
 			}
-			out = append(out, pword{gap: true})
+			out = append(out, cword{gap: true})
 		}
 	}
 	// a trailing gap matches nothing more
@@ -273,7 +307,7 @@ func (m *matcher) find(toks []Token, langs map[string]bool) []hit {
 				if mask&(1<<p.li) == 0 || !cues && p.kind == kindCue {
 					continue
 				}
-				if end, ok := m.matchFrom(p.words, tk, i, tk[i].Clause, m.fillersOf[p.li], 0); ok {
+				if end, ok := m.matchFrom(m.wordsOf(p), tk, i, tk[i].Clause, m.fillersOf[p.li], 0); ok {
 					found = append(found, hit{pi, i, end})
 				}
 			}
@@ -391,18 +425,61 @@ func (m *matcher) fuzzyNeighbours(tok string) []string {
 			out = append(out, w)
 		}
 	}
-	for _, w := range m.deletes[tok] { // tok is w with one rune deleted
-		consider(w)
-	}
+	m.typos.each(tok, consider) // tok is w with one rune deleted
 	for _, d := range deletions(tok) {
 		if m.vocab[d] { // w is tok with one rune deleted
 			consider(d)
 		}
-		for _, w := range m.deletes[d] { // substitution or transposition
-			consider(w)
-		}
+		m.typos.each(d, consider) // substitution or transposition
 	}
 	return out
+}
+
+// typoIndex is the symmetric-delete index of the vocabulary (edit distance 1): for each word,
+// every string it makes with one rune deleted, by hash, with no pointer but the words' own (a
+// map of strings to lists of words was 300,000 objects for the garbage collector to walk). A
+// hash collision only adds a candidate, which oneEdit then refuses.
+type typoIndex struct {
+	seed    maphash.Seed
+	words   []string
+	head    map[uint64]int32 // hash of a deletion -> its first entry + 1
+	tail    map[uint64]int32 // its last entry + 1, while the index is built
+	entries []typoEntry
+}
+
+type typoEntry struct {
+	word, next int32 // next: the following entry of the same hash + 1, 0 at the end
+}
+
+func newTypoIndex() typoIndex {
+	return typoIndex{seed: maphash.MakeSeed(), head: map[uint64]int32{}, tail: map[uint64]int32{}}
+}
+
+// add indexes word w; entries keep the order words were added in.
+func (x *typoIndex) add(w string) {
+	id := int32(len(x.words))
+	x.words = append(x.words, w)
+	for _, d := range deletions(w) {
+		h := maphash.String(x.seed, d)
+		x.entries = append(x.entries, typoEntry{word: id})
+		e := int32(len(x.entries))
+		if t := x.tail[h]; t != 0 {
+			x.entries[t-1].next = e
+		} else {
+			x.head[h] = e
+		}
+		x.tail[h] = e
+	}
+}
+
+// built drops what only building needed.
+func (x *typoIndex) built() { x.tail = nil }
+
+// each calls f with the words one rune of which deleted may give d, in the order they were added.
+func (x *typoIndex) each(d string, f func(w string)) {
+	for e := x.head[maphash.String(x.seed, d)]; e != 0; e = x.entries[e-1].next {
+		f(x.words[x.entries[e-1].word])
+	}
 }
 
 // oneEdit reports whether a and b are one typo apart: an insertion, deletion or swap of
@@ -445,21 +522,22 @@ func oneEdit(a, b string) bool {
 
 // wordMatches reports whether token t matches phrase word w.
 func (m *matcher) wordMatches(w pword, t Token) bool {
+	text := m.words[w.word]
 	switch {
 	case w.char != t.Char:
 		return false
 	case w.prefix:
-		return strings.HasPrefix(t.Text, w.text)
-	case t.Text == w.text:
+		return strings.HasPrefix(t.Text, text)
+	case t.Text == text:
 		return true
 	}
 	if !w.fuzzy || len(t.Text) < fuzzyMin {
 		return false
 	}
-	if d := len(w.text) - len(t.Text); d > 4 || d < -4 { // one edit changes at most 4 bytes
+	if d := len(text) - len(t.Text); d > 4 || d < -4 { // one edit changes at most 4 bytes
 		return false
 	}
-	return fuzzable(t.Text) && oneEdit(w.text, t.Text)
+	return fuzzable(t.Text) && oneEdit(text, t.Text)
 }
 
 // maxFillers is how many filler words may stand inside one phrase of characters.

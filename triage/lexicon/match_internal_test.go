@@ -112,10 +112,10 @@ func (m *reference) find(toks []Token, langs map[string]bool) []hit {
 	try := func(ps []int32, i int) {
 		for _, pi := range ps {
 			p := &m.phrases[pi]
-			if !langs[p.lang] {
+			if !langs[m.langOf(p)] {
 				continue
 			}
-			if end, ok := m.matchFrom(p.words, toks, i, toks[i].Clause, m.fillersOf[m.langIdx[p.lang]], 0); ok {
+			if end, ok := m.matchFrom(m.wordsOf(p), toks, i, toks[i].Clause, m.fillersOf[p.li], 0); ok {
 				k := [3]int{int(pi), i, end}
 				if !seen[k] {
 					seen[k] = true
@@ -142,10 +142,10 @@ func (m *reference) find(toks []Token, langs map[string]bool) []hit {
 			tryAlt := func(ps []int32) {
 				for _, pi := range ps {
 					p := &m.phrases[pi]
-					if !langs[p.lang] || p.kind == kindCue {
+					if !langs[m.langOf(p)] || p.kind == kindCue {
 						continue
 					}
-					if end, ok := m.matchFrom(p.words, alt, i, t.Clause, m.fillersOf[m.langIdx[p.lang]], 0); ok {
+					if end, ok := m.matchFrom(m.wordsOf(p), alt, i, t.Clause, m.fillersOf[p.li], 0); ok {
 						k := [3]int{int(pi), i, end}
 						if !seen[k] {
 							seen[k] = true

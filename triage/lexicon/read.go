@@ -86,7 +86,7 @@ func (l *Lexicons) Read(text string, langs []string) Reading {
 		case kindExclusion:
 			exclusions = append(exclusions, h)
 		case kindCue:
-			cues[p.id] = append(cues[p.id], h)
+			cues[l.m.idOf(p)] = append(cues[l.m.idOf(p)], h)
 		}
 	}
 	r := Reading{Text: text, Tokens: toks}
@@ -100,16 +100,17 @@ func (l *Lexicons) Read(text string, langs []string) Reading {
 	covered := map[string]int{} // concept -> end of the last finding kept
 	for _, h := range concepts {
 		p := &l.m.phrases[h.phrase]
-		if end, ok := covered[p.id]; ok && h.start < end {
+		id := l.m.idOf(p)
+		if end, ok := covered[id]; ok && h.start < end {
 			continue
 		}
-		covered[p.id] = h.end
+		covered[id] = h.end
 		if slices.ContainsFunc(exclusions, func(x hit) bool {
 			return l.m.phrases[x.phrase].id == p.id && x.start <= h.start && h.end <= x.end
 		}) {
 			continue
 		}
-		f := Finding{Concept: p.id, Lang: p.lang, Start: h.start, End: h.end, Text: span(text, toks, h.start, h.end)}
+		f := Finding{Concept: id, Lang: l.m.langOf(p), Start: h.start, End: h.end, Text: span(text, toks, h.start, h.end)}
 		c := context{toks: toks, text: text, cues: cues, h: h}
 		if cue, ok := c.before(CueNegationPre, negationWindow, true); ok {
 			f.Negated, f.Cue = true, cue
@@ -282,12 +283,12 @@ func (l *Lexicons) PhraseHits(text string, langs []string) map[string]int {
 	for _, h := range l.m.find(Tokenize(text, nil), active) {
 		p := &l.m.phrases[h.phrase]
 		n := 0
-		for _, w := range p.words {
+		for _, w := range l.m.wordsOf(p) {
 			if !w.gap {
 				n++
 			}
 		}
-		out[p.lang+" "+p.id+": "+p.source] = n
+		out[l.m.langOf(p)+" "+l.m.idOf(p)+": "+l.m.sources[p.src]] = n
 	}
 	return out
 }
