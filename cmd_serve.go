@@ -112,8 +112,9 @@ func runServe(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// defaultMemoryLimitMB is the Go heap's default soft limit. The live heap is a few tens of MB
-// (SQLite's caches are outside it); under load, GOGC alone let garbage double the process's
+// defaultMemoryLimitMB is the Go heap's default soft limit. The live heap is ~42 MB at rest, of
+// which the triage lexicons are ~32 MB (SQLite's caches are outside it; at 65 MB of lexicons
+// the idle server collected five times a second, 0.16 core, above this limit); under load, GOGC alone let garbage double the process's
 // memory (peak 241 MB in the load tool's create phase, 135 MB with this limit, and more creates
 // per second: docs/benchmarks.md, "Memory"). The runtime caps the collector at half the CPU
 // when the live heap itself exceeds the limit, so a large transaction slows down rather than

@@ -75,54 +75,56 @@ type matcher struct {
 	langIdx   map[string]uint8      // language -> index
 	fillersOf [][][]string          // by language index: filler words as character tokens, longest first
 	fillerAt  map[string][][]string // every language's filler words by their first character
-	first     map[string]*bucket
-	prefix    []prefixEntry // first words that are prefixes, sorted
+	first     map[string]bucket     // exact first word -> its bucket
+	prefix    []prefixEntry         // first words that are prefixes, sorted
+	wordID    map[string]uint32     // text -> index in words
+	anyOf     []idxSpan             // by bucket: phrases to try whatever follows (one word, or a second word not looked up)
+	pairs     map[uint64]idxSpan    // bucket<<32 | second word's id -> phrases
+	idx       []int32               // the phrases of the spans, each span in phrase order
 	typos     typoIndex
 	vocab     map[string]bool // every phrase word that may match with a typo
 }
 
-// bucket holds the phrases of one first word.
-type bucket struct {
-	any  []int32            // to try whatever follows: one word, or a second word not looked up
-	next map[string][]int32 // by exact second word
-}
+// bucket numbers the phrases of one first word (exact, or a prefix); 0 is none.
+type bucket uint32
 
-func (b *bucket) add(words []cword, i int32) {
-	if len(words) < 2 {
-		b.any = append(b.any, i)
-		return
-	}
-	w := words[1]
-	if w.gap || w.prefix {
-		b.any = append(b.any, i)
-		return
-	}
-	if b.next == nil {
-		b.next = map[string][]int32{}
-	}
-	b.next[w.text] = append(b.next[w.text], i)
-}
+// idxSpan is a range of matcher.idx.
+type idxSpan struct{ off, n uint32 }
+
+func (m *matcher) list(s idxSpan) []int32 { return m.idx[s.off : s.off+s.n] }
 
 type prefixEntry struct {
 	text string
-	b    *bucket
+	b    bucket
 }
 
 func compile(l *Lexicons) *matcher {
-	m := &matcher{first: map[string]*bucket{}, typos: newTypoIndex(), vocab: map[string]bool{},
-		langIdx: map[string]uint8{}, fillerAt: map[string][][]string{}}
-	prefixes := map[string]*bucket{}
-	bucketOf := func(in map[string]*bucket, text string) *bucket {
+	m := &matcher{first: map[string]bucket{}, typos: newTypoIndex(), vocab: map[string]bool{},
+		langIdx: map[string]uint8{}, fillerAt: map[string][][]string{}, wordID: map[string]uint32{}, pairs: map[uint64]idxSpan{}}
+	prefixes := map[string]bucket{}
+	anyLists := [][]int32{nil} // by bucket, while compiling
+	pairLists := map[uint64][]int32{}
+	bucketOf := func(in map[string]bucket, text string) bucket {
 		b := in[text]
-		if b == nil {
-			b = &bucket{}
+		if b == 0 {
+			b = bucket(len(anyLists))
+			anyLists = append(anyLists, nil)
 			in[text] = b
 		}
 		return b
 	}
+	// addTo files phrase i under bucket b: by its second word when that word can be looked up.
+	addTo := func(b bucket, words []cword, i int32, second uint32) {
+		if len(words) < 2 || words[1].gap || words[1].prefix {
+			anyLists[b] = append(anyLists[b], i)
+			return
+		}
+		k := uint64(b)<<32 | uint64(second)
+		pairLists[k] = append(pairLists[k], i)
+	}
 	// Texts are interned: a word, an id, a language is stored once, and phrases refer to them
 	// by index.
-	wordID, idID := map[string]uint32{}, map[string]uint32{}
+	wordID, idID := m.wordID, map[string]uint32{}
 	intern := func(table map[string]uint32, list *[]string, text string) uint32 {
 		k, ok := table[text]
 		if !ok {
@@ -145,11 +147,14 @@ func compile(l *Lexicons) *matcher {
 			m.slab = append(m.slab, pword{word: intern(wordID, &m.words, w.text), prefix: w.prefix, gap: w.gap,
 				char: w.char, fuzzy: w.fuzzy})
 		}
-		w := words[0]
+		w, second := words[0], uint32(0)
+		if len(words) > 1 {
+			second = m.slab[len(m.slab)-len(words)+1].word
+		}
 		if w.prefix {
-			bucketOf(prefixes, w.text).add(words, i)
+			addTo(bucketOf(prefixes, w.text), words, i, second)
 		} else {
-			bucketOf(m.first, w.text).add(words, i)
+			addTo(bucketOf(m.first, w.text), words, i, second)
 		}
 		for _, w := range words {
 			if !w.gap && !w.char && !w.prefix && fuzzable(w.text) && !m.vocab[w.text] {
@@ -199,6 +204,18 @@ func compile(l *Lexicons) *matcher {
 		}
 	}
 	m.typos.built()
+	// The lists, packed in one array (in a fixed order, for reproducible training).
+	m.anyOf = make([]idxSpan, len(anyLists))
+	for b, ps := range anyLists {
+		m.anyOf[b] = idxSpan{uint32(len(m.idx)), uint32(len(ps))}
+		m.idx = append(m.idx, ps...)
+	}
+	for _, k := range slices.Sorted(maps.Keys(pairLists)) {
+		ps := pairLists[k]
+		m.pairs[k] = idxSpan{uint32(len(m.idx)), uint32(len(ps))}
+		m.idx = append(m.idx, ps...)
+	}
+	m.idx = slices.Clip(m.idx)
 	for t, b := range prefixes {
 		m.prefix = append(m.prefix, prefixEntry{t, b})
 	}
@@ -296,8 +313,8 @@ func (m *matcher) find(toks []Token, langs map[string]bool) []hit {
 	var seconds []int
 	seen := map[[3]int]bool{}
 	// try matches the phrases of bucket b at token i of tk, those of one source in phrase order.
-	try := func(b *bucket, tk []Token, i int, cues bool) {
-		if b == nil {
+	try := func(b bucket, tk []Token, i int, cues bool) {
+		if b == 0 {
 			return
 		}
 		found = found[:0]
@@ -312,14 +329,14 @@ func (m *matcher) find(toks []Token, langs map[string]bool) []hit {
 				}
 			}
 		}
-		tryList(b.any)
-		if b.next != nil {
-			seconds = m.seconds(tk, i, seconds[:0])
-			for _, j := range seconds {
-				tryList(b.next[tk[j].Text])
-				for _, c := range near(j) {
-					tryList(b.next[c])
-				}
+		tryList(m.list(m.anyOf[b]))
+		seconds = m.seconds(tk, i, seconds[:0])
+		for _, j := range seconds {
+			if id, ok := m.wordID[tk[j].Text]; ok {
+				tryList(m.list(m.pairs[uint64(b)<<32|uint64(id)]))
+			}
+			for _, c := range near(j) {
+				tryList(m.list(m.pairs[uint64(b)<<32|uint64(m.wordID[c])]))
 			}
 		}
 		slices.SortFunc(found, func(x, y hit) int { return int(x.phrase) - int(y.phrase) })
@@ -338,7 +355,7 @@ func (m *matcher) find(toks []Token, langs map[string]bool) []hit {
 				try(m.first[c], toks, i, true)
 			}
 		}
-		m.prefixed(t.Text, func(b *bucket) { try(b, toks, i, true) })
+		m.prefixed(t.Text, func(b bucket) { try(b, toks, i, true) })
 		// Arabic writes "and" on the word: "والنبض" is "و" + "النبض", "ونفسي مقطوع" is "and I'm
 		// breathless". A concept's phrase (or an exclusion) may start on the word without it;
 		// cues are listed with it where they take it.
@@ -348,7 +365,7 @@ func (m *matcher) find(toks []Token, langs map[string]bool) []hit {
 			}
 			alt[i].Text = rest
 			try(m.first[rest], alt, i, false)
-			m.prefixed(rest, func(b *bucket) { try(b, alt, i, false) })
+			m.prefixed(rest, func(b bucket) { try(b, alt, i, false) })
 			alt[i].Text = t.Text
 		}
 	}
@@ -384,7 +401,7 @@ func (m *matcher) seconds(toks []Token, i int, buf []int) []int {
 }
 
 // prefixed calls f with the buckets whose first word is a prefix ("word*") of text.
-func (m *matcher) prefixed(text string, f func(*bucket)) {
+func (m *matcher) prefixed(text string, f func(bucket)) {
 	j := sort.Search(len(m.prefix), func(k int) bool { return m.prefix[k].text > text })
 	for k := j - 1; k >= 0; k-- {
 		e := m.prefix[k]

@@ -60,16 +60,16 @@ type reference struct {
 	}
 }
 
-func flat(b *bucket) []int32 {
-	out := slices.Clone(b.any)
-	for _, ps := range b.next {
-		out = append(out, ps...)
-	}
-	slices.Sort(out)
-	return out
-}
-
 func newReference(m *matcher) *reference {
+	byBucket := map[bucket][]int32{}
+	for k, sp := range m.pairs {
+		byBucket[bucket(k>>32)] = append(byBucket[bucket(k>>32)], m.list(sp)...)
+	}
+	flat := func(b bucket) []int32 {
+		out := append(slices.Clone(m.list(m.anyOf[b])), byBucket[b]...)
+		slices.Sort(out)
+		return out
+	}
 	r := &reference{matcher: m, firstAll: map[string][]int32{}}
 	for w, b := range m.first {
 		r.firstAll[w] = flat(b)
