@@ -555,15 +555,19 @@ func (x *extractor) reference(param string, n PathNode) error {
 			ref = ref[len(x.base)+1:]
 		}
 		typ, id, url := ParseReference(ref)
+		hint := ""
 		if v.Kind == Object {
 			// A literal reference: read as LiteralReference reads it, so that the index, the
 			// policy and the hooks agree on what it points to.
 			var ok bool
-			if typ, id, ok = LiteralReference(ref, ""); !ok {
+			if typ, id, ok = LiteralReference(ref, x.base); ok {
+				url = ""
+			} else {
 				typ, id = "", ""
 				if url == "" || strings.ContainsRune(ref, '|') {
 					url = ""
 				}
+				hint = ReferenceTypeHint(ref)
 			}
 		}
 		switch {
@@ -576,6 +580,9 @@ func (x *extractor) reference(param string, n PathNode) error {
 		default:
 			e.RefURL = ref // a relative form that is not Type/id: kept as written
 			e.SortKey = ref
+		}
+		if e.RefType == "" && e.RefURL != "" {
+			e.RefType = hint // the type it names, without an id: no search by id finds it
 		}
 	}
 	if e.RefID == "" && e.RefURL == "" && e.Code == "" {

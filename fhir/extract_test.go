@@ -240,7 +240,7 @@ func TestExtractExpected(t *testing.T) {
 			"name code=Dr. text=dr.",
 			"name code=Jr. text=jr.",
 			"name code=Dr. José Núñez Jr. text=dr. jose nunez jr.",
-			"organization url=https://other.example.org/fhir/Organization/o1",
+			"organization ref=Organization url=https://other.example.org/fhir/Organization/o1",
 		}},
 		{"testdata/search/observation-bp.json", []string{"code-value-quantity", "component-code-value-quantity", "combo-code-value-quantity", "component-value-quantity", "date", "value-concept", "value-string", "component-data-absent-reason", "combo-value-concept"}, []string{
 			"combo-code-value-quantity {combo-code sys=http://loinc.org code=8480-6 text=systolic blood pressure} {combo-value-quantity sys=http://unitsofmeasure.org code=mm[Hg] [141.5,142.5)}",
@@ -360,7 +360,7 @@ func TestExtractReferences(t *testing.T) {
 	want := []string{
 		"performer ref=Practitioner/p1",
 		"performer ref=Organization/o1",
-		"performer url=https://other.example/fhir/Organization/o2",
+		"performer ref=Organization url=https://other.example/fhir/Organization/o2",
 		"performer url=urn:uuid:6e1c",
 		"performer sys=http://hl7.org/fhir/sid/us-npi code=123 ref=Practitioner",
 	}

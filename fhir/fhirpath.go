@@ -1296,13 +1296,12 @@ func (c *evalCtx) resolve(n PathNode) (PathNode, bool) {
 // LiteralReference reads a Reference.reference the one way Portico reads it everywhere: in the
 // search index (and so in the policy, which reads the index), and in the write hooks. "Type/id",
 // "Type/id/_history/v" and an absolute URL on this server's base ("<base>/Type/id...") are local
-// references to typ/id; anything else (another server's URL, "#contained", "urn:uuid:...", a
-// bare id, or a malformed string such as "Patient/1|/Practitioner/2") is not (ok false).
+// references to typ/id, and so are their loose spellings ("/Type/id", "Type/id/", "<base>//Type/id",
+// "<base>/./Type/id", the base's scheme and host in capitals: localPath); anything else (another
+// server's URL, "#contained", "urn:uuid:...", a bare id, a conditional reference, or a malformed
+// string such as "Patient/1|/Practitioner/2") is not (ok false).
 func LiteralReference(ref, base string) (typ, id string, ok bool) {
-	base = strings.TrimSuffix(base, "/")
-	if base != "" && strings.HasPrefix(ref, base+"/") {
-		ref = ref[len(base)+1:]
-	}
+	ref = localPath(ref, base)
 	if i := strings.Index(ref, "/_history/"); i >= 0 {
 		ref = ref[:i]
 	}
@@ -1311,6 +1310,53 @@ func LiteralReference(ref, base string) (typ, id string, ok bool) {
 		return "", "", false
 	}
 	return typ, id, true
+}
+
+// localPath is ref relative to this server's base when it is on it: the base (compared without
+// case: scheme and host are case-insensitive), a leading "/", empty and "." path segments and a
+// trailing "/" are taken off. A reference with a scheme that is not the base's, or with a query
+// or a fragment, is returned as it is.
+func localPath(ref, base string) string {
+	base = strings.TrimSuffix(base, "/")
+	switch {
+	case base != "" && len(ref) > len(base) && strings.EqualFold(ref[:len(base)], base) && ref[len(base)] == '/':
+		ref = ref[len(base):]
+	case strings.ContainsAny(ref, ":?#|"):
+		return ref
+	}
+	if !strings.Contains(ref, "//") && !strings.Contains(ref, "/./") && !strings.HasPrefix(ref, "/") &&
+		!strings.HasPrefix(ref, "./") && !strings.HasSuffix(ref, "/") {
+		return ref // the usual "Type/id"
+	}
+	segs := strings.Split(ref, "/")
+	keep := segs[:0]
+	for _, s := range segs {
+		if s != "" && s != "." {
+			keep = append(keep, s)
+		}
+	}
+	return strings.Join(keep, "/")
+}
+
+// ReferenceTypeHint is the resource type a reference that is not a local literal one still
+// names: "Patient?identifier=..." (a conditional reference left unresolved) and
+// "https://elsewhere/fhir/Patient/1" give Patient. The index records it beside the reference's
+// URL, so that the policy can treat a resource that may name a patient as naming one.
+func ReferenceTypeHint(ref string) string {
+	if t, _, found := strings.Cut(ref, "?"); found && IsResourceType(t) {
+		return t
+	}
+	if i := strings.IndexAny(ref, "?#"); i >= 0 {
+		ref = ref[:i]
+	}
+	if i := strings.Index(ref, "/_history/"); i >= 0 {
+		ref = ref[:i]
+	}
+	segs := strings.FieldsFunc(ref, func(r rune) bool { return r == '/' })
+	if len(segs) >= 2 && IsResourceType(segs[len(segs)-2]) {
+		return segs[len(segs)-2]
+	}
+	return ""
 }
 
 // validRefID reports whether s is a FHIR id: 1-64 of A-Z a-z 0-9 - .

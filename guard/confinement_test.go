@@ -647,6 +647,53 @@ func TestConfinement(t *testing.T) {
 			t.Errorf("patient A's Schedule search: %s", body)
 		}
 	})
+	t.Run("a Schedule naming a patient in any spelling is theirs", func(t *testing.T) {
+		s := newFHIRServer(t, confPrincipals)
+		seed(t, s)
+		// The blind attack's reference forms: the loose spellings of a local reference are
+		// read as Patient/pB (pB sees them); a reference that names the Patient type without
+		// resolving here hides the Schedule from every confined caller (fail closed).
+		forms := map[string]struct {
+			ref    string
+			bSees  bool
+			isType bool // {"type":"Patient","identifier":...}
+		}{
+			"rf-rel": {"Patient/pB", true, false}, "rf-ver": {"Patient/pB/_history/1", true, false},
+			"rf-abs": {confBase + "/Patient/pB", true, false}, "rf-lead": {"/Patient/pB", true, false},
+			"rf-trail": {confBase + "/Patient/pB/", true, false}, "rf-dslash": {confBase + "//Patient/pB", true, false},
+			"rf-dot": {confBase + "/./Patient/pB", true, false}, "rf-upper": {"HTTP://PORTICO.TEST/fhir/Patient/pB", true, false},
+			"rf-host":  {"http://localhost:8080/fhir/Patient/pB", false, false},
+			"rf-cond":  {"Patient?identifier=urn:mrn|MRN-B", false, false},
+			"rf-ident": {"", false, true},
+		}
+		for id, f := range forms {
+			actor := `{"reference":"` + f.ref + `"}`
+			if f.isType {
+				actor = `{"type":"Patient","identifier":{"system":"urn:mrn","value":"MRN-B"}}`
+			}
+			if status, body := s.do("system", "PUT", "/Schedule/"+id, `{"resourceType":"Schedule","id":"`+id+`","actor":[`+actor+`]}`); status/100 != 2 {
+				t.Fatalf("PUT %s: %d %s", id, status, body)
+			}
+		}
+		for id, f := range forms {
+			if status, _ := s.do("patient-A", "GET", "/Schedule/"+id, ""); status != 404 {
+				t.Errorf("patient A reads %s (%s): %d, want 404", id, f.ref, status)
+			}
+			want := 404
+			if f.bSees {
+				want = 200
+			}
+			if status, _ := s.do("patient-B-write", "GET", "/Schedule/"+id, ""); status != want {
+				t.Errorf("patient B reads %s (%s): %d, want %d", id, f.ref, status, want)
+			}
+		}
+		_, body := s.do("patient-A", "GET", "/Schedule?_count=100", "")
+		for id := range forms {
+			if strings.Contains(string(body), `"`+id+`"`) {
+				t.Errorf("patient A's Schedule search shows %s", id)
+			}
+		}
+	})
 	t.Run("a Slot is seen only with its Schedule", func(t *testing.T) {
 		s := newFHIRServer(t, confPrincipals)
 		seed(t, s)

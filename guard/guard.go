@@ -290,7 +290,7 @@ func (v *View) visible(ctx context.Context, d policy.Decision, rec store.Record)
 			}
 			continue
 		}
-		if a.Patients == nil || (a.Shared && len(patients) == 0) {
+		if a.Patients == nil || (a.Shared && !policy.NamesPatient(rec.Type, index)) {
 			return true, nil
 		}
 		ok, err := v.anyIn(ctx, a.Patients, patients)
@@ -333,7 +333,7 @@ func (v *View) throughVisible(ctx context.Context, a policy.Alternative, th poli
 		return false, err
 	}
 	patients := policy.PatientsOf(th.Type, id, owner)
-	ok := len(patients) == 0
+	ok := !policy.NamesPatient(th.Type, owner)
 	if !ok {
 		if ok, err = v.anyIn(ctx, a.Patients, patients); err != nil {
 			return false, err

@@ -136,6 +136,22 @@ func PatientParams(typ string) []string {
 	return fhir.PatientCompartmentParams(typ)
 }
 
+// NamesPatient reports whether a resource version's PatientParams refer to a patient in any
+// form: a local Patient/id, or a reference that names the Patient type without resolving to a
+// patient here (another server's URL, an unresolved conditional reference: the index records
+// the type alone, fhir.ReferenceTypeHint). A directory resource that names a patient is not
+// shared, even when PatientsOf finds no patient in it: the search clause ("names no Patient")
+// and the guard's check of one resource read the same entries.
+func NamesPatient(typ string, index []store.IndexEntry) bool {
+	params := PatientParams(typ)
+	for _, e := range index {
+		if e.Kind == store.KindReference && e.RefType == "Patient" && slices.Contains(params, e.Param) {
+			return true
+		}
+	}
+	return false
+}
+
 // PatientsOf lists the patients whose compartment a resource version belongs to: its own id
 // for a Patient, else the patients its PatientParams refer to (sorted, without repeats). It
 // reads the version's index entries (fhir.ExtractIndexBase), so that the policy, the search
