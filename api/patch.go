@@ -98,6 +98,8 @@ func (p jsonPatch) apply(doc fhir.Value, limit int) (fhir.Value, error) {
 			code = "conflict"
 		case errors.Is(err, jsonpatch.ErrTooLarge):
 			code = "too-long"
+		case errors.Is(err, jsonpatch.ErrTooCostly):
+			code = "too-costly"
 		}
 		e := errorf(http.StatusUnprocessableEntity, code, "%s", err.Error())
 		e.Err = err

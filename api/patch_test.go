@@ -114,6 +114,20 @@ func TestPatchCopyBomb(t *testing.T) {
 	many := strings.Repeat(`{"op":"test","path":"/status","value":"final"},`, jsonpatch.MaxOperations+1)
 	r = s.do("PATCH", "/Observation/"+id, "["+strings.TrimSuffix(many, ",")+"]", "Content-Type", patchType)
 	wantOutcome(t, r, http.StatusBadRequest, "")
+
+	// Operations that each copy the whole of a large member and take it away again: the
+	// result stays small, the work does not; bounded by work, not only by the number of
+	// operations (a blind attack's 39 KB patch took 2-3.5 s on a 4 MB resource).
+	big := s.create(`{"resourceType":"Observation","status":"final","code":{"text":"t"},"note":[{"text":"` +
+		strings.Repeat("y", 2<<20) + `"}]}`)
+	pair := `{"op":"copy","from":"/note/0","path":"/note/-"},{"op":"remove","path":"/note/1"},`
+	r = s.do("PATCH", "/Observation/"+big, "["+strings.TrimSuffix(strings.Repeat(pair, 400), ",")+"]", "Content-Type", patchType)
+	wantOutcome(t, r, http.StatusUnprocessableEntity, "too-costly")
+	// One such pair is fine.
+	r = s.do("PATCH", "/Observation/"+big, "["+strings.TrimSuffix(pair, ",")+"]", "Content-Type", patchType)
+	if r.StatusCode != http.StatusOK {
+		t.Errorf("one copy and remove of a large member: %d %s", r.StatusCode, r.Body)
+	}
 }
 
 // fhirPathOp is one operation parameter of a FHIRPath Patch: type, path, further parts.

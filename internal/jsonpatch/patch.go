@@ -14,6 +14,15 @@ var ErrTestFailed = errors.New("jsonpatch: test failed")
 // ApplyLimited (a "copy" doubles what it copies: sixteen of them make a small resource huge).
 var ErrTooLarge = errors.New("jsonpatch: result too large")
 
+// ErrTooCostly: the patch's operations would read or copy more than workFactor times the limit
+// given to ApplyLimited (a thousand "test" operations on the root of a 4 MB resource took
+// seconds).
+var ErrTooCostly = errors.New("jsonpatch: too costly")
+
+// workFactor bounds a limited patch's work: the bytes its operations compare, copy or measure,
+// at most workFactor times the limit on the result.
+const workFactor = 4
+
 // MaxOperations is the most operations a patch document may hold.
 const MaxOperations = 1000
 
@@ -158,6 +167,7 @@ func (p Patch) ApplyLimited(doc fhir.Value, limit int) (fhir.Value, error) {
 	if limit > 0 {
 		total = Size(out)
 	}
+	work := 0
 	for i, op := range p {
 		delta := 0
 		if limit > 0 {
@@ -167,15 +177,26 @@ func (p Patch) ApplyLimited(doc fhir.Value, limit int) (fhir.Value, error) {
 				}
 				return 0
 			}
+			cost := 0 // bytes this operation reads or copies, besides its own value
 			switch op.Op {
 			case "add":
 				delta = Size(op.Value) // an upper bound when it replaces a member
+				cost = delta
 			case "replace":
-				delta = Size(op.Value) - sizeAt(op.Path)
+				old := sizeAt(op.Path)
+				delta, cost = Size(op.Value)-old, Size(op.Value)+old
 			case "copy":
 				delta = sizeAt(op.From)
+				cost = 2 * delta
 			case "remove":
 				delta = -sizeAt(op.Path)
+				cost = -delta
+			case "test":
+				cost = Size(op.Value) // Equal stops within the smaller of the two
+			}
+			if work += cost; work > workFactor*limit {
+				return fhir.Value{}, &ApplyError{Index: i, Op: op.Op, Path: op.Path.String(),
+					Msg: fmt.Sprintf("the operations would compare or copy more than %d bytes", workFactor*limit), Err: ErrTooCostly}
 			}
 			if total+delta > limit {
 				return fhir.Value{}, &ApplyError{Index: i, Op: op.Op, Path: op.Path.String(),
