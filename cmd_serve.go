@@ -50,6 +50,7 @@ func serveFlags() (*flag.FlagSet, *server.Config, *int) {
 	fs.DurationVar(&cfg.ReadTimeout, "read-timeout", cfg.ReadTimeout, "longest time to read a whole request, body included (slower clients are cut off)")
 	fs.DurationVar(&cfg.WriteTimeout, "write-timeout", cfg.WriteTimeout, "longest time from the end of a request's headers to the end of its response")
 	fs.DurationVar(&cfg.IdleTimeout, "idle-timeout", cfg.IdleTimeout, "how long a keep-alive connection may wait for its next request")
+	fs.DurationVar(&cfg.SearchTimeout, "search-timeout", cfg.SearchTimeout, "longest one FHIR search or history page may run before it is stopped and answered 503 too-costly (0: no limit)")
 	fs.StringVar(&cfg.TrustedProxies, "trusted-proxies", cfg.TrustedProxies, "reverse proxies (CIDRs or addresses, comma-separated) whose X-Forwarded-For or Forwarded header gives the client address; empty: the TCP peer is the client")
 	fs.Float64Var(&cfg.RateLimitAddress, "rate-limit-address", cfg.RateLimitAddress, "FHIR API requests per second from one client address, in bursts of twice that (0: no limit); beyond: 429 with Retry-After")
 	fs.Float64Var(&cfg.RateLimitClient, "rate-limit-client", cfg.RateLimitClient, "FHIR API requests per second of one client acting for one user (or one backend service), in bursts of twice that (0: no limit)")

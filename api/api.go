@@ -71,6 +71,10 @@ type Config struct {
 	// serve --auth=none).
 	Policy *policy.Policy
 
+	// SearchTimeout bounds each search and history page (0: none): one still running then is
+	// stopped and answered 503 too-costly (guard.ErrSearchTooLong).
+	SearchTimeout time.Duration
+
 	// CursorKey (CursorKeySize bytes) seals the paging cursors of next links (cursor.go).
 	// Every server sharing a store must use the same key for their links to work on each
 	// other; empty means a random key, good within this process only.
@@ -129,7 +133,8 @@ func New(cfg Config) (*API, error) {
 	}
 	if cfg.Store != nil {
 		var err error
-		a.guard, err = guard.New(guard.Config{Store: cfg.Store, Policy: cfg.Policy, BaseURL: base, Services: services, Logger: cfg.Logger})
+		a.guard, err = guard.New(guard.Config{Store: cfg.Store, Policy: cfg.Policy, BaseURL: base, Services: services, Logger: cfg.Logger,
+			SearchTimeout: cfg.SearchTimeout})
 		if err != nil {
 			errs = append(errs, err)
 		}

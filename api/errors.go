@@ -12,6 +12,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/portico-health/portico/fhir"
+	"github.com/portico-health/portico/guard"
 	"github.com/portico-health/portico/smart"
 	"github.com/portico-health/portico/store"
 )
@@ -107,6 +108,9 @@ func classify(err error) (int, []fhir.Issue, http.Header) {
 		return issue(http.StatusBadRequest, "invalid", "the paging cursor is invalid or has expired")
 	case errors.Is(err, store.ErrUnsupported):
 		return issue(http.StatusBadRequest, "not-supported", "the search is not supported by the store")
+	case errors.Is(err, guard.ErrSearchTooLong):
+		return issue(http.StatusServiceUnavailable, "too-costly",
+			"the search ran longer than the server allows for one search and was stopped: narrow its criteria (fewer values, chains or _has, no _total=accurate)")
 	case errors.Is(err, context.DeadlineExceeded):
 		return issue(http.StatusServiceUnavailable, "timeout", "the request timed out")
 	}

@@ -38,6 +38,8 @@ type options struct {
 	hooks    []api.WriteHook
 	now      func() time.Time
 	policy   *policy.Policy
+	// searchTimeout is api.Config.SearchTimeout.
+	searchTimeout time.Duration
 	// principal, when set, is put in every request's context as the caller.
 	principal func() policy.Principal
 }
@@ -73,6 +75,8 @@ func newServer(t testing.TB, opts ...func(*options)) *server {
 		WriteHooks:   o.hooks,
 		Now:          o.now,
 		Policy:       o.policy,
+
+		SearchTimeout: o.searchTimeout,
 	})
 	if err != nil {
 		t.Fatalf("api.New: %v", err)

@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"time"
 
 	"github.com/portico-health/portico/fhir"
 	"github.com/portico-health/portico/policy"
@@ -36,7 +37,14 @@ type Config struct {
 	// API adds to a client's write (store.Write.Service names one).
 	Services []policy.Principal
 	Logger   *slog.Logger
+	// SearchTimeout bounds each search and history page a view runs (0: no bound): a search
+	// still running then is stopped, and fails with ErrSearchTooLong.
+	SearchTimeout time.Duration
 }
+
+// ErrSearchTooLong: a search or history page ran past Config.SearchTimeout and was stopped.
+// It also matches context.DeadlineExceeded.
+var ErrSearchTooLong = errors.New("guard: the search ran past the server's time limit")
 
 // Source makes the views of one store.
 type Source struct {
@@ -46,6 +54,7 @@ type Source struct {
 	services map[string]policy.Principal
 	log      *slog.Logger
 	reach    reachCache // users' patients resolved to ids (reach.go)
+	timeout  time.Duration
 }
 
 // New returns a Source.
@@ -53,7 +62,11 @@ func New(cfg Config) (*Source, error) {
 	if cfg.Store == nil {
 		return nil, errors.New("guard: Config.Store is required")
 	}
-	s := &Source{store: cfg.Store, policy: cfg.Policy, base: cfg.BaseURL, services: map[string]policy.Principal{}, log: cfg.Logger}
+	if cfg.SearchTimeout < 0 {
+		return nil, errors.New("guard: Config.SearchTimeout must not be negative")
+	}
+	s := &Source{store: cfg.Store, policy: cfg.Policy, base: cfg.BaseURL, services: map[string]policy.Principal{}, log: cfg.Logger,
+		timeout: cfg.SearchTimeout}
 	for _, p := range cfg.Services {
 		if p.Service == "" {
 			return nil, errors.New("guard: a service principal needs a name")
@@ -438,6 +451,20 @@ func (v *View) Purge(ctx context.Context, typ, id string) error {
 		return policy.Deny("purging %s needs unrestricted delete on it", typ)
 	}
 	return v.src.store.Purge(ctx, typ, id)
+}
+
+// bounded runs f (a search or a history page) within the source's time limit.
+func (v *View) bounded(ctx context.Context, f func(ctx context.Context) (store.Page, error)) (store.Page, error) {
+	if v.src.timeout <= 0 {
+		return f(ctx)
+	}
+	inner, cancel := context.WithTimeoutCause(ctx, v.src.timeout, ErrSearchTooLong)
+	defer cancel()
+	page, err := f(inner)
+	if err != nil && ctx.Err() == nil && errors.Is(context.Cause(inner), ErrSearchTooLong) {
+		return store.Page{}, fmt.Errorf("%w (%v): %w", ErrSearchTooLong, v.src.timeout, context.DeadlineExceeded)
+	}
+	return page, err
 }
 
 // Ping implements store.Store.

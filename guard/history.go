@@ -21,6 +21,10 @@ import (
 // only, so hidden versions could only be skipped one by one, at a cost that hidden data would
 // set): they need a decision without restriction on the type, or on every type (403 otherwise).
 func (v *View) History(ctx context.Context, q store.HistoryQuery) (store.Page, error) {
+	return v.bounded(ctx, func(ctx context.Context) (store.Page, error) { return v.history(ctx, q) })
+}
+
+func (v *View) history(ctx context.Context, q store.HistoryQuery) (store.Page, error) {
 	if v.src.policy == nil {
 		return v.src.store.History(ctx, q)
 	}

@@ -15,6 +15,10 @@ import (
 // caller may not search holds nothing. Results are checked again one by one: a result that
 // the store returns against the policy is dropped and logged.
 func (v *View) Search(ctx context.Context, q store.Query) (store.Page, error) {
+	return v.bounded(ctx, func(ctx context.Context) (store.Page, error) { return v.search(ctx, q) })
+}
+
+func (v *View) search(ctx context.Context, q store.Query) (store.Page, error) {
 	if v.src.policy == nil {
 		return v.src.store.Search(ctx, q)
 	}

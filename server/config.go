@@ -80,6 +80,11 @@ type Config struct {
 	// keep-alive connection waits for the next request. 0: the defaults of Defaults.
 	ReadTimeout, WriteTimeout, IdleTimeout time.Duration
 
+	// SearchTimeout bounds each search and history page of the FHIR API (a Bundle's entries and
+	// an _include each count as one): one still running is stopped and answered 503
+	// too-costly. 0: no bound.
+	SearchTimeout time.Duration
+
 	// TrustedProxies lists the reverse proxies (CIDRs or addresses, separated by commas or
 	// spaces) whose X-Forwarded-For or Forwarded header gives the client's address; "" trusts
 	// none, and the TCP peer is the client (clientaddr.Resolver).
@@ -132,6 +137,12 @@ const (
 	defaultReadTimeout  = time.Minute
 	defaultWriteTimeout = 2 * time.Minute
 	defaultIdleTimeout  = 2 * time.Minute
+
+	// defaultSearchTimeout: a patient app's searches take milliseconds, a staff list or a
+	// count over a large store well under a second; a search within every documented cap
+	// that ran tens of seconds (chained :missing criteria with _total and _sort) held a read
+	// connection that long.
+	defaultSearchTimeout = 10 * time.Second
 )
 
 // defaultQuickCheck bounds the start-up integrity check of the embedded store. quick_check
@@ -191,6 +202,7 @@ func Defaults() Config {
 		ReadTimeout:    defaultReadTimeout,
 		WriteTimeout:   defaultWriteTimeout,
 		IdleTimeout:    defaultIdleTimeout,
+		SearchTimeout:  defaultSearchTimeout,
 		AuthRateLimit:  smart.DefaultRateLimit,
 
 		RateLimitAddress:  defaultAddressRateLimit,
@@ -259,7 +271,8 @@ func (c Config) Validate() error {
 	if c.PasswordHashes < 0 || c.PasswordHashes > 64 { // 0: smart's default
 		errs = append(errs, fmt.Errorf("password-hashes: %d: want 1 to 64 (0: the default; each holds 64 MiB while it runs)", c.PasswordHashes))
 	}
-	for name, d := range map[string]time.Duration{"read-timeout": c.ReadTimeout, "write-timeout": c.WriteTimeout, "idle-timeout": c.IdleTimeout} {
+	for name, d := range map[string]time.Duration{"read-timeout": c.ReadTimeout, "write-timeout": c.WriteTimeout, "idle-timeout": c.IdleTimeout,
+		"search-timeout": c.SearchTimeout} {
 		if d < 0 {
 			errs = append(errs, fmt.Errorf("%s: %v: must not be negative", name, d))
 		}

@@ -175,6 +175,7 @@ func (s *Server) buildHandler() error {
 
 		MaxBundleEntries: s.cfg.MaxBundleEntries,
 		AdmitWrites:      limits.admitWrites,
+		SearchTimeout:    s.cfg.SearchTimeout,
 	})
 	if err != nil {
 		return err
