@@ -74,7 +74,7 @@ func (s *Source) resolveReach(ctx context.Context, p policy.Principal) (policy.P
 // maxReachIDs.
 func (s *Source) findReach(ctx context.Context, where []store.Clause) (ids []string, ok bool, err error) {
 	q := store.Query{Types: []string{"Patient"}, Where: where, Count: maxReachIDs + 1}
-	page, err := s.store.Search(ctx, q)
+	page, err := s.store.Search(store.Internal(ctx), q) // every request of the user waits for it
 	if err != nil {
 		return nil, false, err
 	}

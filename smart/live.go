@@ -18,6 +18,7 @@ var errNotLive = errors.New("client or user unknown or disabled")
 // act for the patient (a RelatedPerson deleted or pointed elsewhere, a patient who left the
 // practitioner's organizations), stops all of them. errNotLive, or the store's error.
 func (s *Server) checkLive(ctx context.Context, clientID, userID, patient string) error {
+	ctx = store.Internal(ctx) // every request waits for it: ahead of clients' searches
 	c, err := s.registry.Client(ctx, clientID)
 	switch {
 	case errors.Is(err, ErrUnknownClient):

@@ -184,3 +184,19 @@ type Page struct {
 	Next    string
 	Total   int // number of matches over all pages, when the query asked for it (Query.Total); else -1
 }
+
+type internalKey struct{}
+
+// Internal marks ctx as the server's own bookkeeping (checking that a token's client and user
+// may still act, resolving a user's patients), which every request waits for: a store may run
+// its reads ahead of clients' searches (SQLite: on the pool of reads by id, never behind the
+// costly searches that fill the search pools).
+func Internal(ctx context.Context) context.Context {
+	return context.WithValue(ctx, internalKey{}, true)
+}
+
+// IsInternal reports whether ctx was marked by Internal.
+func IsInternal(ctx context.Context) bool {
+	v, _ := ctx.Value(internalKey{}).(bool)
+	return v
+}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"time"
+
+	"github.com/portico-health/portico/store"
 )
 
 // laneWait is how long a search waits for a connection of the read pool before it takes one
@@ -22,18 +24,26 @@ const laneWait = 20 * time.Millisecond
 // seconds for theirs (BenchmarkReadsBesideCostlySearches; reads by id have their own pool).
 // A lane's slots match its pool's size, so a search that holds a slot finds a connection at
 // once for each of its statements (they run one after another).
+//
+// The server's own searches (store.Internal: a token's user still allowed to act, a user's
+// patients) run on the pool of reads by id, behind no client's search.
 type lanes struct {
-	main, overflow   *stmtCache
-	mainN, overflowN chan struct{}
+	main, overflow, internal *stmtCache
+	mainN, overflowN         chan struct{}
 }
 
-func newLanes(main, overflow *sql.DB, mainConns, overflowConns int) *lanes {
-	return &lanes{main: newStmtCache(main), overflow: newStmtCache(overflow),
+func newLanes(main, overflow, internal *sql.DB, mainConns, overflowConns int) *lanes {
+	return &lanes{main: newStmtCache(main), overflow: newStmtCache(overflow), internal: newStmtCache(internal),
 		mainN: make(chan struct{}, mainConns), overflowN: make(chan struct{}, overflowConns)}
 }
 
+func noRelease() {}
+
 // acquire returns the statements of the pool a search runs on and the release of its slot.
 func (l *lanes) acquire(ctx context.Context) (*stmtCache, func(), error) {
+	if store.IsInternal(ctx) {
+		return l.internal, noRelease, nil
+	}
 	select {
 	case l.mainN <- struct{}{}:
 		return l.main, l.releaseMain, nil
@@ -64,4 +74,5 @@ func (l *lanes) releaseOverflow() { <-l.overflowN }
 func (l *lanes) close() {
 	l.main.close()
 	l.overflow.close()
+	l.internal.close()
 }

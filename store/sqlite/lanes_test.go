@@ -13,7 +13,8 @@ import (
 // TestCostlySearchesLeaveRoom: searches in flight on every read connection (costly ones, that
 // hold them for seconds) do not hold up reads by id, which have their own pool, nor other
 // searches, which take the overflow pool; with both held, reads by id still run and a search
-// waits (here until its context ends). The blind attack's reader-pool starvation probe:
+// waits (here until its context ends), but not the server's own (store.Internal: a token's
+// checks). The blind attack's reader-pool starvation probe:
 // BenchmarkReadsBesideCostlySearches measures the waits.
 func TestCostlySearchesLeaveRoom(t *testing.T) {
 	s := openTest(t, sqlite.Config{Sync: "normal", ReadConns: 2})
@@ -54,6 +55,9 @@ func TestCostlySearchesLeaveRoom(t *testing.T) {
 
 	release = s.HoldSearchSlots(2, 2)
 	within("read with both search pools full", read)
+	within("the server's own search with both search pools full", func(ctx context.Context) error {
+		return searchOK(store.Internal(ctx))
+	})
 	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
 	_, err := s.Search(ctx, search)
 	cancel()

@@ -81,7 +81,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		overflow: openPool(path, readerPragmasMmap(cfg.MmapSize), cfg.ReadConns),
 		point:    openPool(path, pointReaderPragmas(cfg.MmapSize), runtime.GOMAXPROCS(0)), w: w,
 		checkpoints: startCheckpointer(path, cfg.Logger)}
-	s.lanes = newLanes(s.read, s.overflow, cfg.ReadConns, cfg.ReadConns)
+	s.lanes = newLanes(s.read, s.overflow, s.point, cfg.ReadConns, cfg.ReadConns)
 	if err := s.prepare(ctx); err != nil {
 		return nil, errors.Join(err, s.Close())
 	}
