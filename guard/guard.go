@@ -188,10 +188,34 @@ func notVisible(typ, id string) error {
 }
 
 // Read implements store.Store: the current version, when the caller may see it.
+//
+// For a restricted caller the store is first asked for the resource by its id and the
+// policy's clauses (through the search index, as the server's own search: store.Internal). A
+// match is then checked as every read is (checkRead parses it); no match and a live resource
+// at that id is not visible, refused without its body being parsed: a hidden resource of 4 MB
+// took 50 ms more to refuse than an id that never existed.
 func (v *View) Read(ctx context.Context, typ, id string) (store.Record, error) {
 	vis, write, err := v.readDecisions(typ)
 	if err != nil {
 		return store.Record{}, err
+	}
+	if vis.Restricted() && v.src.policy != nil && v.intent == policy.PermRead {
+		byID := store.Clause{Param: "_id", Kind: store.KindToken, Values: []store.Value{{Code: id}}}
+		page, err := v.src.store.Search(store.Internal(ctx), store.Query{Types: []string{typ},
+			Where: append([]store.Clause{byID}, vis.Clauses()...), Count: 1})
+		if err != nil {
+			return store.Record{}, err
+		}
+		if len(page.Records) == 1 && page.Records[0].Body != nil {
+			return v.checkRead(ctx, typ, id, page.Records[0], nil, vis, write)
+		}
+		if len(page.Records) == 0 {
+			rec, err := v.src.store.Read(ctx, typ, id)
+			if err == nil {
+				return store.Record{}, notVisible(typ, id)
+			}
+			return v.checkRead(ctx, typ, id, rec, err, vis, write) // not found, or a tombstone
+		}
 	}
 	rec, err := v.src.store.Read(ctx, typ, id)
 	return v.checkRead(ctx, typ, id, rec, err, vis, write)

@@ -174,7 +174,7 @@ func (s *Store) Ping(ctx context.Context) error {
 	if s.closed.Load() {
 		return errClosed
 	}
-	if err := s.read.PingContext(ctx); err != nil {
+	if err := s.point.PingContext(ctx); err != nil { // the pool no client's search can fill
 		return fmt.Errorf("sqlite: ping: %w: %w", store.ErrUnavailable, err)
 	}
 	return nil
