@@ -159,7 +159,7 @@ func readKeys(ctx context.Context, st store.Store) ([]signingKey, error) {
 }
 
 func (ks *KeySet) reload(ctx context.Context) error {
-	keys, err := readKeys(ctx, ks.st)
+	keys, err := readKeys(store.Internal(ctx), ks.st) // every token check may wait for it
 	if err != nil {
 		return err
 	}
