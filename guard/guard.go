@@ -449,7 +449,8 @@ func (v *View) inSet(ctx context.Context, set *policy.PatientSet, id string) (bo
 		return ok, nil
 	}
 	where := append([]store.Clause{{Param: "_id", Kind: store.KindToken, Values: []store.Value{{Code: id}}}}, set.Where...)
-	page, err := v.src.store.Search(ctx, store.Query{Types: []string{"Patient"}, Where: where, Count: 1})
+	// One patient by id: cheap, and every read of a staff user waits for it (store.Internal).
+	page, err := v.src.store.Search(store.Internal(ctx), store.Query{Types: []string{"Patient"}, Where: where, Count: 1})
 	if err != nil {
 		return false, fmt.Errorf("guard: checking a patient against the caller's reach: %w", err)
 	}
