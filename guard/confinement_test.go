@@ -58,7 +58,12 @@ type fhirServer struct {
 
 func newFHIRServer(t *testing.T, principals map[string]policy.Principal) *fhirServer {
 	t.Helper()
-	st := openConfStore(t)
+	return newFHIRServerOver(t, principals, openConfStore(t))
+}
+
+// newFHIRServerOver is newFHIRServer over store st.
+func newFHIRServerOver(t *testing.T, principals map[string]policy.Principal, st store.Store) *fhirServer {
+	t.Helper()
 	a, err := api.New(api.Config{Store: derived.Wrap(st), BaseURL: confBase, Policy: policy.New(policy.Options{}),
 		Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
@@ -764,6 +769,50 @@ func TestConfinement(t *testing.T) {
 			break
 		}
 		t.Error(d)
+	}
+}
+
+// clientSearchesBlocked is a store whose searches, but the server's own (store.Internal), wait
+// until their context ends: as if costly searches of other callers held every connection.
+type clientSearchesBlocked struct {
+	store.Store
+	blocked *atomic.Bool
+}
+
+func (s clientSearchesBlocked) Search(ctx context.Context, q store.Query) (store.Page, error) {
+	if s.blocked.Load() && !store.IsInternal(ctx) {
+		<-ctx.Done()
+		return store.Page{}, ctx.Err()
+	}
+	return s.Store.Search(ctx, q)
+}
+
+// TestReadsByIDNeedNoClientSearch: a read by id of every kind of caller (patients, carers,
+// Persons, staff whose reach is a list or a clause, system) uses only the server's own searches
+// (store.Internal: its checks run on the pool of reads by id), so that clients' costly searches
+// holding every search connection hold up no read by id (the blind attack's who_is_blocked and
+// minute_stall probes).
+func TestReadsByIDNeedNoClientSearch(t *testing.T) {
+	blocked := &atomic.Bool{}
+	s := newFHIRServerOver(t, confPrincipals, clientSearchesBlocked{openConfStore(t), blocked})
+	seed(t, s)
+	data := dataset(t, s)
+	blocked.Store(true)
+	for who := range confPrincipals {
+		for _, r := range data {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second) // a bound on a hang
+			done := make(chan int, 1)
+			go func() { st, _ := s.do(who, "GET", "/"+r.typ+"/"+r.id, ""); done <- st }()
+			select {
+			case st := <-done:
+				if st >= 500 {
+					t.Errorf("%s reading %s/%s: %d", who, r.typ, r.id, st)
+				}
+			case <-ctx.Done():
+				t.Fatalf("%s reading %s/%s waits for a client search", who, r.typ, r.id)
+			}
+			cancel()
+		}
 	}
 }
 
