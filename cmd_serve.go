@@ -55,7 +55,7 @@ func serveFlags() (*flag.FlagSet, *server.Config, *int) {
 	fs.Float64Var(&cfg.RateLimitAddress, "rate-limit-address", cfg.RateLimitAddress, "FHIR API requests per second from one client address, in bursts of twice that (0: no limit); beyond: 429 with Retry-After")
 	fs.Float64Var(&cfg.RateLimitClient, "rate-limit-client", cfg.RateLimitClient, "FHIR API requests per second of one client acting for one user (or one backend service), in bursts of twice that (0: no limit)")
 	fs.Float64Var(&cfg.RateLimitWrites, "rate-limit-writes", cfg.RateLimitWrites, "FHIR API writes (POST, PUT, PATCH, DELETE) per second of one client acting for one user, in bursts of twice that (0: no limit)")
-	fs.IntVar(&cfg.ClientConcurrency, "client-concurrency", cfg.ClientConcurrency, "FHIR API requests of one client acting for one user in flight at once; more wait up to 5 s for their turn, then 429 (0: no limit; default: half the CPUs, at least 1)")
+	fs.IntVar(&cfg.ClientConcurrency, "client-concurrency", cfg.ClientConcurrency, "FHIR API requests in flight at once of one user (over all their apps) or one backend client; more wait up to 5 s for their turn, then 429 (0: no limit; default: half the CPUs, at least 1)")
 	fs.IntVar(&cfg.MaxBundleEntries, "max-bundle-entries", cfg.MaxBundleEntries, "most entries of a batch or transaction Bundle (more: 413)")
 	fs.StringVar(&cfg.TLSCert, "tls-cert", cfg.TLSCert, "serve HTTPS with this PEM certificate chain (needs --tls-key; both files are read again when they change)")
 	fs.StringVar(&cfg.TLSKey, "tls-key", cfg.TLSKey, "the PEM private key of --tls-cert")

@@ -91,8 +91,9 @@ func (l *apiLimits) byAddress() echo.MiddlewareFunc {
 // nor one integration the portal; and the writes of a client acting for a user (a patient's,
 // a carer's or a clinician's app), which no person needs by the dozen each second. A backend
 // service (client_credentials: no user) writes as fast as its request budget allows, as an
-// import must. It also bounds the requests a principal has in flight (--client-concurrency):
-// the rate alone lets one caller's parallel costly searches take every core. Without
+// import must. It also bounds the requests in flight (--client-concurrency) of one user, over
+// all their apps, or of one backend client: the rate alone lets one caller's parallel costly
+// searches take every core. Without
 // authentication (--auth=none) there is no principal and only the address limit applies.
 func (l *apiLimits) byPrincipal() echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
@@ -114,8 +115,14 @@ func (l *apiLimits) byPrincipal() echo.MiddlewareFunc {
 			if c.Request().Context().Value(slotHeld{}) != nil {
 				return next(c) // a Bundle's search entry: the Bundle holds the slot
 			}
+			// In flight, a user's apps share the user's slots: two apps (or a patient's and
+			// their portal's) would otherwise keep twice the costly searches running.
+			slotKey := key
+			if p.FHIRUser != "" && p.Subject != "" {
+				slotKey = "user\x00" + p.Subject
+			}
 			l.waiting.Add(1)
-			release, ok := l.inFlight.Acquire(c.Request().Context(), key, l.slotWait())
+			release, ok := l.inFlight.Acquire(c.Request().Context(), slotKey, l.slotWait())
 			l.waiting.Add(-1)
 			if !ok {
 				if err := c.Request().Context().Err(); err != nil {

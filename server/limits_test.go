@@ -279,7 +279,11 @@ func TestClientConcurrency(t *testing.T) {
 		}
 		asUser := func(next echo.HandlerFunc) echo.HandlerFunc {
 			return func(c echo.Context) error {
-				p := policy.Principal{ClientID: "app", Subject: c.Request().Header.Get("X-User")}
+				client := c.Request().Header.Get("X-Client")
+				if client == "" {
+					client = "app"
+				}
+				p := policy.Principal{ClientID: client, Subject: c.Request().Header.Get("X-User"), FHIRUser: "Patient/" + c.Request().Header.Get("X-User")}
 				c.SetRequest(c.Request().WithContext(policy.WithPrincipal(c.Request().Context(), p)))
 				return next(c)
 			}
@@ -296,9 +300,12 @@ func TestClientConcurrency(t *testing.T) {
 		}, asUser, l.byPrincipal())
 		srv := httptest.NewServer(e)
 		defer srv.Close()
-		get := func(user string) int {
+		get := func(user string, client ...string) int {
 			req, _ := http.NewRequest(http.MethodGet, srv.URL+"/fhir/Patient", nil)
 			req.Header.Set("X-User", user)
+			if len(client) > 0 {
+				req.Header.Set("X-Client", client[0])
+			}
 			resp, err := http.DefaultClient.Do(req)
 			if err != nil {
 				t.Error(err)
@@ -323,6 +330,10 @@ func TestClientConcurrency(t *testing.T) {
 		}
 		if s := get("bob"); s != http.StatusOK {
 			t.Errorf("bob, while alice's slots are full: %d, want 200", s)
+		}
+		// Alice's second app shares her slots: it waits, and is refused after the wait.
+		if s := get("alice", "app2"); s != http.StatusTooManyRequests {
+			t.Errorf("alice's second app, while her slots are full: %d, want 429", s)
 		}
 		close(release)
 		for range 2 {
