@@ -200,9 +200,8 @@ func (v *View) Read(ctx context.Context, typ, id string) (store.Record, error) {
 		return store.Record{}, err
 	}
 	if vis.Restricted() && v.src.policy != nil && v.intent == policy.PermRead {
-		byID := store.Clause{Param: "_id", Kind: store.KindToken, Values: []store.Value{{Code: id}}}
 		page, err := v.src.store.Search(store.Internal(ctx), store.Query{Types: []string{typ},
-			Where: append([]store.Clause{byID}, vis.Clauses()...), Count: 1})
+			Where: append([]store.Clause{idIs(id)}, vis.Clauses()...), Count: 1})
 		if err != nil {
 			return store.Record{}, err
 		}
@@ -448,7 +447,7 @@ func (v *View) inSet(ctx context.Context, set *policy.PatientSet, id string) (bo
 	if ok, found := v.memo.inSet[k]; found {
 		return ok, nil
 	}
-	where := append([]store.Clause{{Param: "_id", Kind: store.KindToken, Values: []store.Value{{Code: id}}}}, set.Where...)
+	where := append([]store.Clause{idIs(id)}, set.Where...)
 	// One patient by id: cheap, and every read of a staff user waits for it (store.Internal).
 	page, err := v.src.store.Search(store.Internal(ctx), store.Query{Types: []string{"Patient"}, Where: where, Count: 1})
 	if err != nil {
@@ -457,6 +456,11 @@ func (v *View) inSet(ctx context.Context, set *policy.PatientSet, id string) (bo
 	ok := len(page.Records) > 0
 	v.memo.inSet[k] = ok
 	return ok, nil
+}
+
+// idIs is the clause "_id = id".
+func idIs(id string) store.Clause {
+	return store.Clause{Param: "_id", Kind: store.KindToken, Values: []store.Value{{Code: id}}}
 }
 
 // index extracts a stored version's index entries, as the API did when it wrote it.
