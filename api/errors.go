@@ -108,6 +108,10 @@ func classify(err error) (int, []fhir.Issue, http.Header) {
 		return issue(http.StatusBadRequest, "invalid", "the paging cursor is invalid or has expired")
 	case errors.Is(err, store.ErrUnsupported):
 		return issue(http.StatusBadRequest, "not-supported", "the search is not supported by the store")
+	case errors.Is(err, store.ErrYielded):
+		return http.StatusServiceUnavailable, []fhir.Issue{{Severity: "error", Code: "too-costly",
+				Diagnostics: "every search connection was busy and this search, long and from a caller that had used the server far more than the others waiting, was stopped to let theirs run: retry, or narrow its criteria"}},
+			http.Header{"Retry-After": {"2"}}
 	case errors.Is(err, guard.ErrSearchTooLong):
 		return issue(http.StatusServiceUnavailable, "too-costly",
 			"the search ran longer than the server allows for one search and was stopped: narrow its criteria (fewer values, chains or _has, no _total=accurate)")

@@ -24,6 +24,14 @@ func (f *faultyStore) Write(ctx context.Context, w ...store.Write) error {
 	return f.err
 }
 
+// yieldingStore's searches are stopped for others' (store.ErrYielded), as a long search is on
+// a busy SQLite store.
+type yieldingStore struct{ store.Store }
+
+func (y yieldingStore) Search(ctx context.Context, q store.Query) (store.Page, error) {
+	return store.Page{}, fmt.Errorf("sqlite: search: %w: interrupted", store.ErrYielded)
+}
+
 // TestErrors checks every error status: an OperationOutcome with the status, and nothing
 // written.
 func TestErrors(t *testing.T) {
@@ -151,6 +159,16 @@ func TestStoreErrors(t *testing.T) {
 			}
 		})
 	}
+	t.Run("a search that yielded", func(t *testing.T) {
+		s := newServer(t, func(o *options) {
+			o.wrap = func(st store.Store) store.Store { return yieldingStore{st} }
+		})
+		r := s.do("GET", "/Patient?name=x", "")
+		wantOutcome(t, r, http.StatusServiceUnavailable, "too-costly")
+		if r.Header.Get("Retry-After") == "" {
+			t.Error("no Retry-After")
+		}
+	})
 	t.Run("closed store", func(t *testing.T) {
 		s := newServer(t)
 		id := s.create(patientJSON)

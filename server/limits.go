@@ -16,6 +16,7 @@ import (
 	"github.com/portico-health/portico/internal/clientaddr"
 	"github.com/portico-health/portico/internal/ratelimit"
 	"github.com/portico-health/portico/policy"
+	"github.com/portico-health/portico/store"
 )
 
 // The FHIR API's default rate limits (docs/operations.md, "Rate limits"): generous for an app
@@ -93,7 +94,8 @@ func (l *apiLimits) byAddress() echo.MiddlewareFunc {
 // service (client_credentials: no user) writes as fast as its request budget allows, as an
 // import must. It also bounds the requests in flight (--client-concurrency) of one user, over
 // all their apps, or of one backend client: the rate alone lets one caller's parallel costly
-// searches take every core. Without
+// searches take every core. The same key names the caller to the store (store.WithCaller), which
+// stops the long searches of the caller that used it most when others wait. Without
 // authentication (--auth=none) there is no principal and only the address limit applies.
 func (l *apiLimits) byPrincipal() echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
@@ -131,7 +133,8 @@ func (l *apiLimits) byPrincipal() echo.MiddlewareFunc {
 				return throttledConcurrency(l.inFlight.Max())
 			}
 			defer release()
-			c.SetRequest(c.Request().WithContext(context.WithValue(c.Request().Context(), slotHeld{}, true)))
+			ctx := context.WithValue(c.Request().Context(), slotHeld{}, true)
+			c.SetRequest(c.Request().WithContext(store.WithCaller(ctx, slotKey)))
 			return next(c)
 		}
 	}

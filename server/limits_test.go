@@ -17,6 +17,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/portico-health/portico/api"
 	"github.com/portico-health/portico/policy"
+	"github.com/portico-health/portico/store"
 )
 
 // TestAPIRateLimits: the FHIR API's limits per client address (before authentication, the
@@ -288,7 +289,9 @@ func TestClientConcurrency(t *testing.T) {
 				return next(c)
 			}
 		}
+		var callers sync.Map // X-User/X-Client → the caller the store is told
 		e.GET("/fhir/Patient", func(c echo.Context) error {
+			callers.Store(c.Request().Header.Get("X-User")+"/"+c.Request().Header.Get("X-Client"), store.CallerOf(c.Request().Context()))
 			n := inFlight.Add(1)
 			defer inFlight.Add(-1)
 			for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
@@ -346,6 +349,17 @@ func TestClientConcurrency(t *testing.T) {
 		}
 		if get("alice") != http.StatusOK {
 			t.Error("alice after her requests ended: refused")
+		}
+		// The store shares its search connections by the same caller (store.WithCaller):
+		// one for alice over her apps, another for bob.
+		if get("alice", "app2") != http.StatusOK {
+			t.Error("alice's second app after her requests ended: refused")
+		}
+		a1, _ := callers.Load("alice/")
+		a2, _ := callers.Load("alice/app2")
+		b, _ := callers.Load("bob/")
+		if a1 == "" || a1 != a2 || a1 == b || b == "" {
+			t.Errorf("callers told to the store: alice %q, alice's second app %q, bob %q: want alice's the same, bob's another", a1, a2, b)
 		}
 	})
 

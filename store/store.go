@@ -71,6 +71,9 @@ var (
 	ErrUnavailable     = errors.New("store: backend unavailable")
 	ErrTooLarge        = errors.New("store: resource too large for the backend")
 	ErrInvalidCursor   = errors.New("store: invalid cursor") // a client-supplied cursor was damaged: HTTP 400
+	// ErrYielded: a long search was stopped so that searches waiting behind it could run (its
+	// caller had used the store far more than theirs, and every search connection was held).
+	ErrYielded = errors.New("store: the search was stopped to let other callers' searches run")
 )
 
 // ExistsError is returned by Write when a conditional create (Write.IfNoneExist) matched.
@@ -193,6 +196,22 @@ type internalKey struct{}
 // costly searches that fill the search pools).
 func Internal(ctx context.Context) context.Context {
 	return context.WithValue(ctx, internalKey{}, true)
+}
+
+type callerKey struct{}
+
+// WithCaller names who a search runs for (a user over all their apps, or a backend client),
+// so that a store sharing a few connections among many callers can share them fairly: when
+// every connection is held, the searches of the caller that used the most time yield to the
+// others' (SQLite: lanes.go). Searches without a caller share one anonymous name.
+func WithCaller(ctx context.Context, caller string) context.Context {
+	return context.WithValue(ctx, callerKey{}, caller)
+}
+
+// CallerOf returns the name WithCaller put in ctx, or "".
+func CallerOf(ctx context.Context) string {
+	v, _ := ctx.Value(callerKey{}).(string)
+	return v
 }
 
 // IsInternal reports whether ctx was marked by Internal.

@@ -1,6 +1,9 @@
 package sqlite
 
-import "strings"
+import (
+	"strings"
+	"time"
+)
 
 // SchemaText identifies the schema for benchmark caches: a database built by one schema is
 // not reused by another.
@@ -24,3 +27,7 @@ func (s *Store) HoldSearchSlots(n, m int) (release func()) {
 		}
 	}
 }
+
+// SetLaneClock replaces the clock by which the lanes judge how long searches ran and how much
+// each caller used (before any search runs).
+func (s *Store) SetLaneClock(now func() time.Time) { s.lanes.now = now }

@@ -30,11 +30,16 @@ func (s *Store) History(ctx context.Context, q store.HistoryQuery) (store.Page, 
 	}
 
 	query, args := historySQL(q, pos)
-	db, release, err := s.lanes.acquire(ctx)
+	db, runCtx, release, err := s.lanes.acquire(ctx)
 	if err != nil {
 		return store.Page{}, wrap(ctx, "history", err)
 	}
 	defer release()
+	page, err := history(runCtx, db, q, query, args)
+	return page, yielded(ctx, runCtx, err)
+}
+
+func history(ctx context.Context, db *stmtCache, q store.HistoryQuery, query string, args []any) (store.Page, error) {
 	rows, err := db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return store.Page{}, wrap(ctx, "history", err)

@@ -3,6 +3,9 @@ package sqlite_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -66,4 +69,81 @@ func TestCostlySearchesLeaveRoom(t *testing.T) {
 	}
 	release()
 	within("search once the slots are free", searchOK)
+}
+
+// TestLongSearchesYield: with every search connection held by one caller's long searches (a
+// chained :contains over every Observation, as in the blind attack), another caller's short
+// search does not wait for them to end: the longest is stopped, answered store.ErrYielded, and
+// the short search runs. The lanes' clock runs ahead once the long searches started, so that
+// they count as long on any machine.
+func TestLongSearchesYield(t *testing.T) {
+	s := openTest(t, sqlite.Config{Sync: "normal", ReadConns: 1})
+	defer s.Close()
+	var skew atomic.Int64
+	s.SetLaneClock(func() time.Time { return time.Now().Add(time.Duration(skew.Load())) })
+	const patients, perPatient = 2000, 10
+	var writes []store.Write
+	for i := range patients {
+		writes = append(writes, store.Write{Op: store.OpCreate, Type: "Patient", ID: fmt.Sprintf("p%d", i), Version: 1,
+			LastUpdated: time.Now(), Body: []byte(`{"resourceType":"Patient"}`),
+			Index: []store.IndexEntry{{Param: "name", Kind: store.KindString, Text: fmt.Sprintf("smith%d", i)}}})
+		for j := range perPatient {
+			writes = append(writes, store.Write{Op: store.OpCreate, Type: "Observation", ID: fmt.Sprintf("o%d-%d", i, j), Version: 1,
+				LastUpdated: time.Now(), Body: []byte(`{"resourceType":"Observation"}`),
+				Index: []store.IndexEntry{{Param: "patient", Kind: store.KindReference, RefType: "Patient", RefID: fmt.Sprintf("p%d", i)}}})
+		}
+	}
+	if err := s.Write(t.Context(), writes...); err != nil {
+		t.Fatal(err)
+	}
+	var names []store.Value
+	for i := range 100 {
+		names = append(names, store.Value{Text: fmt.Sprintf("q%02dz", i)})
+	}
+	long := store.Query{Types: []string{"Observation"}, Count: 20, Total: true, Where: []store.Clause{{
+		Param: "patient", Kind: store.KindReference, Chain: &store.Query{Types: []string{"Patient"},
+			Where: []store.Clause{{Param: "name", Kind: store.KindString, Modifier: store.ModContains, Values: names}}}}}}
+	started := time.Now()
+	if _, err := s.Search(t.Context(), long); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("one long search alone: %v", time.Since(started))
+
+	// Mallory keeps both connections searching until the test ends.
+	mallory := store.WithCaller(t.Context(), "mallory")
+	stop := make(chan struct{})
+	var yields atomic.Int64
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				_, err := s.Search(mallory, long)
+				switch {
+				case errors.Is(err, store.ErrYielded):
+					yields.Add(1)
+				case err != nil:
+					t.Errorf("mallory's search: %v", err)
+					return
+				}
+			}
+		})
+	}
+	time.Sleep(20 * time.Millisecond)
+	skew.Store(int64(time.Hour))                                                          // mallory's searches have now run long, and mallory used the store for hours
+	ctx, cancel := context.WithTimeout(store.WithCaller(t.Context(), "bob"), time.Minute) // a bound, not a measure
+	defer cancel()
+	page, err := s.Search(ctx, store.Query{Types: []string{"Patient"}, Count: 1, Where: []store.Clause{{Param: "_id", Kind: store.KindToken, Values: []store.Value{{Code: "p7"}}}}})
+	close(stop)
+	wg.Wait()
+	if err != nil || len(page.Records) != 1 {
+		t.Fatalf("bob's search beside mallory's: %d records, %v", len(page.Records), err)
+	}
+	if yields.Load() == 0 {
+		t.Errorf("no search of mallory's yielded: bob's search waited for one to end")
+	}
 }

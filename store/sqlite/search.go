@@ -37,12 +37,13 @@ func (s *Store) Search(ctx context.Context, q store.Query) (store.Page, error) {
 	if s.closed.Load() {
 		return store.Page{}, errClosed
 	}
-	db, release, err := s.lanes.acquire(ctx)
+	db, runCtx, release, err := s.lanes.acquire(ctx)
 	if err != nil {
 		return store.Page{}, wrap(ctx, "search", err)
 	}
 	defer release()
-	return search(ctx, db, q)
+	page, err := search(runCtx, db, q)
+	return page, yielded(ctx, runCtx, err)
 }
 
 // traceSQL sees every search statement before it runs; TestQueryPlans explains them.

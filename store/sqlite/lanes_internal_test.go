@@ -1,0 +1,102 @@
+package sqlite
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/portico-health/portico/store"
+)
+
+// TestWhoYields is the rule of askToYield, case by case: which search in flight (caller, how
+// long it has run, its caller's past use) is stopped for a waiting caller, if any.
+func TestWhoYields(t *testing.T) {
+	t0 := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	type running struct {
+		caller  string
+		ran     time.Duration
+		yielded bool
+	}
+	for _, tc := range []struct {
+		name    string
+		used    map[string]usage
+		running []running
+		waiter  string
+		want    int // index in running of the search stopped, -1 for none
+	}{
+		{name: "a newcomer stops the longest search of the caller that used most",
+			running: []running{{caller: "m", ran: 2 * time.Second}, {caller: "m", ran: 3 * time.Second}, {caller: "n", ran: 1500 * time.Millisecond}},
+			waiter:  "bob", want: 1},
+		{name: "the caller that used most yields before the longest search",
+			used:    map[string]usage{"m": {secs: 30, at: t0}},
+			running: []running{{caller: "m", ran: 1200 * time.Millisecond}, {caller: "n", ran: 4 * time.Second}},
+			waiter:  "bob", want: 0},
+		{name: "no search stops before it ran yieldMinRun",
+			running: []running{{caller: "m", ran: 900 * time.Millisecond}, {caller: "n", ran: 900 * time.Millisecond}},
+			waiter:  "bob", want: -1},
+		{name: "callers of like use queue (a clinic's slow worklists)",
+			used:    map[string]usage{"c1": {secs: 6, at: t0}, "c2": {secs: 6, at: t0}, "c3": {secs: 6, at: t0}},
+			running: []running{{caller: "c1", ran: 3 * time.Second}, {caller: "c2", ran: 3 * time.Second}},
+			waiter:  "c3", want: -1},
+		{name: "a caller does not stop its own search",
+			running: []running{{caller: "m", ran: 5 * time.Second}},
+			waiter:  "m", want: -1},
+		{name: "one at a time: while a stopped search gives its slot back, nothing else is stopped",
+			running: []running{{caller: "m", ran: 5 * time.Second, yielded: true}, {caller: "n", ran: 5 * time.Second}},
+			waiter:  "bob", want: -1},
+		{name: "use long past is forgotten",
+			used:    map[string]usage{"bob": {secs: 100, at: t0.Add(-time.Hour)}},
+			running: []running{{caller: "m", ran: 2 * time.Second}},
+			waiter:  "bob", want: 0},
+		{name: "recent use counts",
+			used:    map[string]usage{"bob": {secs: 5, at: t0}},
+			running: []running{{caller: "m", ran: 2 * time.Second}},
+			waiter:  "bob", want: -1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l := newLanes(nil, nil, nil, 1, 1)
+			l.now = func() time.Time { return t0 }
+			for c, u := range tc.used {
+				l.used[c] = u
+			}
+			var ctxs []context.Context
+			var runs []*searchRun
+			for _, r := range tc.running {
+				ctx, stop := context.WithCancelCause(t.Context())
+				defer stop(nil)
+				sr := &searchRun{caller: r.caller, start: t0.Add(-r.ran), stop: stop, yielded: r.yielded}
+				l.running[sr] = struct{}{}
+				ctxs, runs = append(ctxs, ctx), append(runs, sr)
+			}
+			l.askToYield(tc.waiter)
+			for i, ctx := range ctxs {
+				stopped := errors.Is(context.Cause(ctx), store.ErrYielded)
+				if stopped != (i == tc.want) {
+					t.Errorf("search %d (%s, ran %v): stopped %v, want %v", i, runs[i].caller, tc.running[i].ran, stopped, i == tc.want)
+				}
+			}
+		})
+	}
+}
+
+// TestUsageDecays: a caller's use halves every usageHalfLife, and finish adds a search's time.
+func TestUsageDecays(t *testing.T) {
+	t0 := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	now := t0
+	l := newLanes(nil, nil, nil, 1, 1)
+	l.now = func() time.Time { return now }
+	r := &searchRun{caller: "m", start: t0, stop: func(error) {}}
+	l.running[r] = struct{}{}
+	now = t0.Add(4 * time.Second)
+	l.finish(r)
+	if got := l.used["m"].asOf(now); got != 4 {
+		t.Errorf("after one 4 s search: %v s, want 4", got)
+	}
+	if got := l.used["m"].asOf(now.Add(usageHalfLife)); got != 2 {
+		t.Errorf("a half-life later: %v s, want 2", got)
+	}
+	if len(l.running) != 0 {
+		t.Errorf("finish left the search running")
+	}
+}
