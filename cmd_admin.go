@@ -471,5 +471,5 @@ func adminCommands() []adminCmd {
 				return printJSON(aio.stdout, map[string]string{"kid": kid})
 			}},
 	}
-	return append(cmds, backupCommands()...)
+	return append(append(cmds, backupCommands()...), reindexCommand())
 }

@@ -11,9 +11,12 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/portico-health/portico/server"
 	"github.com/portico-health/portico/smart"
+	"github.com/portico-health/portico/store"
+	"github.com/portico-health/portico/store/sqlite"
 )
 
 func runAdminTest(t *testing.T, dir string, args ...string) (int, string, string) {
@@ -270,5 +273,70 @@ func TestAdminBackupRestore(t *testing.T) {
 	}
 	if code, _, stderr := runAdminTest(t, dir, "backup"); code != 2 || !strings.Contains(stderr, "--out is required") {
 		t.Errorf("backup without --out: %d %s", code, stderr)
+	}
+}
+
+// TestAdminReindex: data indexed by an older build (here: a Schedule whose actor, spelled
+// "<base>//Patient/p1", was indexed as a remote URL, and a Patient without its name entries)
+// answers searches as new data does once `portico admin reindex` ran; the authorization
+// server's records and deleted resources are left alone.
+func TestAdminReindex(t *testing.T) {
+	dir := t.TempDir()
+	if code, _, stderr := runAdminTest(t, dir, "keys", "rotate"); code != 0 {
+		t.Fatalf("keys rotate: %d %s", code, stderr)
+	}
+	const base = "https://portal.example/fhir"
+	st, err := sqlite.Open(t.Context(), sqlite.Config{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC()
+	err = st.Write(t.Context(),
+		store.Write{Op: store.OpCreate, Type: "Schedule", ID: "s1", Version: 1, LastUpdated: now,
+			Body:  []byte(`{"resourceType":"Schedule","id":"s1","actor":[{"reference":"` + base + `//Patient/p1"}]}`),
+			Index: []store.IndexEntry{{Param: "actor", Kind: store.KindReference, RefURL: base + "//Patient/p1"}}},
+		store.Write{Op: store.OpCreate, Type: "Patient", ID: "p1", Version: 1, LastUpdated: now,
+			Body: []byte(`{"resourceType":"Patient","id":"p1","name":[{"family":"Quintero"}]}`)},
+		store.Write{Op: store.OpCreate, Type: "Patient", ID: "gone", Version: 1, LastUpdated: now,
+			Body: []byte(`{"resourceType":"Patient","id":"gone"}`)})
+	if err == nil {
+		err = st.Write(t.Context(), store.Write{Op: store.OpDelete, Type: "Patient", ID: "gone", Version: 2, LastUpdated: now})
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	if code, _, stderr := runAdminTest(t, dir, "reindex"); code != 2 || !strings.Contains(stderr, "--base-url is required") {
+		t.Errorf("reindex without --base-url: %d %s", code, stderr)
+	}
+	code, stdout, stderr := runAdminTest(t, dir, "reindex", "--base-url", base)
+	var stats server.ReindexStats
+	if err := json.Unmarshal([]byte(stdout), &stats); code != 0 || err != nil {
+		t.Fatalf("reindex: %d %s %s", code, stdout, stderr)
+	}
+	if stats != (server.ReindexStats{Reindexed: 2}) {
+		t.Errorf("reindex: %+v, want the Schedule and the live Patient", stats)
+	}
+
+	st, err = sqlite.Open(t.Context(), sqlite.Config{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	for _, q := range []store.Query{
+		{Types: []string{"Schedule"}, Where: []store.Clause{{Param: "actor", Kind: store.KindReference, Values: []store.Value{{RefType: "Patient", RefID: "p1"}}}}},
+		{Types: []string{"Patient"}, Where: []store.Clause{{Param: "family", Kind: store.KindString, Values: []store.Value{{Text: "quintero"}}}}},
+	} {
+		q.Count = 10
+		page, err := st.Search(t.Context(), q)
+		if err != nil || len(page.Records) != 1 {
+			t.Errorf("%s?%s after reindex: %d matches, %v; want 1", q.Types[0], q.Where[0].Param, len(page.Records), err)
+		}
+	}
+	if rec, err := st.Read(t.Context(), "Schedule", "s1"); err != nil || rec.Version != 1 {
+		t.Errorf("the Schedule after reindex: version %d, %v: want version 1 (no version written)", rec.Version, err)
 	}
 }

@@ -127,6 +127,16 @@ type Capabilities struct {
 	Transactions bool
 }
 
+// Reindexer is a backend that can replace the search index of a resource's current version
+// without writing a version: `portico admin reindex`, after the server's indexing changed
+// (data written before keeps the entries of its day until then).
+type Reindexer interface {
+	// Reindex replaces the index entries of typ/id's current version, which must be version
+	// and not deleted; otherwise it changes nothing and returns ErrVersionConflict (a write
+	// since then indexed the resource anew).
+	Reindex(ctx context.Context, typ, id string, version int64, index []IndexEntry) error
+}
+
 // Capable is a Store that reports its capabilities; wrappers report their backend's.
 type Capable interface {
 	Capabilities() Capabilities

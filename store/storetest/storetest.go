@@ -28,6 +28,7 @@ func RunTests(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Concurrency", concurrencyTests},
 		{"Lifecycle", lifecycleTests},
 		{"Purge", purgeTests},
+		{"Reindex", reindexTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
