@@ -96,6 +96,7 @@ type API struct {
 	hooks        []WriteHook
 	admitWrites  func(ctx context.Context, writes int) error
 	cursors      *cursorSeal
+	bundleBudget time.Duration // the search time of one Bundle's entries together (0: none)
 }
 
 // New checks cfg and returns the API; it reports every configuration problem at once.
@@ -122,6 +123,7 @@ func New(cfg Config) (*API, error) {
 		maxCount:     cfg.MaxCount,
 		now:          cfg.Now,
 		hooks:        cfg.WriteHooks,
+		bundleBudget: bundleSearchBudget * cfg.SearchTimeout,
 	}
 	var services []policy.Principal
 	for i, h := range cfg.WriteHooks {

@@ -12,6 +12,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/portico-health/portico/fhir"
+	"github.com/portico-health/portico/guard"
 	"github.com/portico-health/portico/internal/reqlog"
 	"github.com/portico-health/portico/store"
 )
@@ -22,6 +23,12 @@ import (
 // DefaultMaxBundleEntries caps the entries of a batch or transaction Bundle when
 // Config.MaxBundleEntries is zero; more is HTTP 413.
 const DefaultMaxBundleEntries = 1000
+
+// bundleSearchBudget: a Bundle's search and history entries together run at most this many
+// times --search-timeout (30 s by default); entries past it answer 503 too-costly. Each is
+// within the limit of one search, but a thousand of them, seconds each, kept a core busy for
+// twenty minutes (blind attack, round 6).
+const bundleSearchBudget = 3
 
 // bundle is POST [base].
 func (a *API) bundle(c echo.Context) error {
@@ -56,6 +63,9 @@ func (a *API) bundle(c echo.Context) error {
 		}
 	}
 	b.sub = subRequester{e: c.Echo(), prefix: strings.TrimSuffix(c.Path(), "/"), header: c.Request().Header, remote: c.Request().RemoteAddr}
+	if a.bundleBudget > 0 {
+		ctx = guard.WithSearchBudget(ctx, a.bundleBudget)
+	}
 	v, err := a.view(ctx)
 	if err != nil {
 		return err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -46,5 +47,42 @@ func TestSearchTimeout(t *testing.T) {
 		if !strings.Contains(string(r.Body), want) {
 			t.Errorf("batch answer lacks %s: %s", want, r.Body)
 		}
+	}
+}
+
+// countedEndless counts the searches that reached the store.
+type countedEndless struct {
+	store.Store
+	n *atomic.Int32
+}
+
+func (s countedEndless) Search(ctx context.Context, q store.Query) (store.Page, error) {
+	s.n.Add(1)
+	<-ctx.Done()
+	return store.Page{}, ctx.Err()
+}
+
+// TestBundleSearchBudget: a Bundle's search entries together run at most three times the
+// limit of one search; past it, each further entry answers 503 too-costly without reaching the
+// store. A thousand entries, each within the limit, once kept a core busy for twenty minutes.
+func TestBundleSearchBudget(t *testing.T) {
+	var n atomic.Int32
+	s := newServer(t, func(o *options) {
+		o.searchTimeout = 50 * time.Millisecond
+		o.wrap = func(st store.Store) store.Store { return countedEndless{st, &n} }
+	})
+	var entries []string
+	for range 20 {
+		entries = append(entries, `{"request":{"method":"GET","url":"Patient?family=Lee"}}`)
+	}
+	r := s.do("POST", "", `{"resourceType":"Bundle","type":"batch","entry":[`+strings.Join(entries, ",")+`]}`)
+	if r.StatusCode != http.StatusOK {
+		t.Fatalf("batch: %d %s", r.StatusCode, r.Body)
+	}
+	if got := strings.Count(string(r.Body), `"status":"503`); got != 20 {
+		t.Errorf("%d of 20 entries answered 503, want all", got)
+	}
+	if got := n.Load(); got > 4 {
+		t.Errorf("%d searches reached the store, want at most 4 (150 ms of budget, 50 ms each)", got)
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/portico-health/portico/fhir"
@@ -482,18 +483,61 @@ func (v *View) Purge(ctx context.Context, typ, id string) error {
 	return v.src.store.Purge(ctx, typ, id)
 }
 
-// bounded runs f (a search or a history page) within the source's time limit.
+// bounded runs f (a search or a history page) within the source's time limit, and within
+// what is left of the request's search budget (WithSearchBudget), if it has one.
 func (v *View) bounded(ctx context.Context, f func(ctx context.Context) (store.Page, error)) (store.Page, error) {
-	if v.src.timeout <= 0 {
+	limit := v.src.timeout
+	b, _ := ctx.Value(budgetKey{}).(*searchBudget)
+	if b != nil {
+		left := b.left()
+		if left <= 0 {
+			return store.Page{}, fmt.Errorf("%w: the request's searches together ran %v: %w", ErrSearchTooLong, b.total, context.DeadlineExceeded)
+		}
+		if limit <= 0 || left < limit {
+			limit = left
+		}
+		start := time.Now()
+		defer func() { b.spend(time.Since(start)) }()
+	}
+	if limit <= 0 {
 		return f(ctx)
 	}
-	inner, cancel := context.WithTimeoutCause(ctx, v.src.timeout, ErrSearchTooLong)
+	inner, cancel := context.WithTimeoutCause(ctx, limit, ErrSearchTooLong)
 	defer cancel()
 	page, err := f(inner)
 	if err != nil && ctx.Err() == nil && errors.Is(context.Cause(inner), ErrSearchTooLong) {
-		return store.Page{}, fmt.Errorf("%w (%v): %w", ErrSearchTooLong, v.src.timeout, context.DeadlineExceeded)
+		return store.Page{}, fmt.Errorf("%w (%v): %w", ErrSearchTooLong, limit, context.DeadlineExceeded)
 	}
 	return page, err
+}
+
+type budgetKey struct{}
+
+// searchBudget is the search time a request may still spend over all its searches.
+type searchBudget struct {
+	total time.Duration
+	mu    sync.Mutex
+	spent time.Duration
+}
+
+func (b *searchBudget) left() time.Duration {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.total - b.spent
+}
+
+func (b *searchBudget) spend(d time.Duration) {
+	b.mu.Lock()
+	b.spent += d
+	b.mu.Unlock()
+}
+
+// WithSearchBudget bounds the time all the searches and history pages run through views with
+// ctx may take together (each still within Config.SearchTimeout): a Bundle of a thousand search
+// entries, each within the limit, would otherwise keep a core busy for many minutes. Once it is
+// spent, each further search fails at once with ErrSearchTooLong.
+func WithSearchBudget(ctx context.Context, total time.Duration) context.Context {
+	return context.WithValue(ctx, budgetKey{}, &searchBudget{total: total})
 }
 
 // Ping implements store.Store.

@@ -12,19 +12,17 @@ var SchemaText = strings.Join(schema, "\n")
 // HoldSearchSlots takes n slots of the read pool's lane and m of the overflow's, as searches
 // in flight would; release gives them back.
 func (s *Store) HoldSearchSlots(n, m int) (release func()) {
-	for range n {
-		s.lanes.mainN <- struct{}{}
-	}
-	for range m {
-		s.lanes.overflowN <- struct{}{}
-	}
+	l := s.lanes
+	l.mu.Lock()
+	l.free[readPool] -= n
+	l.free[overflowPool] -= m
+	l.mu.Unlock()
 	return func() {
-		for range n {
-			<-s.lanes.mainN
-		}
-		for range m {
-			<-s.lanes.overflowN
-		}
+		l.mu.Lock()
+		l.free[readPool] += n
+		l.free[overflowPool] += m
+		l.dispatch()
+		l.mu.Unlock()
 	}
 }
 

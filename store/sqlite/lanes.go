@@ -6,50 +6,64 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/portico-health/portico/store"
 )
 
-// laneWait is how long a search waits for a connection of the read pool before it takes one
+// laneWait is how long a search waits for a connection of the read pool before it may take one
 // of the overflow pool. Short searches on a busy server wait less than this (a queue of 16
 // searches of half a millisecond on two connections is about 4 ms), so they keep to the read
 // pool, sized to the cores; a search that finds every connection held that long is waiting
 // behind costly searches, and runs beside them instead.
 const laneWait = 20 * time.Millisecond
 
-// lanes spreads searches and history over two pools of read connections: the read pool
-// (Config.ReadConns, the cores by default, where short searches run fastest: more connections
-// than cores cost ~15% of the searches per second, BenchmarkSearchParallel) and an overflow
-// pool of as many again, used only by a search that waited laneWait. Without it, a few
-// callers each keeping one costly search in flight (a chained :contains over every
-// Observation, seconds long) held every connection, and everyone else's searches waited
-// seconds for theirs (BenchmarkReadsBesideCostlySearches; reads by id have their own pool).
-// A lane's slots match its pool's size, so a search that holds a slot finds a connection at
-// once for each of its statements (they run one after another).
+// lanes shares the connections of searches and history pages among callers.
+//
+// Two pools: the read pool (Config.ReadConns, the cores by default, where short searches run
+// fastest: more connections than cores cost ~15% of the searches per second,
+// BenchmarkSearchParallel) and an overflow pool of as many again, which a search may take once
+// it waited laneWait. Without it, a few callers each keeping one costly search in flight (a
+// chained :contains over every Observation, seconds long) held every connection, and
+// everyone else's searches waited seconds for theirs (BenchmarkReadsBesideCostlySearches;
+// reads by id have their own pool). A slot of a lane is a connection of its pool, so a search
+// that holds one finds a connection at once for each of its statements.
+//
+// Waiting searches are not served in the order they came but by their caller's use of the
+// store (store.WithCaller; the search time of the last minutes, decaying, and that of their
+// searches in flight): a freed slot goes to the caller that used the store least, so that a
+// few callers looping costly searches queue behind everyone else instead of taking every slot
+// that frees. And when every slot is held by a long search, a search that waited yieldWait asks
+// one to yield (askToYield).
 //
 // The server's own searches (store.Internal: a token's user still allowed to act, a user's
 // patients) run on the pool of reads by id, behind no client's search.
 type lanes struct {
 	main, overflow, internal *stmtCache
-	mainN, overflowN         chan struct{}
 
 	mu        sync.Mutex
-	running   map[*searchRun]struct{} // the client searches holding a slot
-	used      map[string]usage        // each caller's search time, decaying
+	free      [2]int    // free slots of the read pool and of the overflow pool
+	queue     []*waiter // searches waiting for a slot
+	running   map[*searchRun]struct{}
+	used      map[string]usage // each caller's search time, decaying
 	lastPrune time.Time
 	now       func() time.Time
 }
 
-// When both pools are full, they are full of long searches (short ones would have freed a
-// slot within laneWait), and a caller with one short search could wait for the search timeout.
-// So a search that has waited yieldWait asks a long one to yield: one that has run at least
-// yieldMinRun, for a caller that used the store far more than the waiting one (over twice its
-// time plus yieldMinRun, decaying with usageHalfLife). It is stopped and answered
-// store.ErrYielded (503, retry). Callers of like use never stop each other, so that a few
-// clinicians' slow worklists queue as before; one patient's search is never stopped for
-// another's; an attacker's long searches give way to everyone else's.
+const (
+	readPool     = 0
+	overflowPool = 1
+)
+
+// When every slot is held by a long search, a caller with one short search would wait for the
+// search timeout. So a search that has waited yieldWait, while every search holding a slot has
+// run at least yieldMinRun (none is about to give its slot back), asks one to yield: the one
+// of the caller that used the store most, if that caller used it far more than the waiting one
+// (over twice its time plus yieldMinRun, decaying with usageHalfLife). It is stopped and
+// answered store.ErrYielded (503, retry). Callers of like use never stop each other; one
+// caller never stops its own searches; a search shorter than yieldMinRun is never stopped.
 const (
 	yieldWait     = 250 * time.Millisecond
 	yieldCheck    = 50 * time.Millisecond
@@ -67,6 +81,14 @@ type searchRun struct {
 	yielded bool // asked to stop; its slot is about to come back
 }
 
+// waiter is a search waiting for a slot.
+type waiter struct {
+	caller   string
+	since    time.Time
+	overflow bool     // waited laneWait: may take the overflow pool
+	granted  chan int // the pool whose slot it was given (buffered)
+}
+
 // usage is a caller's search time in seconds, as of at.
 type usage struct {
 	secs float64
@@ -82,7 +104,7 @@ func (u usage) asOf(now time.Time) float64 {
 
 func newLanes(main, overflow, internal *sql.DB, mainConns, overflowConns int) *lanes {
 	return &lanes{main: newStmtCache(main), overflow: newStmtCache(overflow), internal: newStmtCache(internal),
-		mainN: make(chan struct{}, mainConns), overflowN: make(chan struct{}, overflowConns),
+		free:    [2]int{mainConns, overflowConns},
 		running: map[*searchRun]struct{}{}, used: map[string]usage{}, now: time.Now}
 }
 
@@ -95,7 +117,7 @@ func (l *lanes) acquire(ctx context.Context) (*stmtCache, context.Context, func(
 		return l.internal, ctx, noRelease, nil
 	}
 	caller := store.CallerOf(ctx)
-	db, releaseSlot, err := l.slot(ctx, caller)
+	pool, err := l.slot(ctx, caller)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -104,75 +126,139 @@ func (l *lanes) acquire(ctx context.Context) (*stmtCache, context.Context, func(
 	l.mu.Lock()
 	l.running[r] = struct{}{}
 	l.mu.Unlock()
+	db := l.main
+	if pool == overflowPool {
+		db = l.overflow
+	}
 	return db, runCtx, func() {
-		l.finish(r)
 		stop(nil)
-		releaseSlot()
+		l.finish(r, pool)
 	}, nil
 }
 
-// slot waits for a slot of the read pool, then of either pool, asking a long search to yield
-// once it has waited yieldWait.
-func (l *lanes) slot(ctx context.Context, caller string) (*stmtCache, func(), error) {
-	select {
-	case l.mainN <- struct{}{}:
-		return l.main, l.releaseMain, nil
-	default:
+// slot waits for a slot: of the read pool, or of either once it waited laneWait; its turn
+// comes by its caller's use (dispatch), and once it waited yieldWait it may ask a long search
+// to yield.
+func (l *lanes) slot(ctx context.Context, caller string) (int, error) {
+	l.mu.Lock()
+	if l.free[readPool] > 0 && len(l.queue) == 0 {
+		l.free[readPool]--
+		l.mu.Unlock()
+		return readPool, nil
 	}
-	began := time.Now()
-	t := time.NewTimer(laneWait)
-	defer t.Stop()
-	select {
-	case l.mainN <- struct{}{}:
-		return l.main, l.releaseMain, nil
-	case <-ctx.Done():
-		return nil, nil, ctx.Err()
-	case <-t.C:
-	}
+	w := &waiter{caller: caller, since: time.Now(), granted: make(chan int, 1)}
+	l.queue = append(l.queue, w)
+	l.dispatch()
+	l.mu.Unlock()
+
+	overflowAt := time.NewTimer(laneWait)
+	defer overflowAt.Stop()
 	tick := time.NewTicker(yieldCheck)
 	defer tick.Stop()
 	for {
 		select {
-		case l.mainN <- struct{}{}:
-			return l.main, l.releaseMain, nil
-		case l.overflowN <- struct{}{}:
-			return l.overflow, l.releaseOverflow, nil
-		case <-ctx.Done():
-			return nil, nil, ctx.Err()
+		case pool := <-w.granted:
+			return pool, nil
+		case <-overflowAt.C:
+			l.mu.Lock()
+			w.overflow = true
+			l.dispatch()
+			l.mu.Unlock()
 		case <-tick.C:
-			if time.Since(began) >= yieldWait {
-				l.askToYield(caller)
+			if time.Since(w.since) >= yieldWait {
+				l.askToYield(w)
 			}
+		case <-ctx.Done():
+			l.mu.Lock()
+			if i := slices.Index(l.queue, w); i >= 0 {
+				l.queue = slices.Delete(l.queue, i, i+1)
+				l.mu.Unlock()
+				return 0, ctx.Err()
+			}
+			l.mu.Unlock()
+			l.release(<-w.granted) // given a slot as the context ended
+			return 0, ctx.Err()
 		}
 	}
 }
 
-// askToYield stops the search of the caller that used the store most, among those that ran
-// yieldMinRun, if that caller used it far more than the waiting one. It stops one at a time.
-func (l *lanes) askToYield(waiter string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	now := l.now()
-	load := make(map[string]float64, len(l.running)+1)
+// loads is each caller's use of the store as of now: past searches and those in flight.
+// l.mu is held.
+func (l *lanes) loads(now time.Time) map[string]float64 {
+	load := make(map[string]float64, len(l.running)+len(l.queue))
 	for r := range l.running {
-		if r.yielded {
-			return // a slot is coming back
-		}
 		load[r.caller] += now.Sub(r.start).Seconds()
 	}
-	bar := 2*(load[waiter]+l.used[waiter].asOf(now)) + yieldMinRun.Seconds()
-	var victim *searchRun
-	var most float64
+	for c := range load {
+		load[c] += l.used[c].asOf(now)
+	}
+	for _, w := range l.queue {
+		if _, ok := load[w.caller]; !ok {
+			load[w.caller] = l.used[w.caller].asOf(now)
+		}
+	}
+	return load
+}
+
+// dispatch gives free slots to waiting searches, the least-using caller's first (the earliest
+// among equals). l.mu is held.
+func (l *lanes) dispatch() {
+	if len(l.queue) == 0 || l.free[readPool] <= 0 && l.free[overflowPool] <= 0 {
+		return
+	}
+	load := l.loads(l.now())
+	for len(l.queue) > 0 {
+		best, bestPool := -1, -1
+		for i, w := range l.queue {
+			pool := -1
+			switch {
+			case l.free[readPool] > 0:
+				pool = readPool
+			case w.overflow && l.free[overflowPool] > 0:
+				pool = overflowPool
+			default:
+				continue
+			}
+			if best < 0 || load[w.caller] < load[l.queue[best].caller] ||
+				load[w.caller] == load[l.queue[best].caller] && w.since.Before(l.queue[best].since) {
+				best, bestPool = i, pool
+			}
+		}
+		if best < 0 {
+			return
+		}
+		w := l.queue[best]
+		l.queue = slices.Delete(l.queue, best, best+1)
+		l.free[bestPool]--
+		w.granted <- bestPool
+	}
+}
+
+// askToYield stops the search of the caller that used the store most, if every search holding
+// a slot has run yieldMinRun and that caller used it far more than the waiting one. It stops
+// one at a time.
+func (l *lanes) askToYield(w *waiter) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !slices.Contains(l.queue, w) {
+		return // given a slot meanwhile
+	}
+	now := l.now()
 	for r := range l.running {
-		if r.caller == waiter || now.Sub(r.start) < yieldMinRun {
+		if r.yielded || now.Sub(r.start) < yieldMinRun {
+			return // a slot is coming back, or may soon
+		}
+	}
+	load := l.loads(now)
+	bar := 2*load[w.caller] + yieldMinRun.Seconds()
+	var victim *searchRun
+	for r := range l.running {
+		if r.caller == w.caller || load[r.caller] <= bar {
 			continue
 		}
-		v := load[r.caller] + l.used[r.caller].asOf(now)
-		if v <= bar {
-			continue
-		}
-		if victim == nil || v > most || (v == most && r.start.Before(victim.start)) {
-			victim, most = r, v
+		if victim == nil || load[r.caller] > load[victim.caller] ||
+			load[r.caller] == load[victim.caller] && r.start.Before(victim.start) {
+			victim = r
 		}
 	}
 	if victim != nil {
@@ -181,8 +267,8 @@ func (l *lanes) askToYield(waiter string) {
 	}
 }
 
-// finish adds a search's time to its caller's usage.
-func (l *lanes) finish(r *searchRun) {
+// finish adds a search's time to its caller's usage and gives its slot back.
+func (l *lanes) finish(r *searchRun, pool int) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	delete(l.running, r)
@@ -196,6 +282,16 @@ func (l *lanes) finish(r *searchRun) {
 			}
 		}
 	}
+	l.free[pool]++
+	l.dispatch()
+}
+
+// release gives back a slot that ran no search.
+func (l *lanes) release(pool int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.free[pool]++
+	l.dispatch()
 }
 
 // yielded gives err the cause store.ErrYielded when the search was asked to yield (and its
@@ -206,9 +302,6 @@ func yielded(ctx, runCtx context.Context, err error) error {
 	}
 	return err
 }
-
-func (l *lanes) releaseMain()     { <-l.mainN }
-func (l *lanes) releaseOverflow() { <-l.overflowN }
 
 func (l *lanes) close() {
 	l.main.close()

@@ -35,6 +35,9 @@ func TestWhoYields(t *testing.T) {
 		{name: "no search stops before it ran yieldMinRun",
 			running: []running{{caller: "m", ran: 900 * time.Millisecond}, {caller: "n", ran: 900 * time.Millisecond}},
 			waiter:  "bob", want: -1},
+		{name: "nothing stops while a search that may soon end holds a slot",
+			running: []running{{caller: "m", ran: 5 * time.Second}, {caller: "n", ran: 300 * time.Millisecond}},
+			waiter:  "bob", want: -1},
 		{name: "callers of like use queue (a clinic's slow worklists)",
 			used:    map[string]usage{"c1": {secs: 6, at: t0}, "c2": {secs: 6, at: t0}, "c3": {secs: 6, at: t0}},
 			running: []running{{caller: "c1", ran: 3 * time.Second}, {caller: "c2", ran: 3 * time.Second}},
@@ -69,7 +72,9 @@ func TestWhoYields(t *testing.T) {
 				l.running[sr] = struct{}{}
 				ctxs, runs = append(ctxs, ctx), append(runs, sr)
 			}
-			l.askToYield(tc.waiter)
+			w := &waiter{caller: tc.waiter, since: t0.Add(-time.Second), overflow: true, granted: make(chan int, 1)}
+			l.queue = append(l.queue, w)
+			l.askToYield(w)
 			for i, ctx := range ctxs {
 				stopped := errors.Is(context.Cause(ctx), store.ErrYielded)
 				if stopped != (i == tc.want) {
@@ -84,12 +89,12 @@ func TestWhoYields(t *testing.T) {
 func TestUsageDecays(t *testing.T) {
 	t0 := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
 	now := t0
-	l := newLanes(nil, nil, nil, 1, 1)
+	l := newLanes(nil, nil, nil, 0, 0)
 	l.now = func() time.Time { return now }
 	r := &searchRun{caller: "m", start: t0, stop: func(error) {}}
 	l.running[r] = struct{}{}
 	now = t0.Add(4 * time.Second)
-	l.finish(r)
+	l.finish(r, readPool)
 	if got := l.used["m"].asOf(now); got != 4 {
 		t.Errorf("after one 4 s search: %v s, want 4", got)
 	}
@@ -98,5 +103,44 @@ func TestUsageDecays(t *testing.T) {
 	}
 	if len(l.running) != 0 {
 		t.Errorf("finish left the search running")
+	}
+}
+
+// TestLightestCallerFirst: a freed slot goes to the waiting caller that used the store least,
+// not to the one that waited longest.
+func TestLightestCallerFirst(t *testing.T) {
+	l := newLanes(nil, nil, nil, 1, 0)
+	l.used["heavy"] = usage{secs: 100, at: time.Now()}
+	if pool, err := l.slot(t.Context(), "heavy"); err != nil || pool != readPool {
+		t.Fatalf("the free slot: %d, %v", pool, err)
+	}
+	got := make(chan string, 2)
+	wait := func(caller string) {
+		if _, err := l.slot(t.Context(), caller); err != nil {
+			t.Error(err)
+		}
+		got <- caller
+	}
+	go wait("heavy")
+	for queued := 0; queued < 1; { // heavy queues first
+		l.mu.Lock()
+		queued = len(l.queue)
+		l.mu.Unlock()
+		time.Sleep(time.Millisecond)
+	}
+	go wait("bob")
+	for queued := 0; queued < 2; {
+		l.mu.Lock()
+		queued = len(l.queue)
+		l.mu.Unlock()
+		time.Sleep(time.Millisecond)
+	}
+	l.release(readPool)
+	if first := <-got; first != "bob" {
+		t.Errorf("the freed slot went to %s, want bob (who used the store least)", first)
+	}
+	l.release(readPool)
+	if second := <-got; second != "heavy" {
+		t.Errorf("then %s, want heavy", second)
 	}
 }
