@@ -90,6 +90,12 @@ func Extract(text string, r *lexicon.Reading, lang string, protocols []string, n
 			continue
 		}
 		add("w:" + t.Text)
+		// A long word's first five letters too: the inflections and compounds of one stem
+		// ("hemorrhaging", "hemorrhaged") share what it says (writer-disjoint cross-validation on
+		// 6,600 and 8,100 messages: stat recall +7 and +2, routine over-triage -1.1 and -0.6 points).
+		if stem, ok := firstRunes(t.Text, 5); ok && !t.Char {
+			add("p:" + stem)
+		}
 		if i+1 < len(toks) && toks[i+1].Clause == t.Clause {
 			add("ww:" + t.Text + " " + toks[i+1].Text)
 			if t.Char && i+2 < len(toks) && toks[i+2].Char && toks[i+2].Clause == t.Clause {
@@ -118,6 +124,18 @@ func Extract(text string, r *lexicon.Reading, lang string, protocols []string, n
 		}
 	}
 	return f
+}
+
+// firstRunes returns the first n characters of s when s has more than n.
+func firstRunes(s string, n int) (string, bool) {
+	i := 0
+	for k := range s {
+		if i == n {
+			return s[:k], true
+		}
+		i++
+	}
+	return "", false
 }
 
 // evidenceCopies is how many features each concept (with its context) and each protocol that
