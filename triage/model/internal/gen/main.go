@@ -74,6 +74,7 @@ func build(corpus string, opts model.Options, explore bool) (weights, thresholds
 	// Out-of-fold probabilities: each message scored by a model that never saw its writer.
 	fold := writerFolds(rows)
 	oof := make([][]float64, len(rows))
+	catRight := 0
 	for k := range folds {
 		var train []model.Example
 		for i := range rows {
@@ -85,6 +86,9 @@ func build(corpus string, opts model.Options, explore bool) (weights, thresholds
 		for i := range rows {
 			if fold[i] == k {
 				oof[i] = m.PriorityProbs(examples[i].Features)
+				if argmax(m.CategoryProbs(examples[i].Features)) == examples[i].Category {
+					catRight++
+				}
 			}
 		}
 	}
@@ -97,6 +101,7 @@ func build(corpus string, opts model.Options, explore bool) (weights, thresholds
 		}
 		return nil, nil, nil
 	}
+	log.Printf("category accuracy, out of fold: %d/%d (%.1f%%)", catRight, len(examples), 100*float64(catRight)/float64(len(examples)))
 	th := choose(examples, floors, hints, oof, statMissCost, overTriageCap)
 	final := model.Train(examples, opts)
 	if weights, err = final.Encode(); err != nil {
@@ -309,3 +314,4 @@ func argmax(p []float64) int {
 	}
 	return best
 }
+
