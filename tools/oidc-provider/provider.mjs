@@ -52,6 +52,8 @@ if (keysFile && fs.existsSync(keysFile)) {
   keys = [newKey()];
 }
 if (keysFile) fs.writeFileSync(keysFile, JSON.stringify({ keys }), { mode: 0o600 });
+// Progress on stderr: a test that waits too long for the issuer line shows where it stopped.
+process.stderr.write(`provider.mjs: ${keys.length} key(s) ready\n`);
 
 const patientScope = 'patient/*.rs patient/*.read launch/patient openid fhirUser';
 const clients = [
@@ -76,6 +78,7 @@ await new Promise((resolve, reject) => {
   server.listen(port, host, resolve);
 });
 const issuer = `http://${host}:${server.address().port}`;
+process.stderr.write(`provider.mjs: listening on ${issuer}\n`);
 
 const provider = new Provider(issuer, {
   clients,
