@@ -314,4 +314,3 @@ func argmax(p []float64) int {
 	}
 	return best
 }
-
