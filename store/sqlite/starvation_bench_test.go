@@ -25,13 +25,7 @@ import (
 //
 //	go test -run '^$' -bench ReadsBesideCostly -benchtime 400x ./store/sqlite
 func BenchmarkReadsBesideCostlySearches(b *testing.B) {
-	var names []store.Value
-	for i := range 100 {
-		names = append(names, store.Value{Text: fmt.Sprintf("q%02dz", i)})
-	}
-	costly := store.Query{Types: []string{"Observation"}, Count: 20, Total: true, Where: []store.Clause{{
-		Param: "patient", Kind: store.KindReference, Chain: &store.Query{Types: []string{"Patient"},
-			Where: []store.Clause{{Param: "name", Kind: store.KindString, Modifier: store.ModContains, Values: names}}}}}}
+	costly := costlyChainCount()
 	for _, conns := range benchConns() {
 		for _, busy := range benchBusy() {
 			b.Run(fmt.Sprintf("conns=%d/costly=%d", conns, busy), func(b *testing.B) {
