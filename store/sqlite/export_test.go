@@ -29,3 +29,10 @@ func (s *Store) HoldSearchSlots(n, m int) (release func()) {
 // SetLaneClock replaces the clock by which the lanes judge how long searches ran and how much
 // each caller used (before any search runs).
 func (s *Store) SetLaneClock(now func() time.Time) { s.lanes.now = now }
+
+// SearchesRunning is how many client searches hold a slot.
+func (s *Store) SearchesRunning() int {
+	s.lanes.mu.Lock()
+	defer s.lanes.mu.Unlock()
+	return len(s.lanes.running)
+}

@@ -75,13 +75,14 @@ func TestCostlySearchesLeaveRoom(t *testing.T) {
 // chained :contains over every Observation, as in the blind attack), another caller's short
 // search does not wait for them to end: the longest is stopped, answered store.ErrYielded, and
 // the short search runs. The lanes' clock runs ahead once the long searches started, so that
-// they count as long on any machine.
+// they count as long on any machine; the searches (a second or more each) must not end on their
+// own before the short one has waited yieldWait, or its slot would come without a yield.
 func TestLongSearchesYield(t *testing.T) {
 	s := openTest(t, sqlite.Config{Sync: "normal", ReadConns: 1})
 	defer s.Close()
 	var skew atomic.Int64
 	s.SetLaneClock(func() time.Time { return time.Now().Add(time.Duration(skew.Load())) })
-	const patients, perPatient = 2000, 10
+	const patients, perPatient = 2000, 25
 	var writes []store.Write
 	for i := range patients {
 		writes = append(writes, store.Write{Op: store.OpCreate, Type: "Patient", ID: fmt.Sprintf("p%d", i), Version: 1,
@@ -127,7 +128,9 @@ func TestLongSearchesYield(t *testing.T) {
 			}
 		})
 	}
-	time.Sleep(20 * time.Millisecond)
+	for s.SearchesRunning() < 2 { // both connections searching
+		time.Sleep(time.Millisecond)
+	}
 	skew.Store(int64(time.Hour))                                                          // mallory's searches have now run long, and mallory used the store for hours
 	ctx, cancel := context.WithTimeout(store.WithCaller(t.Context(), "bob"), time.Minute) // a bound, not a measure
 	defer cancel()
