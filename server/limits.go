@@ -134,10 +134,22 @@ func (l *apiLimits) byPrincipal() echo.MiddlewareFunc {
 			}
 			defer release()
 			ctx := context.WithValue(c.Request().Context(), slotHeld{}, true)
-			c.SetRequest(c.Request().WithContext(store.WithCaller(ctx, slotKey)))
+			c.SetRequest(c.Request().WithContext(store.WithCaller(ctx, store.Caller{Name: slotKey, Rank: callerRank(p)})))
 			return next(c)
 		}
 	}
+}
+
+// callerRank is the store.Caller rank of a principal: a backend service (no user) 2, staff 1,
+// the apps of patients, carers and Person users 0 (many accounts, self-service).
+func callerRank(p policy.Principal) int {
+	switch {
+	case p.FHIRUser == "":
+		return 2
+	case strings.HasPrefix(p.FHIRUser, "Practitioner/"), strings.HasPrefix(p.FHIRUser, "PractitionerRole/"):
+		return 1
+	}
+	return 0
 }
 
 // slotHeld marks the context of a request holding its principal's concurrency slot; the

@@ -291,7 +291,7 @@ func TestClientConcurrency(t *testing.T) {
 		}
 		var callers sync.Map // X-User/X-Client → the caller the store is told
 		e.GET("/fhir/Patient", func(c echo.Context) error {
-			callers.Store(c.Request().Header.Get("X-User")+"/"+c.Request().Header.Get("X-Client"), store.CallerOf(c.Request().Context()))
+			callers.Store(c.Request().Header.Get("X-User")+"/"+c.Request().Header.Get("X-Client"), store.CallerOf(c.Request().Context()).Name)
 			n := inFlight.Add(1)
 			defer inFlight.Add(-1)
 			for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
@@ -400,4 +400,21 @@ func TestClientConcurrency(t *testing.T) {
 			t.Errorf("%d of 6 parallel quick searches of one client failed with one slot: they should wait their turn", failed.Load())
 		}
 	})
+}
+
+// TestCallerRank: the store is told which callers' long searches may be stopped for whose
+// (store.Caller): patients' and carers' apps rank lowest, staff above, backend services highest.
+func TestCallerRank(t *testing.T) {
+	for _, tc := range []struct {
+		fhirUser string
+		want     int
+	}{
+		{"Patient/p1", 0}, {"RelatedPerson/r1", 0}, {"Person/x", 0},
+		{"Practitioner/dr", 1}, {"PractitionerRole/role", 1},
+		{"", 2},
+	} {
+		if got := callerRank(policy.Principal{ClientID: "app", Subject: "u", FHIRUser: tc.fhirUser}); got != tc.want {
+			t.Errorf("callerRank(%q) = %d, want %d", tc.fhirUser, got, tc.want)
+		}
+	}
 }

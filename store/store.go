@@ -210,18 +210,27 @@ func Internal(ctx context.Context) context.Context {
 
 type callerKey struct{}
 
-// WithCaller names who a search runs for (a user over all their apps, or a backend client),
-// so that a store sharing a few connections among many callers can share them fairly: when
-// every connection is held, the searches of the caller that used the most time yield to the
-// others' (SQLite: lanes.go). Searches without a caller share one anonymous name.
-func WithCaller(ctx context.Context, caller string) context.Context {
-	return context.WithValue(ctx, callerKey{}, caller)
+// Caller is who a search runs for, so that a store sharing a few connections among many callers
+// can share them fairly (SQLite: lanes.go): waiting searches are served by their caller's recent
+// use, and when every connection is held by a long search, one of the caller that used the
+// store most may be stopped for a waiting caller whose Rank is as high or higher.
+type Caller struct {
+	Name string // a user over all their apps, or a backend client
+	// Rank: 0 for patients' and carers' apps (many, self-service accounts), 1 for staff, 2 for
+	// backend services. A search is never stopped for a caller of a lower rank.
+	Rank int
 }
 
-// CallerOf returns the name WithCaller put in ctx, or "".
-func CallerOf(ctx context.Context) string {
-	v, _ := ctx.Value(callerKey{}).(string)
-	return v
+// WithCaller names who the searches of ctx run for. Searches without a caller share one
+// anonymous caller of rank 0.
+func WithCaller(ctx context.Context, c Caller) context.Context {
+	return context.WithValue(ctx, callerKey{}, c)
+}
+
+// CallerOf returns the Caller that WithCaller put in ctx, or the anonymous one.
+func CallerOf(ctx context.Context) Caller {
+	c, _ := ctx.Value(callerKey{}).(Caller)
+	return c
 }
 
 // IsInternal reports whether ctx was marked by Internal.

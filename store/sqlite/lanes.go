@@ -63,7 +63,10 @@ const (
 // of the caller that used the store most, if that caller used it far more than the waiting one
 // (over twice its time plus yieldMinRun, decaying with usageHalfLife). It is stopped and
 // answered store.ErrYielded (503, retry). Callers of like use never stop each other; one
-// caller never stops its own searches; a search shorter than yieldMinRun is never stopped.
+// caller never stops its own searches; a search shorter than yieldMinRun is never stopped; a
+// caller never stops the search of a caller of higher rank (store.Caller: patients' apps, then
+// staff, then backend services), so that patients' accounts, however many and however fresh,
+// cannot stop a clinician's worklist.
 const (
 	yieldWait     = 250 * time.Millisecond
 	yieldCheck    = 50 * time.Millisecond
@@ -75,7 +78,7 @@ const (
 
 // searchRun is a client search holding a slot.
 type searchRun struct {
-	caller  string
+	caller  store.Caller
 	start   time.Time
 	stop    context.CancelCauseFunc
 	yielded bool // asked to stop; its slot is about to come back
@@ -83,7 +86,7 @@ type searchRun struct {
 
 // waiter is a search waiting for a slot.
 type waiter struct {
-	caller   string
+	caller   store.Caller
 	since    time.Time
 	overflow bool     // waited laneWait: may take the overflow pool
 	granted  chan int // the pool whose slot it was given (buffered)
@@ -139,7 +142,7 @@ func (l *lanes) acquire(ctx context.Context) (*stmtCache, context.Context, func(
 // slot waits for a slot: of the read pool, or of either once it waited laneWait; its turn
 // comes by its caller's use (dispatch), and once it waited yieldWait it may ask a long search
 // to yield.
-func (l *lanes) slot(ctx context.Context, caller string) (int, error) {
+func (l *lanes) slot(ctx context.Context, caller store.Caller) (int, error) {
 	l.mu.Lock()
 	if l.free[readPool] > 0 && len(l.queue) == 0 {
 		l.free[readPool]--
@@ -187,14 +190,14 @@ func (l *lanes) slot(ctx context.Context, caller string) (int, error) {
 func (l *lanes) loads(now time.Time) map[string]float64 {
 	load := make(map[string]float64, len(l.running)+len(l.queue))
 	for r := range l.running {
-		load[r.caller] += now.Sub(r.start).Seconds()
+		load[r.caller.Name] += now.Sub(r.start).Seconds()
 	}
 	for c := range load {
 		load[c] += l.used[c].asOf(now)
 	}
 	for _, w := range l.queue {
-		if _, ok := load[w.caller]; !ok {
-			load[w.caller] = l.used[w.caller].asOf(now)
+		if _, ok := load[w.caller.Name]; !ok {
+			load[w.caller.Name] = l.used[w.caller.Name].asOf(now)
 		}
 	}
 	return load
@@ -219,8 +222,11 @@ func (l *lanes) dispatch() {
 			default:
 				continue
 			}
-			if best < 0 || load[w.caller] < load[l.queue[best].caller] ||
-				load[w.caller] == load[l.queue[best].caller] && w.since.Before(l.queue[best].since) {
+			mine, theirs := load[w.caller.Name], -1.0
+			if best >= 0 {
+				theirs = load[l.queue[best].caller.Name]
+			}
+			if best < 0 || mine < theirs || mine == theirs && w.since.Before(l.queue[best].since) {
 				best, bestPool = i, pool
 			}
 		}
@@ -250,14 +256,14 @@ func (l *lanes) askToYield(w *waiter) {
 		}
 	}
 	load := l.loads(now)
-	bar := 2*load[w.caller] + yieldMinRun.Seconds()
+	bar := 2*load[w.caller.Name] + yieldMinRun.Seconds()
 	var victim *searchRun
 	for r := range l.running {
-		if r.caller == w.caller || load[r.caller] <= bar {
+		if r.caller.Name == w.caller.Name || r.caller.Rank > w.caller.Rank || load[r.caller.Name] <= bar {
 			continue
 		}
-		if victim == nil || load[r.caller] > load[victim.caller] ||
-			load[r.caller] == load[victim.caller] && r.start.Before(victim.start) {
+		if victim == nil || load[r.caller.Name] > load[victim.caller.Name] ||
+			load[r.caller.Name] == load[victim.caller.Name] && r.start.Before(victim.start) {
 			victim = r
 		}
 	}
@@ -273,7 +279,7 @@ func (l *lanes) finish(r *searchRun, pool int) {
 	defer l.mu.Unlock()
 	delete(l.running, r)
 	now := l.now()
-	l.used[r.caller] = usage{secs: l.used[r.caller].asOf(now) + now.Sub(r.start).Seconds(), at: now}
+	l.used[r.caller.Name] = usage{secs: l.used[r.caller.Name].asOf(now) + now.Sub(r.start).Seconds(), at: now}
 	if now.Sub(l.lastPrune) >= usagePrune {
 		l.lastPrune = now
 		for c, u := range l.used {

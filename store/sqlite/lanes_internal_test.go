@@ -15,6 +15,7 @@ func TestWhoYields(t *testing.T) {
 	t0 := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
 	type running struct {
 		caller  string
+		rank    int
 		ran     time.Duration
 		yielded bool
 	}
@@ -23,6 +24,7 @@ func TestWhoYields(t *testing.T) {
 		used    map[string]usage
 		running []running
 		waiter  string
+		rank    int // the waiter's
 		want    int // index in running of the search stopped, -1 for none
 	}{
 		{name: "a newcomer stops the longest search of the caller that used most",
@@ -52,6 +54,13 @@ func TestWhoYields(t *testing.T) {
 			used:    map[string]usage{"bob": {secs: 100, at: t0.Add(-time.Hour)}},
 			running: []running{{caller: "m", ran: 2 * time.Second}},
 			waiter:  "bob", want: 0},
+		{name: "a patient's app never stops a clinician's search, however fresh the patient",
+			running: []running{{caller: "dr", rank: 1, ran: 3 * time.Second}, {caller: "m", ran: 1500 * time.Millisecond}},
+			used:    map[string]usage{"dr": {secs: 60, at: t0}},
+			waiter:  "fresh", want: 1},
+		{name: "staff may stop a patient's app's search",
+			running: []running{{caller: "m", ran: 3 * time.Second}},
+			waiter:  "dr", rank: 1, want: 0},
 		{name: "recent use counts",
 			used:    map[string]usage{"bob": {secs: 5, at: t0}},
 			running: []running{{caller: "m", ran: 2 * time.Second}},
@@ -68,17 +77,17 @@ func TestWhoYields(t *testing.T) {
 			for _, r := range tc.running {
 				ctx, stop := context.WithCancelCause(t.Context())
 				defer stop(nil)
-				sr := &searchRun{caller: r.caller, start: t0.Add(-r.ran), stop: stop, yielded: r.yielded}
+				sr := &searchRun{caller: store.Caller{Name: r.caller, Rank: r.rank}, start: t0.Add(-r.ran), stop: stop, yielded: r.yielded}
 				l.running[sr] = struct{}{}
 				ctxs, runs = append(ctxs, ctx), append(runs, sr)
 			}
-			w := &waiter{caller: tc.waiter, since: t0.Add(-time.Second), overflow: true, granted: make(chan int, 1)}
+			w := &waiter{caller: store.Caller{Name: tc.waiter, Rank: tc.rank}, since: t0.Add(-time.Second), overflow: true, granted: make(chan int, 1)}
 			l.queue = append(l.queue, w)
 			l.askToYield(w)
 			for i, ctx := range ctxs {
 				stopped := errors.Is(context.Cause(ctx), store.ErrYielded)
 				if stopped != (i == tc.want) {
-					t.Errorf("search %d (%s, ran %v): stopped %v, want %v", i, runs[i].caller, tc.running[i].ran, stopped, i == tc.want)
+					t.Errorf("search %d (%s, ran %v): stopped %v, want %v", i, runs[i].caller.Name, tc.running[i].ran, stopped, i == tc.want)
 				}
 			}
 		})
@@ -91,7 +100,7 @@ func TestUsageDecays(t *testing.T) {
 	now := t0
 	l := newLanes(nil, nil, nil, 0, 0)
 	l.now = func() time.Time { return now }
-	r := &searchRun{caller: "m", start: t0, stop: func(error) {}}
+	r := &searchRun{caller: store.Caller{Name: "m"}, start: t0, stop: func(error) {}}
 	l.running[r] = struct{}{}
 	now = t0.Add(4 * time.Second)
 	l.finish(r, readPool)
@@ -111,12 +120,12 @@ func TestUsageDecays(t *testing.T) {
 func TestLightestCallerFirst(t *testing.T) {
 	l := newLanes(nil, nil, nil, 1, 0)
 	l.used["heavy"] = usage{secs: 100, at: time.Now()}
-	if pool, err := l.slot(t.Context(), "heavy"); err != nil || pool != readPool {
+	if pool, err := l.slot(t.Context(), store.Caller{Name: "heavy"}); err != nil || pool != readPool {
 		t.Fatalf("the free slot: %d, %v", pool, err)
 	}
 	got := make(chan string, 2)
 	wait := func(caller string) {
-		if _, err := l.slot(t.Context(), caller); err != nil {
+		if _, err := l.slot(t.Context(), store.Caller{Name: caller}); err != nil {
 			t.Error(err)
 		}
 		got <- caller

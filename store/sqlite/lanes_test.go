@@ -105,7 +105,7 @@ func TestLongSearchesYield(t *testing.T) {
 	t.Logf("one long search alone: %v", time.Since(started))
 
 	// Mallory keeps both connections searching until the test ends.
-	mallory := store.WithCaller(t.Context(), "mallory")
+	mallory := store.WithCaller(t.Context(), store.Caller{Name: "mallory"})
 	stop := make(chan struct{})
 	var yields atomic.Int64
 	var wg sync.WaitGroup
@@ -131,8 +131,8 @@ func TestLongSearchesYield(t *testing.T) {
 	for s.SearchesRunning() < 2 { // both connections searching
 		time.Sleep(time.Millisecond)
 	}
-	skew.Store(int64(time.Hour))                                                          // mallory's searches have now run long, and mallory used the store for hours
-	ctx, cancel := context.WithTimeout(store.WithCaller(t.Context(), "bob"), time.Minute) // a bound, not a measure
+	skew.Store(int64(time.Hour))                                                                              // mallory's searches have now run long, and mallory used the store for hours
+	ctx, cancel := context.WithTimeout(store.WithCaller(t.Context(), store.Caller{Name: "bob"}), time.Minute) // a bound, not a measure
 	defer cancel()
 	page, err := s.Search(ctx, store.Query{Types: []string{"Patient"}, Count: 1, Where: []store.Clause{{Param: "_id", Kind: store.KindToken, Values: []store.Value{{Code: "p7"}}}}})
 	close(stop)
