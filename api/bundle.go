@@ -84,9 +84,10 @@ func (a *API) bundle(c echo.Context) error {
 
 // bundleRequest is a parsed Bundle of type batch or transaction.
 type bundleRequest struct {
-	kind    string // batch | transaction
-	entries []*entry
-	sub     subRequester
+	kind      string // batch | transaction
+	entries   []*entry
+	sub       subRequester
+	readBytes int // what its read and search entries returned so far (bundleResponseBytes)
 }
 
 // entry is one entry of the request Bundle and, once processed, its response.

@@ -59,6 +59,16 @@ func (a *API) stamp(prev time.Time) time.Time {
 	return t
 }
 
+// maxIndexEntries bounds the search index entries of one resource. The largest official example
+// has about 150; one Observation with 200,000 codings (7 MB, under the body limit) made 200,000
+// index rows, and four patients writing such each second held the store's single writer so
+// that everyone else's writes waited seconds (blind attack, round 7). Terminology resources
+// (manyCodesTypes) list thousands of codes by nature, and only staff and backend services
+// write them (docs/smart.md).
+const maxIndexEntries = 10_000
+
+var manyCodesTypes = map[string]bool{"CodeSystem": true, "ValueSet": true, "ConceptMap": true}
+
 // indexedWrite sets id and meta (versionId, lastUpdated) in res and makes the store write of
 // that version, with the search index entries of every parameter of its type
 // (fhir.ExtractIndexBase; references to this server's base are indexed as local ones). A value
@@ -72,6 +82,10 @@ func (a *API) indexedWrite(op store.Op, res *fhir.Resource, typ, id string, vers
 		e := errorf(http.StatusUnprocessableEntity, "processing", "the resource cannot be indexed for search: %v", err)
 		e.Err = err
 		return store.Write{}, e
+	}
+	if len(index) > maxIndexEntries && !manyCodesTypes[typ] {
+		return store.Write{}, errorf(http.StatusUnprocessableEntity, "too-costly",
+			"the resource would have %d search index entries (its codes, references, names...); a resource may have at most %d: split it", len(index), maxIndexEntries)
 	}
 	return store.Write{
 		Op:          op,
