@@ -295,7 +295,7 @@ func (a *API) planWrite(ctx context.Context, v *guard.View, e *entry) error {
 		if err := pre.check(c.liveVersion()); err != nil {
 			return err
 		}
-		res, err := applyPatch(e.patch, c.rec.Body, e.typ, e.id, int(a.maxBody))
+		res, err := applyPatch(ctx, e.patch, c.rec.Body, e.typ, e.id, int(a.maxBody))
 		if err != nil {
 			return err
 		}

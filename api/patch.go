@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -36,7 +37,7 @@ func (a *API) patch(c echo.Context) error {
 type patchDoc interface {
 	// apply patches a copy of a resource's tree, whose result may be at most limit bytes; an
 	// operation that cannot apply is an *Error (422).
-	apply(doc fhir.Value, limit int) (fhir.Value, error)
+	apply(ctx context.Context, doc fhir.Value, limit int) (fhir.Value, error)
 }
 
 // patchFormats names the patch formats for the 415 of any other Content-Type.
@@ -88,7 +89,7 @@ func decodeJSONPatch(data []byte) (patchDoc, error) {
 	return jsonPatch(p), nil
 }
 
-func (p jsonPatch) apply(doc fhir.Value, limit int) (fhir.Value, error) {
+func (p jsonPatch) apply(_ context.Context, doc fhir.Value, limit int) (fhir.Value, error) {
 	out, err := jsonpatch.Patch(p).ApplyLimited(doc, limit)
 	if err != nil {
 		var ae *jsonpatch.ApplyError
@@ -139,12 +140,18 @@ func decodeFHIRPathPatch(root fhir.Value) (patchDoc, error) {
 	return fhirPathPatch(p), nil
 }
 
-func (p fhirPathPatch) apply(doc fhir.Value, limit int) (fhir.Value, error) {
-	out, err := fhirpatch.Patch(p).Apply(doc, limit)
+func (p fhirPathPatch) apply(ctx context.Context, doc fhir.Value, limit int) (fhir.Value, error) {
+	out, err := fhirpatch.Patch(p).Apply(ctx, doc, limit)
 	if err != nil {
+		if ctx.Err() != nil {
+			return fhir.Value{}, err
+		}
 		code := "processing"
-		if errors.Is(err, fhirpatch.ErrTooLarge) {
+		switch {
+		case errors.Is(err, fhirpatch.ErrTooLarge):
 			code = "too-long"
+		case errors.Is(err, fhirpatch.ErrTooCostly):
+			code = "too-costly"
 		}
 		e := errorf(http.StatusUnprocessableEntity, code, "%s", err.Error())
 		e.Err = err
@@ -155,12 +162,12 @@ func (p fhirPathPatch) apply(doc fhir.Value, limit int) (fhir.Value, error) {
 
 // applyPatch applies p to a stored resource and validates the result, which may be no larger
 // than limit bytes (the request body limit: a resource no client could have sent).
-func applyPatch(p patchDoc, body []byte, typ, id string, limit int) (*fhir.Resource, error) {
+func applyPatch(ctx context.Context, p patchDoc, body []byte, typ, id string, limit int) (*fhir.Resource, error) {
 	root, err := fhir.ParseJSON(body)
 	if err != nil {
 		return nil, fmt.Errorf("api: stored %s/%s does not parse: %w", typ, id, err)
 	}
-	out, err := p.apply(root, limit)
+	out, err := p.apply(ctx, root, limit)
 	if err != nil {
 		return nil, err
 	}

@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"encoding/base64"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -274,5 +275,31 @@ func TestFHIRPathPatchTooLarge(t *testing.T) {
 	wantOutcome(t, r, http.StatusUnprocessableEntity, "too-long")
 	if s.versions() != 1 {
 		t.Errorf("a patch too large wrote a version")
+	}
+}
+
+// TestFHIRPathPatchCost: each FHIRPath Patch operation evaluates its path over the whole
+// resource, so the operations together may walk at most four times the body limit; past that
+// the patch is 422 too-costly, before the work (a thousand deletes of nothing on one's own 7 MB
+// Observation once ran for six minutes of both cores).
+func TestFHIRPathPatchCost(t *testing.T) {
+	s := newServer(t, func(o *options) { o.maxBody = 64 << 10 })
+	var codings []string
+	for i := range 1000 {
+		codings = append(codings, fmt.Sprintf(`{"system":"urn:s","code":"c%d"}`, i))
+	}
+	id := s.create(`{"resourceType":"Observation","status":"final","code":{"coding":[` + strings.Join(codings, ",") + `]}}`)
+	var ops []string
+	for i := range 10 {
+		ops = append(ops, fhirPathOp("delete", fmt.Sprintf("Observation.code.coding.where(code='zz%d')", i)))
+	}
+	r := s.do("PATCH", "/Observation/"+id, fhirPathPatch(ops...), "Content-Type", "application/fhir+json")
+	wantOutcome(t, r, http.StatusUnprocessableEntity, "too-costly")
+	if s.versions() != 1 {
+		t.Errorf("a patch too costly wrote a version")
+	}
+	r = s.do("PATCH", "/Observation/"+id, fhirPathPatch(ops[:2]...), "Content-Type", "application/fhir+json")
+	if r.StatusCode != http.StatusOK {
+		t.Errorf("two deletes of nothing on a 40 KB resource: %d %s", r.StatusCode, r.Body)
 	}
 }

@@ -1,6 +1,7 @@
 package fhirpatch
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -13,6 +14,15 @@ import (
 // ErrTooLarge is the cause of the *ApplyError of a patch whose result would be larger than
 // the limit given to Apply.
 var ErrTooLarge = errors.New("fhirpatch: result too large")
+
+// ErrTooCostly is the cause of the *ApplyError of a patch whose operations would walk more than
+// workFactor times the limit given to Apply: each evaluates its path over the whole resource.
+// A thousand deletes of nothing on a 7 MB resource ran for over six minutes of both cores.
+var ErrTooCostly = errors.New("fhirpatch: too costly")
+
+// workFactor bounds a limited patch's work: the resource bytes its operations' paths walk, at
+// most workFactor times the limit on the result (as JSON Patch's, internal/jsonpatch).
+const workFactor = 4
 
 // ApplyError reports an operation that could not be applied to the resource. Its message
 // names the operation and its path, never the values involved.
@@ -37,13 +47,23 @@ func (e *ApplyError) Unwrap() error { return e.Err }
 // unchanged. Operations apply in order and the patch fails as a whole at the first that fails.
 // The result may be at most limit bytes of JSON (about; 0: no limit). A patch has no copy
 // operation, so a result is at most the resource and the patch together: it is checked once.
-func (p Patch) Apply(doc fhir.Value, limit int) (fhir.Value, error) {
+func (p Patch) Apply(ctx context.Context, doc fhir.Value, limit int) (fhir.Value, error) {
 	out := jsonpatch.Clone(doc)
 	if out.Kind != fhir.Object {
 		return fhir.Value{}, &ApplyError{Index: -1, Msg: "the document is not a resource"}
 	}
+	work := 0
 	for i := range p {
 		op := &p[i]
+		if err := ctx.Err(); err != nil {
+			return fhir.Value{}, err // the client left: no one waits for the rest
+		}
+		if limit > 0 {
+			if work += jsonpatch.Size(out); work > workFactor*limit {
+				return fhir.Value{}, &ApplyError{Index: i, Type: op.Type, Path: op.Path.String(),
+					Msg: fmt.Sprintf("the operations would walk more than %d bytes of the resource", workFactor*limit), Err: ErrTooCostly}
+			}
+		}
 		if err := op.apply(&out); err != nil {
 			return fhir.Value{}, &ApplyError{Index: i, Type: op.Type, Path: op.Path.String(), Msg: err.Error()}
 		}

@@ -1,6 +1,7 @@
 package fhirpatch
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"testing"
@@ -47,7 +48,7 @@ func run(t *testing.T, resource, patch string) (string, error) {
 	}
 	doc := mustJSON(t, resource)
 	before := string(fhir.AppendJSON(nil, doc))
-	out, err := p.Apply(doc, 0)
+	out, err := p.Apply(t.Context(), doc, 0)
 	if after := string(fhir.AppendJSON(nil, doc)); after != before {
 		t.Errorf("Apply changed its input:\n%s\n%s", before, after)
 	}
@@ -295,10 +296,10 @@ func TestApplyErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := p.Apply(mustJSON(t, ids2), 400); !errors.Is(err, ErrTooLarge) {
+	if _, err := p.Apply(t.Context(), mustJSON(t, ids2), 400); !errors.Is(err, ErrTooLarge) {
 		t.Errorf("over the limit: %v", err)
 	}
-	if _, err := p.Apply(mustJSON(t, ids2), 2000); err != nil {
+	if _, err := p.Apply(t.Context(), mustJSON(t, ids2), 2000); err != nil {
 		t.Errorf("under the limit: %v", err)
 	}
 }
@@ -348,5 +349,19 @@ func TestDecodeErrors(t *testing.T) {
 				t.Errorf("Unsupported = %v for %q", de.Unsupported, err)
 			}
 		})
+	}
+}
+
+// TestApplyStopsWhenCancelled: a patch whose request ended stops before its next operation.
+func TestApplyStopsWhenCancelled(t *testing.T) {
+	p, err := Decode(mustJSON(t, `{"resourceType":"Parameters","parameter":[{"name":"operation","part":[
+		{"name":"type","valueCode":"delete"},{"name":"path","valueString":"Patient.name"}]}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if _, err := p.Apply(ctx, mustJSON(t, `{"resourceType":"Patient","name":[{"family":"x"}]}`), 0); !errors.Is(err, context.Canceled) {
+		t.Errorf("Apply with an ended context: %v, want context.Canceled", err)
 	}
 }
