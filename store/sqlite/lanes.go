@@ -203,8 +203,7 @@ func (l *lanes) loads(now time.Time) map[string]float64 {
 	return load
 }
 
-// dispatch gives free slots to waiting searches, the least-using caller's first (the earliest
-// among equals). l.mu is held.
+// dispatch gives free slots to waiting searches in the order of before. l.mu is held.
 func (l *lanes) dispatch() {
 	if len(l.queue) == 0 || l.free[readPool] <= 0 && l.free[overflowPool] <= 0 {
 		return
@@ -222,11 +221,7 @@ func (l *lanes) dispatch() {
 			default:
 				continue
 			}
-			mine, theirs := load[w.caller.Name], -1.0
-			if best >= 0 {
-				theirs = load[l.queue[best].caller.Name]
-			}
-			if best < 0 || mine < theirs || mine == theirs && w.since.Before(l.queue[best].since) {
+			if best < 0 || l.before(w, l.queue[best], load) {
 				best, bestPool = i, pool
 			}
 		}
@@ -238,6 +233,19 @@ func (l *lanes) dispatch() {
 		l.free[bestPool]--
 		w.granted <- bestPool
 	}
+}
+
+// before reports whether waiter a is served before b: a caller of higher rank first (one user
+// holds at most --client-concurrency slots, so staff and services cannot take them all), then
+// the caller that used the store least, then the earlier.
+func (l *lanes) before(a, b *waiter, load map[string]float64) bool {
+	if a.caller.Rank != b.caller.Rank {
+		return a.caller.Rank > b.caller.Rank
+	}
+	if la, lb := load[a.caller.Name], load[b.caller.Name]; la != lb {
+		return la < lb
+	}
+	return a.since.Before(b.since)
 }
 
 // askToYield stops the search of the caller that used the store most, if every search holding

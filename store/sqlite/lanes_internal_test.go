@@ -153,3 +153,41 @@ func TestLightestCallerFirst(t *testing.T) {
 		t.Errorf("then %s, want heavy", second)
 	}
 }
+
+// TestHigherRankFirst: a freed slot goes to a waiting clinician before patients' apps that
+// used the store less (a handful of fresh patient accounts held a worklist to the search
+// timeout in a blind attack).
+func TestHigherRankFirst(t *testing.T) {
+	l := newLanes(nil, nil, nil, 1, 0)
+	l.used["dr"] = usage{secs: 100, at: time.Now()}
+	if _, err := l.slot(t.Context(), store.Caller{Name: "m0"}); err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan string, 3)
+	for _, c := range []store.Caller{{Name: "fresh1"}, {Name: "dr", Rank: 1}, {Name: "fresh2"}} {
+		go func() {
+			if _, err := l.slot(t.Context(), c); err != nil {
+				t.Error(err)
+			}
+			got <- c.Name
+		}()
+		for n := -1; n < 0; { // queued in this order
+			l.mu.Lock()
+			for _, w := range l.queue {
+				if w.caller.Name == c.Name {
+					n = 1
+				}
+			}
+			l.mu.Unlock()
+			time.Sleep(time.Millisecond)
+		}
+	}
+	l.release(readPool)
+	if first := <-got; first != "dr" {
+		t.Errorf("the freed slot went to %s, want the clinician", first)
+	}
+	l.release(readPool)
+	<-got
+	l.release(readPool)
+	<-got
+}
