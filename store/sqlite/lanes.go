@@ -81,7 +81,8 @@ type searchRun struct {
 	caller  store.Caller
 	start   time.Time
 	stop    context.CancelCauseFunc
-	yielded bool // asked to stop; its slot is about to come back
+	yielded bool    // asked to stop; its slot is about to come back
+	yieldTo *waiter // the waiter it was stopped for, which gets its slot
 }
 
 // waiter is a search waiting for a slot.
@@ -276,7 +277,7 @@ func (l *lanes) askToYield(w *waiter) {
 		}
 	}
 	if victim != nil {
-		victim.yielded = true
+		victim.yielded, victim.yieldTo = true, w
 		victim.stop(store.ErrYielded)
 	}
 }
@@ -294,6 +295,16 @@ func (l *lanes) finish(r *searchRun, pool int) {
 			if u.asOf(now) < 0.001 {
 				delete(l.used, c)
 			}
+		}
+	}
+	if w := r.yieldTo; w != nil {
+		if i := slices.Index(l.queue, w); i >= 0 && (pool == readPool || w.overflow) {
+			// The slot goes to the search it was given up for, not to whoever waits first
+			// (a clinician's next worklist would take it, and the short search wait again).
+			l.queue = slices.Delete(l.queue, i, i+1)
+			w.granted <- pool
+			l.dispatch()
+			return
 		}
 	}
 	l.free[pool]++

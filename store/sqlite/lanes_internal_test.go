@@ -191,3 +191,29 @@ func TestHigherRankFirst(t *testing.T) {
 	l.release(readPool)
 	<-got
 }
+
+// TestYieldedSlotGoesToTheWaiter: the slot of a search stopped for a waiting one goes to that
+// one, even when a caller served before it (a clinician) waits too.
+func TestYieldedSlotGoesToTheWaiter(t *testing.T) {
+	l := newLanes(nil, nil, nil, 0, 0)
+	ctx, stop := context.WithCancelCause(t.Context())
+	defer stop(nil)
+	victim := &searchRun{caller: store.Caller{Name: "m"}, start: time.Now().Add(-5 * time.Second), stop: stop}
+	l.running[victim] = struct{}{}
+	bob := &waiter{caller: store.Caller{Name: "bob"}, since: time.Now().Add(-time.Second), overflow: true, granted: make(chan int, 1)}
+	dr := &waiter{caller: store.Caller{Name: "dr", Rank: 1}, since: time.Now(), overflow: true, granted: make(chan int, 1)}
+	l.queue = []*waiter{bob, dr}
+	l.askToYield(bob)
+	if !errors.Is(context.Cause(ctx), store.ErrYielded) {
+		t.Fatal("the long search was not asked to yield")
+	}
+	l.finish(victim, readPool)
+	select {
+	case <-bob.granted:
+	default:
+		t.Error("the freed slot did not go to the search it was given up for")
+	}
+	if len(dr.granted) != 0 {
+		t.Error("the clinician took the slot given up for bob")
+	}
+}
