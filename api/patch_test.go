@@ -279,7 +279,7 @@ func TestFHIRPathPatchTooLarge(t *testing.T) {
 }
 
 // TestFHIRPathPatchCost: each FHIRPath Patch operation evaluates its path over the whole
-// resource, so the operations together may walk at most four times the body limit; past that
+// resource, so the operations together may walk at most twice the body limit; past that
 // the patch is 422 too-costly, before the work (a thousand deletes of nothing on one's own 7 MB
 // Observation once ran for six minutes of both cores).
 func TestFHIRPathPatchCost(t *testing.T) {
