@@ -131,19 +131,9 @@ func TestLightestCallerFirst(t *testing.T) {
 		got <- caller
 	}
 	go wait("heavy")
-	for queued := 0; queued < 1; { // heavy queues first
-		l.mu.Lock()
-		queued = len(l.queue)
-		l.mu.Unlock()
-		time.Sleep(time.Millisecond)
-	}
+	waitQueued(l, 1) // heavy queues first
 	go wait("bob")
-	for queued := 0; queued < 2; {
-		l.mu.Lock()
-		queued = len(l.queue)
-		l.mu.Unlock()
-		time.Sleep(time.Millisecond)
-	}
+	waitQueued(l, 2)
 	l.release(readPool)
 	if first := <-got; first != "bob" {
 		t.Errorf("the freed slot went to %s, want bob (who used the store least)", first)
@@ -164,23 +154,14 @@ func TestHigherRankFirst(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := make(chan string, 3)
-	for _, c := range []store.Caller{{Name: "fresh1"}, {Name: "dr", Rank: 1}, {Name: "fresh2"}} {
+	for i, c := range []store.Caller{{Name: "fresh1"}, {Name: "dr", Rank: 1}, {Name: "fresh2"}} {
 		go func() {
 			if _, err := l.slot(t.Context(), c); err != nil {
 				t.Error(err)
 			}
 			got <- c.Name
 		}()
-		for n := -1; n < 0; { // queued in this order
-			l.mu.Lock()
-			for _, w := range l.queue {
-				if w.caller.Name == c.Name {
-					n = 1
-				}
-			}
-			l.mu.Unlock()
-			time.Sleep(time.Millisecond)
-		}
+		waitQueued(l, i+1) // queued in this order
 	}
 	l.release(readPool)
 	if first := <-got; first != "dr" {
@@ -215,5 +196,18 @@ func TestYieldedSlotGoesToTheWaiter(t *testing.T) {
 	}
 	if len(dr.granted) != 0 {
 		t.Error("the clinician took the slot given up for bob")
+	}
+}
+
+// waitQueued returns once n searches wait in l's queue.
+func waitQueued(l *lanes, n int) {
+	for {
+		l.mu.Lock()
+		queued := len(l.queue)
+		l.mu.Unlock()
+		if queued >= n {
+			return
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
