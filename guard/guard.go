@@ -54,7 +54,8 @@ type Source struct {
 	base     string
 	services map[string]policy.Principal
 	log      *slog.Logger
-	reach    reachCache // users' patients resolved to ids (reach.go)
+	reach    reachCache  // users' patients resolved to ids (reach.go)
+	indexes  *indexCache // large versions' index entries (indexcache.go)
 	timeout  time.Duration
 }
 
@@ -67,7 +68,7 @@ func New(cfg Config) (*Source, error) {
 		return nil, errors.New("guard: Config.SearchTimeout must not be negative")
 	}
 	s := &Source{store: cfg.Store, policy: cfg.Policy, base: cfg.BaseURL, services: map[string]policy.Principal{}, log: cfg.Logger,
-		timeout: cfg.SearchTimeout}
+		timeout: cfg.SearchTimeout, indexes: newIndexCache()}
 	for _, p := range cfg.Services {
 		if p.Service == "" {
 			return nil, errors.New("guard: a service principal needs a name")
@@ -262,7 +263,7 @@ func (v *View) checkRead(ctx context.Context, typ, id string, rec store.Record, 
 			return store.Record{}, notVisible(typ, id)
 		}
 		if write.Restricted() {
-			ok, cerr := v.writable(ctx, write, typ, id, rec.Body)
+			ok, cerr := v.writable(ctx, write, rec)
 			if cerr != nil {
 				return store.Record{}, cerr
 			}
@@ -311,7 +312,7 @@ func (v *View) visible(ctx context.Context, d policy.Decision, rec store.Record)
 	if rec.Body == nil {
 		return false, nil
 	}
-	index, err := v.index(rec.Body)
+	index, err := v.index(rec)
 	if err != nil {
 		return false, err
 	}
@@ -365,7 +366,7 @@ func (v *View) throughVisible(ctx context.Context, a policy.Alternative, th poli
 	case err != nil:
 		return false, err
 	}
-	owner, err := v.index(rec.Body)
+	owner, err := v.index(rec)
 	if err != nil {
 		return false, err
 	}
@@ -383,12 +384,12 @@ func (v *View) throughVisible(ctx context.Context, a policy.Alternative, th poli
 // writable reports whether a version with this body passes write decision d: some
 // alternative's parameters match, and when it is confined to patients, the version names at
 // least one patient and only patients of its set.
-func (v *View) writable(ctx context.Context, d policy.Decision, typ, id string, body []byte) (bool, error) {
-	index, err := v.index(body)
+func (v *View) writable(ctx context.Context, d policy.Decision, rec store.Record) (bool, error) {
+	index, err := v.index(rec)
 	if err != nil {
 		return false, err
 	}
-	return v.writableIndex(ctx, d, typ, id, index)
+	return v.writableIndex(ctx, d, rec.Type, rec.ID, index)
 }
 
 func (v *View) writableIndex(ctx context.Context, d policy.Decision, typ, id string, index []store.IndexEntry) (bool, error) {
@@ -464,13 +465,25 @@ func idIs(id string) store.Clause {
 	return store.Clause{Param: "_id", Kind: store.KindToken, Values: []store.Value{{Code: id}}}
 }
 
-// index extracts a stored version's index entries, as the API did when it wrote it.
-func (v *View) index(body []byte) ([]store.IndexEntry, error) {
-	root, err := fhir.ParseJSON(body)
+// index returns a stored version's index entries, extracted as the API did when it wrote it
+// (remembered for large versions: indexcache.go). They may be shared: callers must not
+// change them.
+func (v *View) index(rec store.Record) ([]store.IndexEntry, error) {
+	key, cache := v.src.indexes.key(rec.Type, rec.ID, rec.Version, rec.Body)
+	if cache {
+		if entries, ok := v.src.indexes.get(key); ok {
+			return entries, nil
+		}
+	}
+	root, err := fhir.ParseJSON(rec.Body)
 	if err != nil {
 		return nil, fmt.Errorf("guard: a stored resource does not parse: %w", err)
 	}
-	return fhir.ExtractIndexBase(&fhir.Resource{Root: root}, v.src.base)
+	entries, err := fhir.ExtractIndexBase(&fhir.Resource{Root: root}, v.src.base)
+	if err == nil && cache {
+		v.src.indexes.put(key, entries)
+	}
+	return entries, err
 }
 
 // Purge removes a resource and all its history: only for a caller who may delete every

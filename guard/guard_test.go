@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -199,5 +200,44 @@ func TestViewPurge(t *testing.T) {
 	}
 	if _, err := e.st.Read(ctx, "Observation", "oa"); err != nil {
 		t.Errorf("the refused purge removed oa: %v", err)
+	}
+}
+
+// A large version's index entries are remembered (indexcache.go), and never answer for other
+// bytes: a purged resource created again under the same id and version number is checked
+// anew.
+func TestLargeVersionsRemembered(t *testing.T) {
+	e := newViewEnv(t)
+	large := func(patient string) string {
+		return obsOf(patient) + `,"note":[{"text":"` + strings.Repeat("lorem ipsum ", 8000) + `"}]`
+	}
+	ctx := t.Context()
+	a := e.src.ViewAs(policy.Principal{Scopes: scopes("patient/*.rs"), Patient: "a"})
+	b := e.src.ViewAs(policy.Principal{Scopes: scopes("patient/*.rs"), Patient: "b"})
+	e.write("Observation", "big", 1, large("a"))
+	e.write("Observation", "small", 1, obsOf("a"))
+	for range 2 {
+		if _, err := a.VRead(ctx, "Observation", "big", 1); err != nil {
+			t.Fatalf("a reads its large Observation: %v", err)
+		}
+		if _, err := b.VRead(ctx, "Observation", "big", 1); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("b reads a's large Observation: %v", err)
+		}
+		if _, err := a.VRead(ctx, "Observation", "small", 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := e.src.CachedIndexes(); n != 1 {
+		t.Errorf("%d versions remembered, want the large one only", n)
+	}
+	if err := e.st.Purge(ctx, "Observation", "big"); err != nil {
+		t.Fatal(err)
+	}
+	e.write("Observation", "big", 1, large("b"))
+	if _, err := a.VRead(ctx, "Observation", "big", 1); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("a reads b's Observation created again under the id of a's purged one: %v", err)
+	}
+	if _, err := b.VRead(ctx, "Observation", "big", 1); err != nil {
+		t.Errorf("b reads its own: %v", err)
 	}
 }

@@ -100,7 +100,7 @@ func (v *View) authorizeWrite(ctx context.Context, w *store.Write) error {
 		return err
 	}
 	if d.Restricted() {
-		ok, err := author.writable(ctx, d, w.Type, w.ID, prev.Body)
+		ok, err := author.writable(ctx, d, prev)
 		if err != nil {
 			return err
 		}
