@@ -60,6 +60,11 @@ type Config struct {
 	// its entries that write: an error refuses the Bundle (the server's write rate limit, so
 	// that a Bundle of 1,000 creates counts as 1,000 writes, not one request).
 	AdmitWrites func(ctx context.Context, writes int) error
+	// AdmitIndexEntries, when set, is asked before a client's write (or a transaction's
+	// writes) is committed, with the number of search index entries it makes (write hooks'
+	// own writes not counted): an error refuses it. The store writes every entry, so one
+	// resource with 10,000 codings costs it what 10,000 small ones do.
+	AdmitIndexEntries func(ctx context.Context, entries int) error
 
 	// WriteHooks run, in order, before every write (see WriteHook): triage, booking, billing
 	// and audit plug in here.
@@ -95,6 +100,7 @@ type API struct {
 	maxEntries   int
 	hooks        []WriteHook
 	admitWrites  func(ctx context.Context, writes int) error
+	admitIndex   func(ctx context.Context, entries int) error
 	cursors      *cursorSeal
 	bundleBudget time.Duration // the search time of one Bundle's entries together (0: none)
 }
@@ -163,6 +169,7 @@ func New(cfg Config) (*API, error) {
 		a.maxEntries = DefaultMaxBundleEntries
 	}
 	a.admitWrites = cfg.AdmitWrites
+	a.admitIndex = cfg.AdmitIndexEntries
 	if seal, err := newCursorSeal(cfg.CursorKey); err != nil {
 		errs = append(errs, err)
 	} else {

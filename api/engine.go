@@ -62,6 +62,11 @@ func (a *API) runEntry(ctx context.Context, v *guard.View, e *entry, refs *refRe
 		if e.write == nil {
 			return nil
 		}
+		if attempt == 0 {
+			if err := a.admitIndexEntries(ctx, *e.write); err != nil {
+				return err
+			}
+		}
 		err := v.Write(ctx, withExtra(*e.write, e.extra)...)
 		if err == nil {
 			return nil

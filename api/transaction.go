@@ -112,6 +112,7 @@ func (a *API) transactionOnce(ctx context.Context, v *guard.View, b *bundleReque
 	// 3. The writes, in processing order, each against the state before the transaction (a
 	// resource is changed at most once).
 	writes := make([]store.Write, 0, len(order))
+	var clients []store.Write // the client's own writes, without the hooks'
 	for _, e := range order {
 		if !e.isWrite() {
 			continue
@@ -120,12 +121,16 @@ func (a *API) transactionOnce(ctx context.Context, v *guard.View, b *bundleReque
 			return failEntry(e, err)
 		}
 		if e.write != nil {
+			clients = append(clients, *e.write)
 			writes = append(writes, *e.write)
 			writes = append(writes, e.extra...)
 		}
 	}
 	if len(writes) == 0 {
 		return nil
+	}
+	if err := a.admitIndexEntries(ctx, clients...); err != nil {
+		return err
 	}
 	return v.Write(ctx, writes...)
 }

@@ -98,6 +98,19 @@ func (a *API) indexedWrite(op store.Op, res *fhir.Resource, typ, id string, vers
 	}, nil
 }
 
+// admitIndexEntries asks Config.AdmitIndexEntries to admit the index entries of a client's
+// writes.
+func (a *API) admitIndexEntries(ctx context.Context, writes ...store.Write) error {
+	if a.admitIndex == nil {
+		return nil
+	}
+	n := 0
+	for _, w := range writes {
+		n += len(w.Index)
+	}
+	return a.admitIndex(ctx, n)
+}
+
 // record is the Record a successful write created.
 func record(w store.Write) store.Record {
 	return store.Record{Type: w.Type, ID: w.ID, Version: w.Version, LastUpdated: w.LastUpdated, Op: w.Op, Body: w.Body}

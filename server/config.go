@@ -98,6 +98,9 @@ type Config struct {
 	// requests per second (bursts of twice that): from one client address, of one client acting
 	// for one user, and that caller's writes. 0: no limit (apiLimits, docs/operations.md).
 	RateLimitAddress, RateLimitClient, RateLimitWrites float64
+	// RateLimitIndexEntries is the search index entries that one client acting for one user
+	// may write per second (bursts of twice that). 0: no limit.
+	RateLimitIndexEntries float64
 	// ClientConcurrency is how many requests one client acting for one user may have in flight
 	// at once; more wait for a free slot (up to maxSlotWait), then 429. 0: no limit.
 	ClientConcurrency int
@@ -205,12 +208,13 @@ func Defaults() Config {
 		SearchTimeout:  defaultSearchTimeout,
 		AuthRateLimit:  smart.DefaultRateLimit,
 
-		RateLimitAddress:  defaultAddressRateLimit,
-		RateLimitClient:   defaultClientRateLimit,
-		RateLimitWrites:   defaultWriteRateLimit,
-		ClientConcurrency: defaultClientConcurrency(),
-		MaxBundleEntries:  api.DefaultMaxBundleEntries,
-		HSTSMaxAge:        defaultHSTSMaxAge,
+		RateLimitAddress:      defaultAddressRateLimit,
+		RateLimitClient:       defaultClientRateLimit,
+		RateLimitWrites:       defaultWriteRateLimit,
+		RateLimitIndexEntries: defaultIndexRateLimit,
+		ClientConcurrency:     defaultClientConcurrency(),
+		MaxBundleEntries:      api.DefaultMaxBundleEntries,
+		HSTSMaxAge:            defaultHSTSMaxAge,
 
 		OIDCScopeClaim:    "scope",
 		OIDCPatientClaim:  "patient",
@@ -280,7 +284,8 @@ func (c Config) Validate() error {
 	if c.AuthRateLimit < 0 {
 		errs = append(errs, fmt.Errorf("auth-rate-limit: %v: want 0 (no limit) or more", c.AuthRateLimit))
 	}
-	for name, r := range map[string]float64{"rate-limit-address": c.RateLimitAddress, "rate-limit-client": c.RateLimitClient, "rate-limit-writes": c.RateLimitWrites} {
+	for name, r := range map[string]float64{"rate-limit-address": c.RateLimitAddress, "rate-limit-client": c.RateLimitClient, "rate-limit-writes": c.RateLimitWrites,
+		"rate-limit-index-entries": c.RateLimitIndexEntries} {
 		if r < 0 {
 			errs = append(errs, fmt.Errorf("%s: %v: want 0 (no limit) or more", name, r))
 		}

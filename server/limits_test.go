@@ -3,6 +3,7 @@ package server
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -157,6 +158,50 @@ func TestAPIRateLimits(t *testing.T) {
 		}
 	})
 
+	t.Run("index entries", func(t *testing.T) {
+		en := newAuthEnvWith(t, func(c *Config) { trusted(c); c.RateLimitWrites = 0; c.RateLimitIndexEntries = 100 }) // bursts of 200
+		codings := func(n int) string {
+			var b strings.Builder
+			for i := range n {
+				if i > 0 {
+					b.WriteString(",")
+				}
+				fmt.Fprintf(&b, `{"system":"urn:test","code":"c%d"}`, i)
+			}
+			return b.String()
+		}
+		coded := func(patient string, n int) string {
+			return `{"resourceType":"Observation","status":"final","code":{"coding":[` + codings(n) + `]},"subject":{"reference":"Patient/` + patient + `"}}`
+		}
+		alice := en.patientToken("p-alice", "launch/patient patient/*.cruds")
+		if a := sendBody(en, http.MethodPost, "/fhir/Observation", alice, "192.0.2.1", coded("p-alice", 300)); a.status != http.StatusCreated {
+			t.Fatalf("a resource of more entries than the burst, on a full budget: %+v, want 201", a)
+		}
+		if a := sendBody(en, http.MethodPost, "/fhir/Observation", alice, "192.0.2.1", coded("p-alice", 300)); !throttled(a) {
+			t.Errorf("the same at once: %+v, want 429 throttled", a)
+		}
+		if a := send(en, http.MethodPost, "/fhir/Observation", alice, "192.0.2.1"); a.status != http.StatusCreated {
+			t.Errorf("a small create after it: %+v, want 201 (a few entries wait a few ms)", a)
+		}
+		// A transaction counts all its entries; another user's budget is its own.
+		bob := en.patientToken("p-bob", "launch/patient patient/*.cruds")
+		entry := `{"resource":` + coded("p-bob", 60) + `,"request":{"method":"POST","url":"Observation"}}`
+		tx := `{"resourceType":"Bundle","type":"transaction","entry":[` + entry + "," + entry + "," + entry + `]}`
+		if a := sendBody(en, http.MethodPost, "/fhir", bob, "192.0.2.1", tx); a.status != http.StatusOK {
+			t.Fatalf("bob's first transaction: %+v, want 200", a)
+		}
+		if a := sendBody(en, http.MethodPost, "/fhir", bob, "192.0.2.1", tx); !throttled(a) {
+			t.Errorf("bob's second transaction at once: %+v, want 429 throttled", a)
+		}
+		// A backend service is held by its request budget only.
+		sys := en.systemToken("system/*.cruds")
+		for i := range 3 {
+			if a := sendBody(en, http.MethodPost, "/fhir/Observation", sys, "192.0.2.1", coded("p-alice", 300)); a.status != http.StatusCreated {
+				t.Fatalf("backend create %d: %+v", i+1, a)
+			}
+		}
+	})
+
 	t.Run("sequential clients wait, floods are refused", func(t *testing.T) {
 		en := newAuthEnvWith(t, func(c *Config) { trusted(c); c.RateLimitClient = 5 }) // bursts of 10
 		tok := en.systemToken("system/*.rs")
@@ -190,7 +235,7 @@ func TestAPIRateLimits(t *testing.T) {
 	t.Run("off", func(t *testing.T) {
 		en := newAuthEnvWith(t, func(c *Config) {
 			trusted(c)
-			c.RateLimitAddress, c.RateLimitClient, c.RateLimitWrites = 0, 0, 0
+			c.RateLimitAddress, c.RateLimitClient, c.RateLimitWrites, c.RateLimitIndexEntries = 0, 0, 0, 0
 		})
 		tok := en.patientToken("p-alice", "launch/patient patient/*.cruds")
 		for i := range 50 {
@@ -212,10 +257,11 @@ func TestRateLimitDefaults(t *testing.T) {
 		t.Errorf("default client concurrency %d: want a limit", d.ClientConcurrency)
 	}
 	d.RateLimitWrites = -1
+	d.RateLimitIndexEntries = -1
 	d.MaxBundleEntries = 1_000_000
 	d.ClientConcurrency = -1
 	err := d.Validate()
-	if err == nil || !strings.Contains(err.Error(), "rate-limit-writes") || !strings.Contains(err.Error(), "max-bundle-entries") || !strings.Contains(err.Error(), "client-concurrency") {
+	if err == nil || !strings.Contains(err.Error(), "rate-limit-writes") || !strings.Contains(err.Error(), "rate-limit-index-entries") || !strings.Contains(err.Error(), "max-bundle-entries") || !strings.Contains(err.Error(), "client-concurrency") {
 		t.Errorf("Validate: %v; want rate-limit-writes and max-bundle-entries refused", err)
 	}
 }

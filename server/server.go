@@ -173,9 +173,10 @@ func (s *Server) buildHandler() error {
 		WriteHooks:    hooks,
 		Policy:        pol,
 
-		MaxBundleEntries: s.cfg.MaxBundleEntries,
-		AdmitWrites:      limits.admitWrites,
-		SearchTimeout:    s.cfg.SearchTimeout,
+		MaxBundleEntries:  s.cfg.MaxBundleEntries,
+		AdmitWrites:       limits.admitWrites,
+		AdmitIndexEntries: limits.admitIndexEntries,
+		SearchTimeout:     s.cfg.SearchTimeout,
 	})
 	if err != nil {
 		return err

@@ -67,7 +67,7 @@ func startPortico(ctx context.Context, o *options, bin, dataDir, logFile string)
 	defer logf.Close() // the child has its own descriptor
 	// The load measures capacity: the API's rate limits, which would cap it, are off.
 	args := []string{"serve", "--addr", addr, "--data-dir", dataDir, "--base-url", "http://" + addr + "/fhir", "--auth", o.auth,
-		"--rate-limit-address", "0", "--rate-limit-client", "0", "--rate-limit-writes", "0", "--client-concurrency", "0"}
+		"--rate-limit-address", "0", "--rate-limit-client", "0", "--rate-limit-writes", "0", "--rate-limit-index-entries", "0", "--client-concurrency", "0"}
 	if o.store != "" {
 		args = append(args, "--store", o.store)
 	}
@@ -110,7 +110,7 @@ func startPorticoInProc(ctx context.Context, o *options, dataDir, logFile string
 	cfg := server.Defaults()
 	cfg.Addr, cfg.DataDir, cfg.Store, cfg.Auth = ln.Addr().String(), dataDir, o.store, o.auth
 	cfg.BaseURL = "http://" + cfg.Addr + "/fhir"
-	cfg.RateLimitAddress, cfg.RateLimitClient, cfg.RateLimitWrites, cfg.ClientConcurrency = 0, 0, 0, 0 // as in startPortico
+	cfg.RateLimitAddress, cfg.RateLimitClient, cfg.RateLimitWrites, cfg.RateLimitIndexEntries, cfg.ClientConcurrency = 0, 0, 0, 0, 0 // as in startPortico
 	srv, err := server.New(ctx, cfg, slog.New(slog.NewJSONHandler(logf, nil)))
 	if err != nil {
 		return nil, errors.Join(err, ln.Close(), logf.Close())

@@ -58,6 +58,14 @@ func (l *Limiter) Burst() int {
 	return l.burst
 }
 
+// Rate is the requests per second allowed to each key (0 for a nil Limiter: no limit).
+func (l *Limiter) Rate() float64 {
+	if l == nil {
+		return 0
+	}
+	return float64(l.limit)
+}
+
 // ReserveN is Reserve for n requests at once (a Bundle's writes); n above Burst never passes.
 func (l *Limiter) ReserveN(key string, now time.Time, n int, maxWait time.Duration) (ok bool, wait time.Duration) {
 	if l == nil {
