@@ -29,9 +29,13 @@ func (s *Store) History(ctx context.Context, q store.HistoryQuery) (store.Page, 
 		return store.Page{}, err
 	}
 	defer s.leave()
-	page, err := s.history(ctx, q)
+	run, done, err := s.searchSlot(ctx)
 	if err != nil {
-		return store.Page{}, s.mapErr(ctx, err)
+		return store.Page{}, err
+	}
+	page, err := s.history(run, q)
+	if err = done(err); err != nil {
+		return store.Page{}, err
 	}
 	return page, nil
 }

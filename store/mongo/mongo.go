@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -21,6 +22,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/x/mongo/driver/topology"
 
 	"github.com/portico-health/portico/store"
+	"github.com/portico-health/portico/store/lanes"
 )
 
 // DefaultDatabase is the database used when the connection string names none.
@@ -51,7 +53,17 @@ type Config struct {
 	// NoTransactions makes the store behave as on a standalone server even where the deployment
 	// supports transactions (tests of the standalone protocol).
 	NoTransactions bool
+	// SearchSlots is how many client searches and history pages run at once, scheduled by
+	// store/lanes (a caller that used the store least first; a long search may be asked to
+	// yield to a short one); as many again may run once they waited behind costly ones.
+	// 0 means DefaultSearchSlots.
+	SearchSlots int
 }
+
+// DefaultSearchSlots: twice the CPUs Go may use here, at least 4. A search on MongoDB runs
+// on the deployment's cores, not this process's, but its results are decoded and checked
+// here.
+func DefaultSearchSlots() int { return max(4, 2*runtime.GOMAXPROCS(0)) }
 
 // Store is the MongoDB backend. It is safe for concurrent use.
 type Store struct {
@@ -63,8 +75,9 @@ type Store struct {
 	counters *mongo.Collection
 	checks   *mongo.Collection // the one document CheckWrite rewrites
 	log      *slog.Logger
-	txn      bool // the deployment supports multi-document transactions; set before ready
-	noTxn    bool // Config.NoTransactions
+	lanes    *lanes.Lanes // the client searches' slots
+	txn      bool         // the deployment supports multi-document transactions; set before ready
+	noTxn    bool         // Config.NoTransactions
 
 	// ready is true once the setup succeeded; operations check it first, which also orders
 	// their reads of txn after the background setup's write.
@@ -111,7 +124,12 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mongo: %w", err)
 	}
-	s := &Store{client: client, db: client.Database(dbName), log: log, noTxn: cfg.NoTransactions, settled: make(chan struct{})}
+	slots := cfg.SearchSlots
+	if slots <= 0 {
+		slots = DefaultSearchSlots()
+	}
+	s := &Store{client: client, db: client.Database(dbName), log: log, noTxn: cfg.NoTransactions, settled: make(chan struct{}),
+		lanes: lanes.New(slots, slots)}
 	s.versions = s.db.Collection("versions")
 	s.res = s.db.Collection("resources")
 	s.locks = s.db.Collection("locks")
@@ -413,6 +431,26 @@ func (s *Store) mapErr(ctx context.Context, err error) error {
 		return fmt.Errorf("%w: %v", store.ErrUnavailable, err)
 	}
 	return err
+}
+
+// searchSlot waits for a client search's slot (store/lanes); the server's own searches
+// (store.Internal) take none. run is the context to search with, and done maps its error
+// (a search asked to yield: store.ErrYielded) and gives the slot back.
+func (s *Store) searchSlot(ctx context.Context) (run context.Context, done func(error) error, err error) {
+	if store.IsInternal(ctx) {
+		return ctx, func(err error) error { return s.mapErr(ctx, err) }, nil
+	}
+	_, run, release, err := s.lanes.Acquire(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	return run, func(err error) error {
+		release()
+		if y := lanes.Yielded(ctx, run, err); errors.Is(y, store.ErrYielded) {
+			return y
+		}
+		return s.mapErr(ctx, err)
+	}, nil
 }
 
 // redact names a deployment without its credentials.

@@ -2,6 +2,7 @@ package mongo_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -193,5 +194,41 @@ func TestCheckWrite(t *testing.T) {
 	n, err := s.CountWriteChecks(t.Context())
 	if err != nil || n != 1 {
 		t.Errorf("write_check documents: %d, %v; want 1", n, err)
+	}
+}
+
+// TestSearchesTakeSlots: client searches and history pages wait for a slot of the lanes
+// (store/lanes: the same scheduling as on SQLite), the server's own searches do not.
+func TestSearchesTakeSlots(t *testing.T) {
+	requireMongo(t)
+	s := openStore(t)
+	ctx := t.Context()
+	body := []byte(`{"resourceType":"Patient","id":"p1","meta":{"versionId":"1","lastUpdated":"2026-01-01T00:00:00Z"}}`)
+	if err := s.Write(ctx, store.Write{Op: store.OpCreate, Type: "Patient", ID: "p1", Version: 1,
+		LastUpdated: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), Body: body}); err != nil {
+		t.Fatal(err)
+	}
+	q := store.Query{Types: []string{"Patient"}}
+	release := s.HoldSearchSlots(mongo.DefaultSearchSlots(), mongo.DefaultSearchSlots())
+	short, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel()
+	if _, err := s.Search(short, q); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("a client search with every slot held: %v, want it to wait until its deadline", err)
+	}
+	if _, err := s.History(short, store.HistoryQuery{Type: "Patient"}); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("a history page with every slot held: %v, want it to wait until its deadline", err)
+	}
+	if page, err := s.Search(store.Internal(ctx), q); err != nil || len(page.Records) != 1 {
+		t.Errorf("the server's own search with every client slot held: %d, %v", len(page.Records), err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := s.Search(ctx, q)
+		done <- err
+	}()
+	time.Sleep(50 * time.Millisecond)
+	release()
+	if err := <-done; err != nil {
+		t.Errorf("the waiting search once slots are free: %v", err)
 	}
 }

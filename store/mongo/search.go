@@ -158,9 +158,13 @@ func (s *Store) Search(ctx context.Context, q store.Query) (store.Page, error) {
 		return store.Page{}, err
 	}
 	defer s.leave()
-	page, err := s.search(ctx, q)
+	run, done, err := s.searchSlot(ctx)
 	if err != nil {
-		return store.Page{}, s.mapErr(ctx, err)
+		return store.Page{}, err
+	}
+	page, err := s.search(run, q)
+	if err = done(err); err != nil {
+		return store.Page{}, err
 	}
 	return page, nil
 }

@@ -11,28 +11,11 @@ var SchemaText = strings.Join(schema, "\n")
 
 // HoldSearchSlots takes n slots of the read pool's lane and m of the overflow's, as searches
 // in flight would; release gives them back.
-func (s *Store) HoldSearchSlots(n, m int) (release func()) {
-	l := s.lanes
-	l.mu.Lock()
-	l.free[readPool] -= n
-	l.free[overflowPool] -= m
-	l.mu.Unlock()
-	return func() {
-		l.mu.Lock()
-		l.free[readPool] += n
-		l.free[overflowPool] += m
-		l.dispatch()
-		l.mu.Unlock()
-	}
-}
+func (s *Store) HoldSearchSlots(n, m int) (release func()) { return s.lanes.lanes.Hold(n, m) }
 
 // SetLaneClock replaces the clock by which the lanes judge how long searches ran and how much
 // each caller used (before any search runs).
-func (s *Store) SetLaneClock(now func() time.Time) { s.lanes.now = now }
+func (s *Store) SetLaneClock(now func() time.Time) { s.lanes.lanes.SetClock(now) }
 
 // SearchesRunning is how many client searches hold a slot.
-func (s *Store) SearchesRunning() int {
-	s.lanes.mu.Lock()
-	defer s.lanes.mu.Unlock()
-	return len(s.lanes.running)
-}
+func (s *Store) SearchesRunning() int { return s.lanes.lanes.Running() }

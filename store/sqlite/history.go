@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/portico-health/portico/store"
+	"github.com/portico-health/portico/store/lanes"
 )
 
 // History implements store.Store. Versions are listed by (last_updated, seq) descending, and
@@ -36,7 +37,7 @@ func (s *Store) History(ctx context.Context, q store.HistoryQuery) (store.Page, 
 	}
 	defer release()
 	page, err := history(runCtx, db, q, query, args)
-	return page, yielded(ctx, runCtx, err)
+	return page, lanes.Yielded(ctx, runCtx, err)
 }
 
 func history(ctx context.Context, db *stmtCache, q store.HistoryQuery, query string, args []any) (store.Page, error) {

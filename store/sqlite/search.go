@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 
 	"github.com/portico-health/portico/store"
+	"github.com/portico-health/portico/store/lanes"
 )
 
 // queryer is what a search needs from a connection: the read pool for Search, the writer's
@@ -43,7 +44,7 @@ func (s *Store) Search(ctx context.Context, q store.Query) (store.Page, error) {
 	}
 	defer release()
 	page, err := search(runCtx, db, q)
-	return page, yielded(ctx, runCtx, err)
+	return page, lanes.Yielded(ctx, runCtx, err)
 }
 
 // traceSQL sees every search statement before it runs; TestQueryPlans explains them.

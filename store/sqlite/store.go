@@ -28,8 +28,8 @@ type Store struct {
 	checkpoints *checkpointer // copies the WAL into the database file beside the writer
 	quick       *quickCheck   // the start-up integrity check, which CheckWrite reports
 
-	readStmt, vreadStmt *sql.Stmt // prepared on the point pool
-	lanes               *lanes    // the pool each search and history page runs on
+	readStmt, vreadStmt *sql.Stmt    // prepared on the point pool
+	lanes               *searchPools // the pool each search and history page runs on (lanes.go)
 }
 
 // errClosed is returned by every method of a closed Store.
@@ -81,7 +81,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		overflow: openPool(path, readerPragmasMmap(cfg.MmapSize), cfg.ReadConns),
 		point:    openPool(path, pointReaderPragmas(cfg.MmapSize), runtime.GOMAXPROCS(0)), w: w,
 		checkpoints: startCheckpointer(path, cfg.Logger)}
-	s.lanes = newLanes(s.read, s.overflow, s.point, cfg.ReadConns, cfg.ReadConns)
+	s.lanes = newSearchPools(s.read, s.overflow, s.point, cfg.ReadConns, cfg.ReadConns)
 	if err := s.prepare(ctx); err != nil {
 		return nil, errors.Join(err, s.Close())
 	}

@@ -1,4 +1,4 @@
-package sqlite
+package lanes
 
 import (
 	"context"
@@ -67,7 +67,7 @@ func TestWhoYields(t *testing.T) {
 			waiter:  "bob", want: -1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			l := newLanes(nil, nil, nil, 1, 1)
+			l := New(1, 1)
 			l.now = func() time.Time { return t0 }
 			for c, u := range tc.used {
 				l.used[c] = u
@@ -98,12 +98,12 @@ func TestWhoYields(t *testing.T) {
 func TestUsageDecays(t *testing.T) {
 	t0 := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
 	now := t0
-	l := newLanes(nil, nil, nil, 0, 0)
+	l := New(0, 0)
 	l.now = func() time.Time { return now }
 	r := &searchRun{caller: store.Caller{Name: "m"}, start: t0, stop: func(error) {}}
 	l.running[r] = struct{}{}
 	now = t0.Add(4 * time.Second)
-	l.finish(r, readPool)
+	l.finish(r, Main)
 	if got := l.used["m"].asOf(now); got != 4 {
 		t.Errorf("after one 4 s search: %v s, want 4", got)
 	}
@@ -118,9 +118,9 @@ func TestUsageDecays(t *testing.T) {
 // TestLightestCallerFirst: a freed slot goes to the waiting caller that used the store least,
 // not to the one that waited longest.
 func TestLightestCallerFirst(t *testing.T) {
-	l := newLanes(nil, nil, nil, 1, 0)
+	l := New(1, 0)
 	l.used["heavy"] = usage{secs: 100, at: time.Now()}
-	if pool, err := l.slot(t.Context(), store.Caller{Name: "heavy"}); err != nil || pool != readPool {
+	if pool, err := l.slot(t.Context(), store.Caller{Name: "heavy"}); err != nil || pool != Main {
 		t.Fatalf("the free slot: %d, %v", pool, err)
 	}
 	got := make(chan string, 2)
@@ -134,11 +134,11 @@ func TestLightestCallerFirst(t *testing.T) {
 	waitQueued(l, 1) // heavy queues first
 	go wait("bob")
 	waitQueued(l, 2)
-	l.release(readPool)
+	l.release(Main)
 	if first := <-got; first != "bob" {
 		t.Errorf("the freed slot went to %s, want bob (who used the store least)", first)
 	}
-	l.release(readPool)
+	l.release(Main)
 	if second := <-got; second != "heavy" {
 		t.Errorf("then %s, want heavy", second)
 	}
@@ -148,7 +148,7 @@ func TestLightestCallerFirst(t *testing.T) {
 // used the store less (a handful of fresh patient accounts held a worklist to the search
 // timeout in a blind attack).
 func TestHigherRankFirst(t *testing.T) {
-	l := newLanes(nil, nil, nil, 1, 0)
+	l := New(1, 0)
 	l.used["dr"] = usage{secs: 100, at: time.Now()}
 	if _, err := l.slot(t.Context(), store.Caller{Name: "m0"}); err != nil {
 		t.Fatal(err)
@@ -163,20 +163,20 @@ func TestHigherRankFirst(t *testing.T) {
 		}()
 		waitQueued(l, i+1) // queued in this order
 	}
-	l.release(readPool)
+	l.release(Main)
 	if first := <-got; first != "dr" {
 		t.Errorf("the freed slot went to %s, want the clinician", first)
 	}
-	l.release(readPool)
+	l.release(Main)
 	<-got
-	l.release(readPool)
+	l.release(Main)
 	<-got
 }
 
 // TestYieldedSlotGoesToTheWaiter: the slot of a search stopped for a waiting one goes to that
 // one, even when a caller served before it (a clinician) waits too.
 func TestYieldedSlotGoesToTheWaiter(t *testing.T) {
-	l := newLanes(nil, nil, nil, 0, 0)
+	l := New(0, 0)
 	ctx, stop := context.WithCancelCause(t.Context())
 	defer stop(nil)
 	victim := &searchRun{caller: store.Caller{Name: "m"}, start: time.Now().Add(-5 * time.Second), stop: stop}
@@ -188,7 +188,7 @@ func TestYieldedSlotGoesToTheWaiter(t *testing.T) {
 	if !errors.Is(context.Cause(ctx), store.ErrYielded) {
 		t.Fatal("the long search was not asked to yield")
 	}
-	l.finish(victim, readPool)
+	l.finish(victim, Main)
 	select {
 	case <-bob.granted:
 	default:
@@ -200,7 +200,7 @@ func TestYieldedSlotGoesToTheWaiter(t *testing.T) {
 }
 
 // waitQueued returns once n searches wait in l's queue.
-func waitQueued(l *lanes, n int) {
+func waitQueued(l *Lanes, n int) {
 	for {
 		l.mu.Lock()
 		queued := len(l.queue)
