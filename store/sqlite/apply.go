@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/portico-health/portico/store"
@@ -80,6 +81,41 @@ func (w *writer) latest(ctx context.Context, wr *store.Write) (sql.NullInt64, er
 	return rid, nil
 }
 
+// ifNoneExist checks that wr's conditional create matches nothing: when its criteria were
+// searched before it was queued (precheck.go), against the resources written since only.
+func (w *writer) ifNoneExist(ctx context.Context, wr *store.Write) error {
+	q := *wr.IfNoneExist
+	if seq, ok := w.checked[wr.IfNoneExist]; ok {
+		ids, all, err := w.changedSince(ctx, wr.Type, seq)
+		if err != nil {
+			return err
+		}
+		if !all {
+			if len(ids) == 0 {
+				return nil
+			}
+			vals := make([]store.Value, len(ids))
+			for i, id := range ids {
+				vals[i] = store.Value{Code: id}
+			}
+			q.Where = append(slices.Clip(q.Where), store.Clause{Param: "_id", Kind: store.KindToken, Values: vals})
+		}
+	}
+	if q.Count <= 0 {
+		q.Count = conditionalLimit
+	}
+	q.Cursor, q.Total = "", false
+	page, err := search(ctx, w.conn, q)
+	if err != nil {
+		return fmt.Errorf("sqlite: conditional create of %s/%s: %w", wr.Type, wr.ID, err)
+	}
+	if len(page.Records) > 0 {
+		return fmt.Errorf("sqlite: conditional create of %s/%s: %w", wr.Type, wr.ID,
+			&store.ExistsError{Matches: page.Records})
+	}
+	return nil
+}
+
 // checkVersion checks wr's version precondition only.
 func (w *writer) checkVersion(ctx context.Context, wr *store.Write) error {
 	_, err := w.latest(ctx, wr)
@@ -99,18 +135,8 @@ var failAfterModify func(*store.Write) error
 // anything is modified; an error after that is an errModified.
 func (w *writer) apply(ctx context.Context, wr *store.Write) (err error) {
 	if wr.IfNoneExist != nil {
-		q := *wr.IfNoneExist
-		if q.Count <= 0 {
-			q.Count = conditionalLimit
-		}
-		q.Cursor, q.Total = "", false
-		page, err := search(ctx, w.conn, q)
-		if err != nil {
-			return fmt.Errorf("sqlite: conditional create of %s/%s: %w", wr.Type, wr.ID, err)
-		}
-		if len(page.Records) > 0 {
-			return fmt.Errorf("sqlite: conditional create of %s/%s: %w", wr.Type, wr.ID,
-				&store.ExistsError{Matches: page.Records})
+		if err := w.ifNoneExist(ctx, wr); err != nil {
+			return err
 		}
 	}
 

@@ -163,7 +163,11 @@ func (s *Store) Write(ctx context.Context, writes ...store.Write) error {
 	if len(writes) == 0 {
 		return nil
 	}
-	return s.w.submit(ctx, writes)
+	writes, checked, err := s.precheck(ctx, writes)
+	if err != nil {
+		return err
+	}
+	return s.w.submit(ctx, writes, checked)
 }
 
 // Capabilities: SQLite applies several writes in one transaction.

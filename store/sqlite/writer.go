@@ -21,8 +21,11 @@ type request struct {
 	ctx    context.Context
 	writes []store.Write
 	op     func(ctx context.Context) error // instead of writes: a Purge or a CheckWrite call
-	done   chan error                      // buffered: the writer never blocks on a caller
-	result error                           // the call's outcome, sent on done once it is durable
+	// checked: the conditional creates' criteria searched before queueing, each with the
+	// commit sequence it was searched at (precheck.go)
+	checked map[*store.Query]int64
+	done    chan error // buffered: the writer never blocks on a caller
+	result  error      // the call's outcome, sent on done once it is durable
 }
 
 // writer owns the only writing connection. It takes every Write call queued while the previous
@@ -37,7 +40,8 @@ type writer struct {
 	stmts   *writeStmts
 	inserts map[int]*sql.Stmt // multi-row index INSERTs by table and row count (apply.go)
 	log     *slog.Logger
-	syncer  *walSyncer // nil: SQLite syncs in COMMIT ("strict") or nobody does ("normal")
+	checked map[*store.Query]int64 // of the request being applied
+	syncer  *walSyncer             // nil: SQLite syncs in COMMIT ("strict") or nobody does ("normal")
 
 	mu     sync.RWMutex // held for reading while queueing, for writing to close the queue
 	closed bool
@@ -70,8 +74,8 @@ func newWriter(ctx context.Context, db *sql.DB, syncPath string, log *slog.Logge
 // submit queues writes and waits for their outcome. Once queued, a call always waits for the
 // commit: the writer skips it if ctx ended before its turn, and otherwise the answer says
 // whether it was committed, so a cancelled caller never has to guess.
-func (w *writer) submit(ctx context.Context, writes []store.Write) error {
-	return w.enqueue(ctx, &request{ctx: ctx, writes: writes, done: make(chan error, 1)})
+func (w *writer) submit(ctx context.Context, writes []store.Write, checked map[*store.Query]int64) error {
+	return w.enqueue(ctx, &request{ctx: ctx, writes: writes, checked: checked, done: make(chan error, 1)})
 }
 
 func (w *writer) enqueue(ctx context.Context, req *request) error {
@@ -220,6 +224,7 @@ func (w *writer) commitOnce(batch []*request, savepoints bool) bool {
 				}
 				continue
 			}
+			w.checked = req.checked
 			if !savepoints && independent(req.writes) {
 				results[i] = w.applyChecked(ctx, req.writes)
 				var m errModified
