@@ -113,6 +113,7 @@ func (a *API) transactionOnce(ctx context.Context, v *guard.View, b *bundleReque
 	// resource is changed at most once).
 	writes := make([]store.Write, 0, len(order))
 	var clients []store.Write // the client's own writes, without the hooks'
+	changedBy := map[string]*entry{}
 	for _, e := range order {
 		if !e.isWrite() {
 			continue
@@ -120,11 +121,24 @@ func (a *API) transactionOnce(ctx context.Context, v *guard.View, b *bundleReque
 		if err := a.planWrite(ctx, v, e); err != nil {
 			return failEntry(e, err)
 		}
-		if e.write != nil {
-			clients = append(clients, *e.write)
-			writes = append(writes, *e.write)
-			writes = append(writes, e.extra...)
+		if e.write == nil {
+			continue
 		}
+		// A write hook may change another resource (an answer completes the message it
+		// answers): two entries that change one resource, one of them through a hook, would
+		// lose the race to each other at every attempt.
+		for _, w := range withExtra(*e.write, e.extra) {
+			k := w.Type + "/" + w.ID
+			if prev := changedBy[k]; prev != nil && prev != e {
+				ex := errorf(http.StatusConflict, "business-rule",
+					"Bundle.entry[%d] and Bundle.entry[%d] both change %s (one of them through a change the server makes on its own, such as completing the message an answer answers); a transaction may change a resource only once: send them in separate requests", prev.index, e.index, k)
+				return failEntry(e, ex)
+			}
+			changedBy[k] = e
+		}
+		clients = append(clients, *e.write)
+		writes = append(writes, *e.write)
+		writes = append(writes, e.extra...)
 	}
 	if len(writes) == 0 {
 		return nil

@@ -149,14 +149,9 @@ func (h *Hook) triage(ctx context.Context, w *api.WriteContext, root *fhir.Value
 	default:
 		root.Set("status", fhir.Str("in-progress")) // awaiting an answer
 	}
-	now := w.Now
-	received := now
-	if r := str(root.Get("received")); r != "" {
-		if t, err := parseDateTime(r); err == nil {
-			received = t
-		}
-	} else {
-		root.Set("received", fhir.Str(fhir.FormatInstant(now)))
+	received := receivedAt(ctx, root, w.Now)
+	if given, err := parseDateTime(str(root.Get("received"))); err != nil || !given.Equal(received) {
+		root.Set("received", fhir.Str(fhir.FormatInstant(received)))
 	}
 
 	// Routing: the original recipients stay first and unmarked; triage adds the others.
@@ -343,11 +338,13 @@ func (h *Hook) generalPractitioners(ctx context.Context, w *api.WriteContext, ro
 // answer completes the patient messages a new Communication answers. The original is read as
 // the answering caller sees it: a message the caller may not read is not completed.
 func (h *Hook) answer(ctx context.Context, w *api.WriteContext, root *fhir.Value) error {
+	seen := map[string]bool{}
 	for _, irt := range arr(root.Get("inResponseTo")) {
 		typ, id, ok := fhir.LiteralReference(str(irt.Get("reference")), w.Base)
-		if !ok || typ != "Communication" {
+		if !ok || typ != "Communication" || seen[id] || id == w.ID {
 			continue
 		}
+		seen[id] = true
 		rec, err := w.Store.Read(ctx, "Communication", id)
 		if err != nil {
 			var denied *policy.DeniedError
@@ -421,6 +418,30 @@ func addRecipient(root *fhir.Value, ref Ref, why string) {
 // formatLocal writes an instant as a dateTime in loc with its offset, to the second.
 func formatLocal(t time.Time, loc *time.Location) string {
 	return t.In(loc).Format("2006-01-02T15:04:05-07:00")
+}
+
+// maxClockSkew is how far in the future an imported message's received time may be.
+const maxClockSkew = 5 * time.Minute
+
+// earliestReceived: an imported message received before this is refused its time (a date
+// that far back is a mistake, and one before year 1 would make a due time FHIR cannot hold).
+var earliestReceived = time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// receivedAt is when the practice received a new message, from which its due time runs: the
+// server's clock, now. Only a backend service (an import of messages received elsewhere, or
+// an open server) may give its own received time, between 1970 and now. A patient's app that
+// backdated it jumped the queue (its message overdue at once, first in the worklist), and one
+// dated in year 1 was given a due time in year 0, which FHIR cannot hold: the clinician's
+// answer to it then failed (blind attack, round 8).
+func receivedAt(ctx context.Context, root *fhir.Value, now time.Time) time.Time {
+	if p, ok := policy.PrincipalFrom(ctx); ok && p.FHIRUser != "" {
+		return now
+	}
+	t, err := parseDateTime(str(root.Get("received")))
+	if err != nil || t.Before(earliestReceived) || t.After(now.Add(maxClockSkew)) {
+		return now
+	}
+	return t
 }
 
 // parseDateTime reads a FHIR dateTime with a time and zone (what due, received and sent hold).
