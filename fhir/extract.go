@@ -535,17 +535,17 @@ func (x *extractor) token(param string, n PathNode) error {
 func (x *extractor) reference(param string, n PathNode) error {
 	v := n.Value
 	e := store.IndexEntry{Param: param, Kind: store.KindReference}
-	ref := ""
+	ref, declared := "", "" // declared: Reference.type, the type the reference says it names
 	switch v.Kind {
 	case String: // canonical, uri
 		ref = v.Text
 	case Object:
-		ref = str(v, "reference")
+		ref, declared = str(v, "reference"), strings.TrimPrefix(str(v, "type"), "http://hl7.org/fhir/StructureDefinition/")
 		if id := v.Get("identifier"); id != nil && id.Kind == Object {
 			e.System, e.Code = str(id, "system"), str(id, "value")
 		}
 		if ref == "" {
-			e.RefType = str(v, "type")
+			e.RefType = declared
 		}
 	default:
 		return nil
@@ -583,9 +583,16 @@ func (x *extractor) reference(param string, n PathNode) error {
 		}
 		if e.RefType == "" && e.RefURL != "" {
 			e.RefType = hint // the type it names, without an id: no search by id finds it
+			if e.RefType == "" {
+				e.RefType = declared // urn:uuid:..., or another server's URL without a type in it
+			}
 		}
 	}
-	if e.RefID == "" && e.RefURL == "" && e.Code == "" {
+	// A reference that only names its type (a display, or nothing else) is indexed too: the
+	// policy reads from the index whether a resource names a patient, and a Schedule whose
+	// actor was {"type": "Patient", "display": "..."} was shared with every patient (blind
+	// attack, round 8).
+	if e.RefID == "" && e.RefURL == "" && e.Code == "" && e.RefType == "" {
 		return nil
 	}
 	if e.SortKey == "" {

@@ -91,6 +91,30 @@ func TestRoundEightAttacks(t *testing.T) {
 		}
 	})
 
+	t.Run("a Schedule that names a patient without a reference to one", func(t *testing.T) {
+		for id, actor := range map[string]string{
+			"display":        `{"type":"Patient","display":"Bob Bravo (dialysis)"}`,
+			"urn":            `{"reference":"urn:uuid:0b7d6d5e-3a59-4c3e-9d4a-1f1a2b3c4d5e","type":"Patient"}`,
+			"canonical-type": `{"type":"http://hl7.org/fhir/StructureDefinition/Patient","display":"Bob"}`,
+		} {
+			en.must(sys, http.MethodPut, "/Schedule/"+id, `{"resourceType":"Schedule","id":"`+id+`","actor":[`+actor+`]}`, http.StatusCreated)
+			en.must(sys, http.MethodPut, "/Slot/slot-"+id, `{"resourceType":"Slot","id":"slot-`+id+`","schedule":`+ref("Schedule/"+id)+
+				`,"status":"free","start":"2027-01-04T09:00:00Z","end":"2027-01-04T09:30:00Z"}`, http.StatusCreated)
+			en.must(a, http.MethodGet, "/Schedule/"+id, "", http.StatusNotFound)
+			en.must(a, http.MethodGet, "/Slot/slot-"+id, "", http.StatusNotFound)
+			en.must(sys, http.MethodGet, "/Schedule/"+id, "", http.StatusOK)
+		}
+		en.must(sys, http.MethodPut, "/Schedule/clinic", `{"resourceType":"Schedule","id":"clinic","actor":[`+ref("Practitioner/X")+`]}`, http.StatusCreated)
+		b := en.must(a, http.MethodGet, "/Schedule", "", http.StatusOK)
+		if got := resources(t, b, en.base); len(got) != 1 || got[0] != "Schedule/clinic" {
+			t.Errorf("a patient's search of Schedules: %v, want the clinic's only", got)
+		}
+		b = en.must(a, http.MethodGet, "/Slot", "", http.StatusOK)
+		if got := resources(t, b, en.base); len(got) != 0 {
+			t.Errorf("a patient's search of Slots: %v, want none", got)
+		}
+	})
+
 	t.Run("an answer naming its message twice", func(t *testing.T) {
 		m := post(a, message(""))
 		post(sys, answer("Communication/"+m.ID, "Communication/"+m.ID, en.base+"/Communication/"+m.ID))
