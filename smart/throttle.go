@@ -57,6 +57,8 @@ func newLoginThrottle(now func() time.Time) *loginThrottle {
 
 // userKey is the key of a username's failures from one address.
 func userKey(username, addr string) string {
+	// As sign-in reads it (registry.go): " Alice" and "alice" are one user, and one count.
+	username = normalUsername(username)
 	if len(username) > loginMaxKeyBytes {
 		username = username[:loginMaxKeyBytes]
 	}

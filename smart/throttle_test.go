@@ -91,6 +91,17 @@ func TestSignInThrottle(t *testing.T) {
 		t.Errorf("after a success and four failures: %d", s)
 	}
 
+	// Spellings that sign-in reads as the same user count as that user (blind attack, round 8:
+	// " alice" and "Alice" each had five tries of their own).
+	en.advance(10 * time.Minute)
+	for i, spelling := range []string{"alice", " alice", "Alice", "ALICE ", "alice  "} {
+		if s := status(spelling, "wrong"); s != http.StatusUnauthorized {
+			t.Fatalf("wrong password %d (%q): %d", i+1, spelling, s)
+		}
+	}
+	locked("another spelling of a locked username", "aLiCe", "alice password")
+	en.advance(10 * time.Minute)
+
 	// An unknown username locks after the same number of failures.
 	for range 5 {
 		if s := status("nobody", "x"); s != http.StatusUnauthorized {
