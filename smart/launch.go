@@ -43,6 +43,13 @@ func (s *Server) launch(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
+	// Each launch writes a record: one token's launches take from its client's and user's
+	// budget of --auth-rate-limit (400 a second from one patient's token, blind attack,
+	// round 8).
+	if err := s.limitClient(p.ClientID + "\x00" + p.Subject); err != nil {
+		writeError(w, err)
+		return
+	}
 	form, err := readForm(w, r)
 	if err != nil {
 		writeError(w, err)

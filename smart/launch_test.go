@@ -154,3 +154,20 @@ func TestEHRLaunch(t *testing.T) {
 		}
 	})
 }
+
+// TestLaunchRateLimited: each launch writes a record, so launches take from --auth-rate-limit
+// (per address, and per client and user): one patient's token wrote 400 a second (blind
+// attack, round 8).
+func TestLaunchRateLimited(t *testing.T) {
+	en := newEnvConfig(t, t.TempDir(), func(c *Config) { c.RateLimit = 2 }) // bursts of 4
+	en.putResource("Patient", "p1", `{"resourceType":"Patient","id":"p1"}`)
+	tok, _ := en.backendAccessToken("system/Patient.rs") // one request of the address's burst
+	for i := range 3 {
+		if status, body := en.launchHandle(tok, url.Values{"patient": {"p1"}}); status != http.StatusOK {
+			t.Fatalf("launch %d of the burst: %d %v", i+1, status, body)
+		}
+	}
+	if status, body := en.launchHandle(tok, url.Values{"patient": {"p1"}}); status != http.StatusTooManyRequests {
+		t.Errorf("a launch past the burst: %d %v, want 429", status, body)
+	}
+}

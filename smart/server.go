@@ -178,7 +178,7 @@ func (s *Server) Register(e *echo.Echo) {
 	post(authPath+pathIntrospect, s.limitAddr(s.introspect))
 	post(authPath+pathRevoke, s.limitAddr(s.revoke))
 	get(authPath+pathStyle, s.smartStyle)
-	post(authPath+pathLaunch, s.launch)
+	post(authPath+pathLaunch, s.limitAddr(s.launch)) // each launch writes a record
 	e.GET(authPath+pathAuthorize, echo.WrapHandler(http.HandlerFunc(s.authorize)))
 	e.POST(authPath+pathAuthorize, echo.WrapHandler(http.HandlerFunc(s.authorize)))
 }
