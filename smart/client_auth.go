@@ -83,7 +83,7 @@ func (s *Server) checkBasic(r *http.Request) (Client, error) {
 	if err != nil {
 		return Client{}, err
 	}
-	ok, err := s.registry.verifySecret(r.Context(), c.SecretHash, secret)
+	ok, legacy, err := s.registry.verifyClientSecret(r.Context(), c.SecretHash, secret)
 	if err != nil {
 		return Client{}, err
 	}
@@ -91,6 +91,11 @@ func (s *Server) checkBasic(r *http.Request) (Client, error) {
 		s.log.Warn("client authentication failed", "method", AuthClientSecretBasic, "client_id", truncate(id),
 			"addr", clientaddr.From(r))
 		return Client{}, withf(ErrInvalidClient, "client authentication failed")
+	}
+	if legacy {
+		if err := s.registry.rehashClientSecret(r.Context(), c.ID, c.SecretHash, secret); err != nil {
+			s.log.Warn("client secret not rehashed; it still verifies", "client_id", c.ID, "error", err.Error())
+		}
 	}
 	return c, nil
 }

@@ -2,6 +2,7 @@ package smart
 
 import (
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
@@ -22,6 +23,29 @@ const (
 )
 
 var b64 = base64.RawStdEncoding
+
+// Client secrets are made by Portico (newSecret: 32 random bytes), so no guessing can reach
+// them and they need no slow hash: a client secret's hash is its SHA-256, and checking a wrong
+// one costs a microsecond outside the password-hashing slots. When client secrets were hashed
+// like passwords, ten addresses sending wrong ones, each within its rate limit, kept those
+// slots full and nine sign-ins in ten were refused (blind attack, round 8). Secrets hashed
+// with argon2id by earlier versions still verify (through the slots), and are rehashed at
+// their first successful use.
+const clientSecretPrefix = "$sha256$"
+
+// hashClientSecret is the stored hash of a client secret made by newSecret.
+func hashClientSecret(secret string) string {
+	sum := sha256.Sum256([]byte(secret))
+	return clientSecretPrefix + b64.EncodeToString(sum[:])
+}
+
+// verifyClientSecretHash reports whether secret matches a hashClientSecret hash, in constant
+// time.
+func verifyClientSecretHash(hash, secret string) bool {
+	want, err := b64.DecodeString(strings.TrimPrefix(hash, clientSecretPrefix))
+	sum := sha256.Sum256([]byte(secret))
+	return err == nil && strings.HasPrefix(hash, clientSecretPrefix) && subtle.ConstantTimeCompare(want, sum[:]) == 1
+}
 
 // HashSecret hashes a password or client secret with argon2id into the PHC string format
 // ($argon2id$v=19$m=65536,t=3,p=2$salt$hash).

@@ -1,6 +1,7 @@
 package smart
 
 import (
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
@@ -12,45 +13,99 @@ import (
 	"golang.org/x/oauth2"
 )
 
-// TestPasswordHashCap: a burst of unauthenticated Basic-auth requests runs at most
-// DefaultPasswordHashes argon2id hashes at once; the requests that find every slot and the
-// short queue taken get 503 with Retry-After at once, without hashing.
+// TestPasswordHashCap: a burst of password checks runs at most DefaultPasswordHashes argon2id
+// hashes at once; the checks that find every slot and the short queue taken get ErrBusy at
+// once, without hashing.
 func TestPasswordHashCap(t *testing.T) {
 	en := newEnv(t)
 	var wg sync.WaitGroup
-	statuses := make([]int, 24)
-	retry := make([]string, 24)
-	for i := range statuses {
-		wg.Go(func() {
-			req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, en.ts.URL+"/auth/token",
-				strings.NewReader(url.Values{"grant_type": {"client_credentials"}}.Encode()))
-			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-			req.SetBasicAuth("nobody", "guess")
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			resp.Body.Close()
-			statuses[i], retry[i] = resp.StatusCode, resp.Header.Get("Retry-After")
-		})
+	errs := make([]error, 24)
+	for i := range errs {
+		wg.Go(func() { _, errs[i] = en.srv.Registry().CheckPassword(t.Context(), "nobody", "guess") })
 	}
 	wg.Wait()
 	busy := 0
-	for i, s := range statuses {
+	for i, err := range errs {
 		switch {
-		case s == http.StatusServiceUnavailable && retry[i] != "":
+		case errors.Is(err, ErrBusy):
 			busy++
-		case s == http.StatusUnauthorized:
+		case errors.Is(err, ErrBadPassword):
 		default:
-			t.Errorf("request %d: %d (Retry-After %q), want 401, or 503 with Retry-After", i, s, retry[i])
+			t.Errorf("check %d: %v, want ErrBadPassword or ErrBusy", i, err)
 		}
 	}
 	if p := en.srv.registry.hashes.peak.Load(); p > DefaultPasswordHashes {
 		t.Errorf("%d hashes ran at once, want at most %d", p, DefaultPasswordHashes)
 	}
 	if busy == 0 {
-		t.Error("no request was turned away: the burst was not bounded")
+		t.Error("no check was turned away: the burst was not bounded")
+	}
+}
+
+// TestClientSecretsTakeNoHashSlot: client secrets (made by Portico, 32 random bytes) are
+// checked by their SHA-256, outside the password-hashing slots: a burst of wrong client
+// secrets, from known and unknown client ids, hashes nothing and is refused with 401, never
+// 503 (ten addresses sending them kept sign-ins out, blind attack round 8); the right secret
+// works; a secret hashed with argon2id by an earlier version still works and is rehashed.
+func TestClientSecretsTakeNoHashSlot(t *testing.T) {
+	en := newEnv(t)
+	app := en.newApp(ClientConfidential, "")
+	token := func(id, secret string) (int, string) {
+		req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, en.ts.URL+"/auth/token",
+			strings.NewReader(url.Values{"grant_type": {"client_credentials"}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.SetBasicAuth(url.QueryEscape(id), url.QueryEscape(secret))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Error(err)
+			return 0, ""
+		}
+		defer resp.Body.Close()
+		var body struct{ Error string }
+		_ = jsonDecode(resp, &body)
+		return resp.StatusCode, body.Error
+	}
+	var wg sync.WaitGroup
+	statuses := make([]int, 24)
+	for i := range statuses {
+		wg.Go(func() {
+			id := "nobody"
+			if i%2 == 0 {
+				id = app.client.ID
+			}
+			statuses[i], _ = token(id, "guess")
+		})
+	}
+	wg.Wait()
+	for i, s := range statuses {
+		if s != http.StatusUnauthorized {
+			t.Errorf("wrong secret %d: %d, want 401", i, s)
+		}
+	}
+	if p := en.srv.registry.hashes.peak.Load(); p != 0 {
+		t.Errorf("%d password hashes ran for client secrets", p)
+	}
+	if s, e := token(app.client.ID, app.cfg.ClientSecret); e == "invalid_client" || s == http.StatusUnauthorized {
+		t.Errorf("the right secret: %d %s", s, e)
+	}
+
+	// A secret stored by an earlier version, hashed with argon2id.
+	legacy, err := HashSecret("an old secret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := en.srv.registry.updateClient(t.Context(), app.client.ID, func(c *Client) error { c.SecretHash = legacy; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if s, e := token(app.client.ID, "an old secret"); e == "invalid_client" || s == http.StatusUnauthorized {
+		t.Errorf("an argon2id secret of an earlier version: %d %s", s, e)
+	}
+	c, err := en.srv.registry.Client(t.Context(), app.client.ID)
+	if err != nil || !strings.HasPrefix(c.SecretHash, clientSecretPrefix) {
+		t.Errorf("after its first use the old secret is hashed %q, want SHA-256 (%v)", c.SecretHash[:min(12, len(c.SecretHash))], err)
+	}
+	if s, e := token(app.client.ID, "an old secret"); e == "invalid_client" || s == http.StatusUnauthorized {
+		t.Errorf("the old secret after its rehash: %d %s", s, e)
 	}
 }
 

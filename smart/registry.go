@@ -191,8 +191,34 @@ func newSecret() (secret, hash string, err error) {
 		return "", "", err
 	}
 	secret = b64url.EncodeToString(buf)
-	hash, err = HashSecret(secret)
-	return secret, hash, err
+	return secret, hashClientSecret(secret), nil
+}
+
+// verifyClientSecret checks a client secret against the client's hash: a SHA-256 one at
+// once; an argon2id one of an earlier version in a slot of the hash gate (ErrBusy when none
+// frees up), rehashed once it matched (legacy reports that). An empty hash (an unknown
+// client) is compared with a dummy, as long as a wrong secret takes.
+func (r *Registry) verifyClientSecret(ctx context.Context, hash, secret string) (ok, legacy bool, err error) {
+	switch {
+	case hash == "":
+		verifyClientSecretHash(hashClientSecret(""), secret)
+		return false, false, nil
+	case strings.HasPrefix(hash, clientSecretPrefix):
+		return verifyClientSecretHash(hash, secret), false, nil
+	}
+	ok, err = r.verifySecret(ctx, hash, secret)
+	return ok, ok, err
+}
+
+// rehashClientSecret replaces a client's argon2id secret hash by the SHA-256 of the secret
+// that matched it, unless the secret changed meanwhile.
+func (r *Registry) rehashClientSecret(ctx context.Context, id, oldHash, secret string) error {
+	return r.updateClient(ctx, id, func(c *Client) error {
+		if c.SecretHash == oldHash {
+			c.SecretHash = hashClientSecret(secret)
+		}
+		return nil
+	})
 }
 
 // Client returns a registered app (disabled ones too: check Disabled). ErrUnknownClient when
