@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/portico-health/portico/fhir"
@@ -41,6 +42,12 @@ func (s *Server) launch(w http.ResponseWriter, r *http.Request) {
 		}
 		w.Header().Set("WWW-Authenticate", Challenge(err, s.issuer))
 		writeError(w, err)
+		return
+	}
+	// A launch is the EHR's: a patient's or carer's app has none to make (and each one
+	// writes a record).
+	if kind, _, _ := strings.Cut(p.FHIRUser, "/"); kind == "Patient" || kind == "RelatedPerson" || kind == "Person" || p.Patient != "" {
+		writeError(w, withf(ErrInsufficientScope, "an EHR launch is made by the EHR's integration or a clinician's app, not by a token acting for a patient"))
 		return
 	}
 	// Each launch writes a record: one token's launches take from its client's and user's

@@ -171,3 +171,21 @@ func TestLaunchRateLimited(t *testing.T) {
 		t.Errorf("a launch past the burst: %d %v, want 429", status, body)
 	}
 }
+
+// TestLaunchNotForPatients: a token acting for a patient makes no EHR launch (403).
+func TestLaunchNotForPatients(t *testing.T) {
+	en := newEnv(t)
+	en.putResource("Patient", "p1", `{"resourceType":"Patient","id":"p1"}`)
+	if _, err := en.srv.Registry().CreateUser(t.Context(), "alice", "alice password", "Patient/p1"); err != nil {
+		t.Fatal(err)
+	}
+	a := en.newApp(ClientPublic, "")
+	code, verifier := en.code(a, flow{})
+	tok, err := a.cfg.Exchange(en.ctx(), code, oauth2.VerifierOption(verifier))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if status, body := en.launchHandle(tok.AccessToken, url.Values{"patient": {"p1"}}); status != http.StatusForbidden {
+		t.Errorf("a patient's own token: %d %v, want 403", status, body)
+	}
+}
