@@ -6,11 +6,14 @@ import (
 	"crypto/elliptic"
 	"crypto/rsa"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -115,6 +118,9 @@ func (s *Server) verifyAssertion(ctx context.Context, assertion string) (Client,
 	if _, _, err := jwt.NewParser().ParseUnverified(assertion, &peek); err != nil {
 		return fail(err, "client_assertion is not a JWT")
 	}
+	if err := strictJWT(assertion); err != nil {
+		return fail(err, "client_assertion rejected: "+err.Error())
+	}
 	c, err := s.registry.Client(ctx, peek.Issuer)
 	if errors.Is(err, ErrUnknownClient) {
 		return fail(err, "unknown client")
@@ -160,6 +166,44 @@ func (s *Server) verifyAssertion(ctx context.Context, assertion string) (Client,
 		return Client{}, err
 	}
 	return c, nil
+}
+
+// strictJWT refuses what the JWT library lets through but the RFCs do not: a "crit" header
+// (RFC 7515 §4.1.11: extensions the recipient must understand; Portico understands none), and
+// exp, iat or nbf that are not JSON numbers (RFC 7519 §2, NumericDate: "exp": "1700000000"
+// was accepted, blind attack round 8).
+func strictJWT(token string) error {
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		return errors.New("not three parts")
+	}
+	var header, claims map[string]json.RawMessage
+	for _, p := range []struct {
+		seg string
+		out *map[string]json.RawMessage
+	}{{parts[0], &header}, {parts[1], &claims}} {
+		raw, err := base64.RawURLEncoding.DecodeString(p.seg)
+		if err != nil {
+			return errors.New("a part is not base64url")
+		}
+		if err := json.Unmarshal(raw, p.out); err != nil {
+			return errors.New("a part is not a JSON object")
+		}
+	}
+	if _, ok := header["crit"]; ok {
+		return errors.New(`the header has "crit" extensions, which this server does not understand`)
+	}
+	for _, name := range []string{"exp", "iat", "nbf"} {
+		v, ok := claims[name]
+		if !ok {
+			continue
+		}
+		var n json.Number
+		if len(v) == 0 || v[0] == '"' || json.Unmarshal(v, &n) != nil {
+			return fmt.Errorf("%s is not a number (NumericDate)", name)
+		}
+	}
+	return nil
 }
 
 // assertionKeys returns the keyfunc for a client's assertion: its registered JWKS, or the set

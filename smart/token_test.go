@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"strconv"
 	"testing"
 	"time"
 
@@ -101,6 +102,17 @@ func TestClientAssertionRefused(t *testing.T) {
 		}, "invalid_client"},
 		{"no exp", func() string {
 			return en.assertion(b, false, func(c jwt.MapClaims, _ map[string]any) { delete(c, "exp") })
+		}, "invalid_client"},
+		{"exp as a string", func() string {
+			return en.assertion(b, false, func(c jwt.MapClaims, _ map[string]any) {
+				c["exp"] = strconv.FormatInt(en.now().Add(time.Minute).Unix(), 10)
+			})
+		}, "invalid_client"},
+		{"iat as a string", func() string {
+			return en.assertion(b, false, func(c jwt.MapClaims, _ map[string]any) { c["iat"] = strconv.FormatInt(en.now().Unix(), 10) })
+		}, "invalid_client"},
+		{"a crit header", func() string {
+			return en.assertion(b, false, func(_ jwt.MapClaims, h map[string]any) { h["crit"] = []string{"x-portico-unknown"}; h["x-portico-unknown"] = 1 })
 		}, "invalid_client"},
 		{"no jti", func() string {
 			return en.assertion(b, false, func(c jwt.MapClaims, _ map[string]any) { delete(c, "jti") })
