@@ -117,7 +117,7 @@ func (s *Server) verifyAccessToken(ctx context.Context, token string) (policy.Pr
 			return nil, errors.New("unknown kid")
 		}
 		return pub, nil
-	}, jwt.WithValidMethods([]string{"RS256"}), jwt.WithIssuer(s.issuer), jwt.WithAudience(s.audience),
+	}, jwt.WithValidMethods([]string{"RS256"}), jwt.WithIssuer(s.issuer), jwt.WithAudience(s.audience), jwt.WithStrictDecoding(),
 		jwt.WithExpirationRequired(), jwt.WithIssuedAt(), jwt.WithLeeway(clockSkew), jwt.WithTimeFunc(s.cfg.Now))
 	if err != nil || !t.Valid {
 		return invalid(err)

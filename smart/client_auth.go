@@ -137,7 +137,7 @@ func (s *Server) verifyAssertion(ctx context.Context, assertion string) (Client,
 	now := s.cfg.Now()
 	var claims jwt.RegisteredClaims
 	_, err = jwt.ParseWithClaims(assertion, &claims, s.assertionKeys(ctx, c),
-		jwt.WithValidMethods([]string{"RS384", "ES384"}),
+		jwt.WithValidMethods([]string{"RS384", "ES384"}), jwt.WithStrictDecoding(),
 		jwt.WithIssuer(c.ID), jwt.WithSubject(c.ID), jwt.WithAudience(s.TokenURL()),
 		jwt.WithExpirationRequired(), jwt.WithLeeway(clockSkew), jwt.WithTimeFunc(s.cfg.Now))
 	if err != nil {

@@ -65,6 +65,15 @@ func TestDisableStopsTokens(t *testing.T) {
 	if status, _ := en.whoami(bob.AccessToken); status != http.StatusOK {
 		t.Errorf("another user's token: %d", status)
 	}
+	// The refused refresh did not use the token up: enabled again, alice's app refreshes
+	// (blind attack, round 9: it then got invalid_grant, and the next try revoked the grant).
+	if err := admin.Registry().EnableUser(t.Context(), "alice"); err != nil {
+		t.Fatal(err)
+	}
+	en.advance(tokenRecheck)
+	if status, code := refresh(alice.RefreshToken); status != http.StatusOK {
+		t.Errorf("refresh token after the user was enabled again: %d %v", status, code)
+	}
 
 	if err := admin.Registry().DisableClient(t.Context(), a.client.ID); err != nil {
 		t.Fatal(err)

@@ -75,7 +75,7 @@ func (s *Server) verifySession(ctx context.Context, token string, ar authRequest
 			return pub, nil
 		}
 		return nil, errors.New("unknown kid")
-	}, jwt.WithValidMethods([]string{"RS256"}), jwt.WithIssuer(s.issuer), jwt.WithAudience(s.issuer+pathAuthorize),
+	}, jwt.WithValidMethods([]string{"RS256"}), jwt.WithIssuer(s.issuer), jwt.WithAudience(s.issuer+pathAuthorize), jwt.WithStrictDecoding(),
 		jwt.WithExpirationRequired(), jwt.WithTimeFunc(s.cfg.Now))
 	if err != nil {
 		return session{}, err

@@ -112,7 +112,10 @@ func TestClientAssertionRefused(t *testing.T) {
 			return en.assertion(b, false, func(c jwt.MapClaims, _ map[string]any) { c["iat"] = strconv.FormatInt(en.now().Unix(), 10) })
 		}, "invalid_client"},
 		{"a crit header", func() string {
-			return en.assertion(b, false, func(_ jwt.MapClaims, h map[string]any) { h["crit"] = []string{"x-portico-unknown"}; h["x-portico-unknown"] = 1 })
+			return en.assertion(b, false, func(_ jwt.MapClaims, h map[string]any) {
+				h["crit"] = []string{"x-portico-unknown"}
+				h["x-portico-unknown"] = 1
+			})
 		}, "invalid_client"},
 		{"no jti", func() string {
 			return en.assertion(b, false, func(c jwt.MapClaims, _ map[string]any) { delete(c, "jti") })

@@ -61,6 +61,14 @@ func (s *Server) refreshToken(r *http.Request, form url.Values) (tokenResponse, 
 				return withf(ErrInvalidScope, "the scope asks for more than the refresh token holds")
 			}
 		}
+		// Checked before the token is used up: a refresh refused while the user is disabled
+		// left the app, once the user was enabled again, with a used token whose next
+		// presentation revoked the grant (blind attack, round 9).
+		if err := s.checkLive(r.Context(), c.ID, g.UserID, g.Patient); errors.Is(err, errNotLive) {
+			return wrap(ErrInvalidGrant, err, "the user is no longer active")
+		} else if err != nil {
+			return err
+		}
 		return nil
 	})
 	if err != nil {

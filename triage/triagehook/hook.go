@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -117,9 +118,9 @@ func (h *Hook) BeforeWrite(ctx context.Context, w *api.WriteContext) error {
 		}
 		return nil
 	case api.InteractionCreate:
-	case api.InteractionUpdate:
-		if w.Previous != nil { // a clinician's change of an existing message: kept as written
-			return nil
+	case api.InteractionUpdate, api.InteractionPatch:
+		if w.Previous != nil { // a change of an existing message: the practice's, kept as written
+			return patientChange(ctx, w)
 		}
 	default:
 		return nil
@@ -418,6 +419,46 @@ func addRecipient(root *fhir.Value, ref Ref, why string) {
 // formatLocal writes an instant as a dateTime in loc with its offset, to the second.
 func formatLocal(t time.Time, loc *time.Location) string {
 	return t.In(loc).Format("2006-01-02T15:04:05-07:00")
+}
+
+// patientChange refuses a change that the patient's side (a Patient's, RelatedPerson's or
+// Person's app) makes to a message it sent, but withdrawing it (status entered-in-error): its
+// priority, due time, received time, routing and category are the practice's triage, and a
+// patient who raised their message to stat and backdated it jumped the queue (blind attack,
+// round 9).
+func patientChange(ctx context.Context, w *api.WriteContext) error {
+	p, ok := policy.PrincipalFrom(ctx)
+	if !ok {
+		return nil
+	}
+	kind, _, _ := strings.Cut(p.FHIRUser, "/")
+	if kind != "Patient" && kind != "RelatedPerson" && kind != "Person" && p.Patient == "" {
+		return nil
+	}
+	prev, err := fhir.ParseJSON(w.Previous.Body)
+	if err != nil || !triagefhir.ShouldTriage(&prev, w.Base) {
+		return nil
+	}
+	if w.Resource == nil || sameBut(w.Previous.Body, w.Resource.JSON(), "meta", "text") || // sent again as it is
+		sameBut(w.Previous.Body, w.Resource.JSON(), "status", "meta", "text") && str(w.Resource.Root.Get("status")) == "entered-in-error" {
+		return nil
+	}
+	return api.NewError(http.StatusConflict, "business-rule",
+		"Communication/%s is a message sent to the practice: its content and triage (priority, due time, received time, routing) cannot be changed from the patient's side; to withdraw it, update its status to entered-in-error and change nothing else", w.ID)
+}
+
+// sameBut reports whether two resources' JSON are equal once the named top-level elements are
+// left out of both.
+func sameBut(a, b []byte, skip ...string) bool {
+	var x, y map[string]any
+	if json.Unmarshal(a, &x) != nil || json.Unmarshal(b, &y) != nil {
+		return false
+	}
+	for _, k := range skip {
+		delete(x, k)
+		delete(y, k)
+	}
+	return reflect.DeepEqual(x, y)
 }
 
 // maxClockSkew is how far in the future an imported message's received time may be.

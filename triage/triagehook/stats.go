@@ -105,6 +105,17 @@ func (h *Hook) StatsHandler(view func(context.Context) (store.Store, error), bas
 }
 
 func parsePeriod(p string, loc *time.Location, now time.Time) (time.Time, time.Time, error) {
+	s, e, err := parsePeriod0(p, loc, now)
+	// FHIR dateTimes run from year 1 to 9999 in every time zone: a period must fit with a day
+	// to spare (9999-12 ended in year 10000 and was a 500; year 1 in New York is year 0).
+	if err == nil && (s.Year() < 2 || e.Year() > 9998) {
+		return time.Time{}, time.Time{}, api.NewError(http.StatusBadRequest, "invalid",
+			"period %q: give dates between the years 2 and 9998", p)
+	}
+	return s, e, err
+}
+
+func parsePeriod0(p string, loc *time.Location, now time.Time) (time.Time, time.Time, error) {
 	bad := func() (time.Time, time.Time, error) {
 		return time.Time{}, time.Time{}, api.NewError(http.StatusBadRequest, "invalid",
 			"period %q: give START/END (dates YYYY-MM-DD or instants), a date, or a month YYYY-MM", p)
