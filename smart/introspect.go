@@ -24,7 +24,7 @@ func (s *Server) introspect(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	caller, err := s.introspectionCaller(r, form)
+	caller, user, err := s.introspectionCaller(r, form)
 	if err != nil {
 		s.logError(r, "introspection refused", err)
 		writeError(w, err)
@@ -44,6 +44,14 @@ func (s *Server) introspect(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, inactive)
 		return
 	}
+	// A caller known by its access token is one user of the app: it learns about its own
+	// tokens only (one patient's token read another patient's id through the same public
+	// app, blind attack round 9).
+	if user != nil && p.Subject != *user {
+		s.log.Info("introspection of another user's token answered inactive", "client_id", caller.ID)
+		writeJSON(w, http.StatusOK, inactive)
+		return
+	}
 	resp := map[string]any{
 		"active": true, "scope": p.Scopes.String(), "client_id": p.ClientID, "sub": p.Subject,
 		"exp": p.ExpiresAt.Unix(), "iss": s.issuer, "aud": s.audience, "token_type": "Bearer", "jti": p.TokenID,
@@ -60,22 +68,24 @@ func (s *Server) introspect(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, resp)
 }
 
-// introspectionCaller is the client asking: the client of a Bearer access token, or the client
-// that authenticated with its credentials (not a bare public client_id).
-func (s *Server) introspectionCaller(r *http.Request, form map[string][]string) (Client, error) {
+// introspectionCaller is the client asking: the client of a Bearer access token (and then
+// user, that token's subject), or the client that authenticated with its credentials (not a
+// bare public client_id; user nil).
+func (s *Server) introspectionCaller(r *http.Request, form map[string][]string) (c Client, user *string, err error) {
 	if scheme, _, _ := strings.Cut(r.Header.Get("Authorization"), " "); strings.EqualFold(scheme, "Bearer") {
 		p, err := s.Authenticate(r)
 		if err != nil {
-			return Client{}, err
+			return Client{}, nil, err
 		}
-		return Client{ID: p.ClientID}, s.limitClient(p.ClientID) // a token's client is never a resource server: they get no tokens
+		// A token's client is never a resource server: they get no tokens.
+		return Client{ID: p.ClientID}, &p.Subject, s.limitClient(p.ClientID)
 	}
 	c, method, err := s.authenticateClient(r, form)
 	if err != nil {
-		return Client{}, err
+		return Client{}, nil, err
 	}
 	if method == AuthNone {
-		return Client{}, withf(ErrInvalidClient, "introspection needs client authentication")
+		return Client{}, nil, withf(ErrInvalidClient, "introspection needs client authentication")
 	}
-	return c, nil
+	return c, nil, nil
 }

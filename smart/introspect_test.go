@@ -26,6 +26,15 @@ func TestIntrospectionCallers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if _, err := en.srv.Registry().CreateUser(t.Context(), "bob", "bob password", "Patient/p2"); err != nil {
+		t.Fatal(err)
+	}
+	verifier = oauth2.GenerateVerifier()
+	redirect = en.browser().authorize(a, flow{scopes: patientScopes, username: "bob", password: "bob password", verifier: verifier})
+	bobs, err := a.cfg.Exchange(en.ctx(), redirect.Query().Get("code"), oauth2.VerifierOption(verifier))
+	if err != nil {
+		t.Fatal(err)
+	}
 	other := en.newApp(ClientConfidential, "")
 	otherBackend, _ := en.backendAccessToken("system/*.rs")
 	rs, rsSecret, err := en.srv.Registry().CreateClient(t.Context(), Client{Name: "Imaging API", Type: ClientResourceServer})
@@ -74,6 +83,8 @@ func TestIntrospectionCallers(t *testing.T) {
 	described("a resource server", status, body)
 	status, body = introspect("", tok.AccessToken)
 	described("a bearer token of the same client", status, body)
+	status, body = introspect("", bobs.AccessToken)
+	refused("a bearer token of another user of the same client", status, body)
 	status, body = introspect(other.client.ID+":"+other.cfg.ClientSecret, "")
 	refused("another confidential client", status, body)
 	status, body = introspect("", otherBackend)
