@@ -188,14 +188,7 @@ func (l *apiLimits) take(c echo.Context, lim *ratelimit.Limiter, key, who string
 	}
 	l.waiting.Add(1)
 	defer l.waiting.Add(-1)
-	t := time.NewTimer(wait)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-c.Request().Context().Done():
-		return c.Request().Context().Err()
-	}
+	return sleep(c.Request().Context(), wait)
 }
 
 // isBundle: a batch or transaction, POSTed to the FHIR base.

@@ -150,8 +150,8 @@ func (h *Hook) triage(ctx context.Context, w *api.WriteContext, root *fhir.Value
 	default:
 		root.Set("status", fhir.Str("in-progress")) // awaiting an answer
 	}
-	received := receivedAt(ctx, root, w.Now)
-	if given, err := parseDateTime(str(root.Get("received"))); err != nil || !given.Equal(received) {
+	received, given := receivedAt(ctx, root, w.Now)
+	if !given {
 		root.Set("received", fhir.Str(fhir.FormatInstant(received)))
 	}
 
@@ -474,15 +474,16 @@ var earliestReceived = time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC)
 // backdated it jumped the queue (its message overdue at once, first in the worklist), and one
 // dated in year 1 was given a due time in year 0, which FHIR cannot hold: the clinician's
 // answer to it then failed (blind attack, round 8).
-func receivedAt(ctx context.Context, root *fhir.Value, now time.Time) time.Time {
+// given reports that the message's own received time is kept as written.
+func receivedAt(ctx context.Context, root *fhir.Value, now time.Time) (t time.Time, given bool) {
 	if p, ok := policy.PrincipalFrom(ctx); ok && p.FHIRUser != "" {
-		return now
+		return now, false
 	}
 	t, err := parseDateTime(str(root.Get("received")))
 	if err != nil || t.Before(earliestReceived) || t.After(now.Add(maxClockSkew)) {
-		return now
+		return now, false
 	}
-	return t
+	return t, true
 }
 
 // parseDateTime reads a FHIR dateTime with a time and zone (what due, received and sent hold).
